@@ -1,0 +1,1 @@
+"""Congress: policy as a service for clouds."""

@@ -1,0 +1,396 @@
+"""Static checks of a rule or fact about to be inserted into a policy, and safe body ordering.
+
+Imports: standard library and congress.datalog only.
+
+``check_statement`` validates one statement for a policy of a given kind and returns it with
+column references eliminated and positional lists padded (see ``colrefs``), or raises a
+``PolicyError`` carrying every problem found. Checks and messages follow the original Congress
+(``compile.fact_errors`` / ``compile.rule_errors`` and the theories' ``update_would_cause_errors``):
+
+- every kind but ``database``: a statement with several heads or a negated head is a
+  ``non_formula`` (the other checks still run, so every problem is reported);
+- ``nonrecursive`` / ``materialized``: fact checks or rule checks (below);
+- ``action``: fact checks for facts; rules only may not prefix a non-update head with a policy;
+- ``database``: ground atoms only (``non_atomic_formula``), then the fact checks;
+- ``datasource``: nothing may be inserted (``rules_not_permitted``).
+
+Rule checks run on the rule after column elimination, in the original's order: head safety, body
+safety, schema (unknown policy or builtin, unknown table, widths), head policy prefix, modals and
+builtin names in heads. Problems are ordered by check, then by position in the rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from congress.datalog import builtins
+from congress.datalog.ast import Literal, Location, Rule, Variable
+from congress.datalog.colrefs import Issue, eliminate_rule, first_loc
+from congress.datalog.errors import KindNotSupported, PolicyError, Problem
+from congress.datalog.printer import to_text
+
+KINDS = ("nonrecursive", "materialized", "action", "database", "datasource")
+SPECIAL_TABLES = ("true", "false")
+"""Tables that always / never hold; valid in bodies without arguments or policy."""
+
+PERMITTED_MODALS = ("execute",)
+
+
+class SchemaView(Protocol):
+    """What the checks need to know about the policies of the runtime."""
+
+    def policy_kind(self, policy: str) -> str | None:
+        """The kind of ``policy``; None when there is no such policy."""
+
+    def complete_columns(self, policy: str, table: str) -> Sequence[str] | None:
+        """For a policy with a complete schema: the columns of ``table``, None if unknown there."""
+
+    def has_complete_schema(self, policy: str) -> bool:
+        """True for a policy whose schema lists every table (a datasource with a known schema)."""
+
+    def known_arity(self, policy: str, table: str) -> int | None:
+        """The arity inferred for ``table`` of a user policy from its first use; None if unknown."""
+
+
+# --------------------------------------------------------------------------- literal helpers
+
+
+def is_builtin_literal(lit: Literal) -> bool:
+    """True for ``builtin:name(...)`` and bare builtin names (no modal), whatever the width."""
+    return lit.modal is None and builtins.lookup(lit.table, lit.policy) is not None
+
+
+def is_special_literal(lit: Literal) -> bool:
+    """True for ``true`` and ``false`` without arguments or policy."""
+    return lit.policy is None and lit.table in SPECIAL_TABLES and not lit.args and not lit.named
+
+
+def _qualified(lit: Literal) -> str:
+    return f"{lit.policy}:{lit.table}" if lit.policy else lit.table
+
+
+def _names(variables: Sequence[Variable]) -> list[str]:
+    """Variable names in order of first occurrence."""
+    return list(dict.fromkeys(v.name for v in variables))
+
+
+# --------------------------------------------------------------------------- body order
+
+
+def _needs(lit: Literal) -> set[str]:
+    """Variables that must be bound before ``lit`` can be evaluated."""
+    if lit.negated:
+        return set(_names(lit.variables()))
+    if is_builtin_literal(lit):
+        b = builtins.lookup(lit.table, lit.policy)
+        assert b is not None
+        return {t.name for t in lit.args[: b.num_inputs] if isinstance(t, Variable)}
+    return set()
+
+
+@dataclass
+class _Ordering:
+    """A stable safe order of a body: literals are placed as soon as what they need is bound."""
+
+    body: Sequence[Literal]
+    order: list[int] = field(default_factory=list)
+    bound: set[str] = field(default_factory=set)
+    pending: list[int] = field(default_factory=list)
+
+    def run(self) -> _Ordering:
+        for index, lit in enumerate(self.body):
+            if _needs(lit) <= self.bound:
+                self._place(index)
+                self._flush()
+            else:
+                self.pending.append(index)
+        return self
+
+    def _place(self, index: int) -> None:
+        lit = self.body[index]
+        self.order.append(index)
+        if not lit.negated:
+            self.bound.update(v.name for v in lit.variables())
+
+    def _flush(self) -> None:
+        ready = self._next_ready()
+        while ready is not None:
+            self.pending.remove(ready)
+            self._place(ready)
+            ready = self._next_ready()
+
+    def _next_ready(self) -> int | None:
+        return next((i for i in self.pending if _needs(self.body[i]) <= self.bound), None)
+
+    def unsafe(self) -> list[tuple[int, list[str]]]:
+        """Each literal that could not be placed, with its needed variables that stay unbound."""
+        out = []
+        for index in self.pending:
+            lit = self.body[index]
+            needed = _needs(lit)
+            out.append((index, [n for n in _names(lit.variables()) if n in needed - self.bound]))
+        return out
+
+
+def body_order(rule: Rule) -> list[int] | None:
+    """A safe evaluation order of ``rule.body`` (indexes), or None when the body is unsafe.
+
+    Positive non-builtin literals keep their order; a builtin is placed as soon as its inputs are
+    bound and a negated literal as soon as all its variables are bound (the original's stable
+    ``reorder_for_safety``).
+    """
+    ordering = _Ordering(rule.body).run()
+    return None if ordering.pending else ordering.order
+
+
+# --------------------------------------------------------------------------- checking context
+
+
+@dataclass
+class _Context:
+    policy: str
+    kind: str
+    schema: SchemaView
+
+    def kind_of(self, policy: str) -> str | None:
+        return self.kind if policy == self.policy else self.schema.policy_kind(policy)
+
+
+def check_statement(
+    stmt: Rule, *, policy: str, kind: str, schema: SchemaView, text: str | None = None
+) -> Rule:
+    """Validate ``stmt`` for insertion into ``policy`` (of kind ``kind``).
+
+    Returns the statement with column references eliminated and positional lists padded; raises
+    ``PolicyError`` with every problem found (``rule`` is ``text`` or the printed statement).
+    """
+    if kind not in KINDS:
+        raise KindNotSupported(f"Unknown kind of policy: {kind}")
+    ctx = _Context(policy, kind, schema)
+    rule, issues = _check(stmt, ctx)
+    if issues:
+        rule_text = text if text is not None else to_text(stmt)
+        loc = stmt.loc
+        raise PolicyError([_problem(issue, loc, policy, rule_text) for issue in issues])
+    return rule
+
+
+def _problem(issue: Issue, fallback: Location | None, policy: str, rule_text: str) -> Problem:
+    loc = first_loc(issue.loc, fallback)
+    line = loc.line if loc is not None else None
+    column = loc.column if loc is not None else None
+    return Problem(issue.code, issue.message, line, column, policy, rule_text)
+
+
+def _check(stmt: Rule, ctx: _Context) -> tuple[Rule, list[Issue]]:
+    if ctx.kind == "datasource":
+        message = f"Policy {ctx.policy} is a datasource policy; rules and facts cannot be inserted"
+        return stmt, [Issue("rules_not_permitted", message, first_loc(stmt.loc, _head_loc(stmt)))]
+    if ctx.kind == "database" and not _is_atom(stmt):
+        message = f"Non-atomic formula is not permitted: {to_text(stmt)}"
+        return stmt, [Issue("non_atomic_formula", message, first_loc(stmt.loc, _head_loc(stmt)))]
+    issues = list(_non_formula(stmt))
+    rule, found = eliminate_rule(
+        stmt,
+        policy=ctx.policy,
+        kind_of=ctx.kind_of,
+        schema=ctx.schema,
+        eligible=lambda lit: lit.modal is None and not is_builtin_literal(lit),
+    )
+    issues.extend(found)
+    issues.extend(_kind_checks(rule, ctx))
+    return rule, issues
+
+
+def _kind_checks(rule: Rule, ctx: _Context) -> Iterator[Issue]:
+    if not rule.body:
+        for head in rule.head:
+            yield from fact_issues(head, ctx)
+    elif ctx.kind == "action":
+        yield from _head_prefix(rule, permit_updates=True)
+    else:
+        yield from rule_issues(rule, ctx)
+
+
+def _head_loc(stmt: Rule) -> Location | None:
+    return stmt.head[0].loc if stmt.head else None
+
+
+def _is_atom(stmt: Rule) -> bool:
+    return not stmt.body and len(stmt.head) == 1 and not stmt.head[0].negated
+
+
+def _non_formula(stmt: Rule) -> Iterator[Issue]:
+    if len(stmt.head) != 1 or any(h.negated for h in stmt.head):
+        message = f"Non-formula found: {to_text(stmt)}"
+        yield Issue("non_formula", message, first_loc(stmt.loc, _head_loc(stmt)))
+
+
+# --------------------------------------------------------------------------- facts
+
+
+def fact_issues(atom: Literal, ctx: _Context) -> Iterator[Issue]:
+    """The original's ``fact_errors``: ground, schema, no policy, no builtin name (+ modals)."""
+    text = to_text(atom)
+    variables = atom.variables()
+    if variables:
+        yield Issue(
+            "fact_not_ground", f"Fact not ground: {text}", first_loc(variables[0].loc, atom.loc)
+        )
+    if atom.policy is None:
+        yield from _width_issues(atom, ctx, {})
+    else:
+        message = f"Fact {text} should not reference any policy: {atom.policy}"
+        yield Issue("policy_prefix_error", message, atom.loc)
+    yield from _builtin_conflict(atom)
+    yield from _head_modal(atom)
+
+
+def _builtin_conflict(head: Literal) -> Iterator[Issue]:
+    if builtins.is_builtin_name(head.table):
+        message = f"Conflict with built-in tablename: {_qualified(head)}"
+        yield Issue("builtin_conflict", message, head.loc)
+
+
+def _head_modal(head: Literal) -> Iterator[Issue]:
+    if head.modal is not None and head.modal.lower() not in PERMITTED_MODALS:
+        message = f"Only 'execute' modal is allowed; found {head.modal} in head {to_text(head)}"
+        yield Issue("modal_error", message, head.loc)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def rule_issues(rule: Rule, ctx: _Context) -> Iterator[Issue]:
+    """The original's ``rule_errors`` plus unknown policies and builtins in the body."""
+    yield from _head_safety(rule)
+    yield from _body_safety(rule)
+    yield from _schema_issues(rule, ctx)
+    yield from _head_prefix(rule, permit_updates=False)
+    yield from _modal_issues(rule)
+    for head in rule.head:
+        yield from _builtin_conflict(head)
+
+
+def _head_safety(rule: Rule) -> Iterator[Issue]:
+    body_vars = {v.name for lit in rule.body for v in lit.variables()}
+    reported: set[str] = set()
+    text = to_text(rule)
+    for head in rule.head:
+        for var in head.variables():
+            if var.name in body_vars or var.name in reported:
+                continue
+            reported.add(var.name)
+            message = f"Variable {var.name} found in head but not in body, rule {text}"
+            yield Issue("unsafe_rule", message, first_loc(var.loc, head.loc))
+
+
+def _body_safety(rule: Rule) -> Iterator[Issue]:
+    ordering = _Ordering(rule.body).run()
+    unsafe = ordering.unsafe()
+    if not unsafe:
+        return
+    parts = []
+    for index, names in unsafe:
+        listed = ", ".join(repr(n) for n in names)
+        parts.append(f"{to_text(rule.body[index])} (vars {{{listed}}})")
+    message = f"Could not reorder rule {to_text(rule)}.  Unsafe lits: {'; '.join(parts)}"
+    yield Issue("unsafe_rule", message, first_loc(rule.body[unsafe[0][0]].loc, rule.loc))
+
+
+def _head_prefix(rule: Rule, *, permit_updates: bool) -> Iterator[Issue]:
+    for head in rule.head:
+        if head.policy is None or head.modal is not None:
+            continue
+        if permit_updates and head.is_update:
+            continue
+        message = (
+            f"Non-modal rule head {to_text(head)} should not reference any policy: {to_text(rule)}"
+        )
+        yield Issue("policy_prefix_error", message, head.loc)
+
+
+def _modal_issues(rule: Rule) -> Iterator[Issue]:
+    for head in rule.head:
+        yield from _head_modal(head)
+    modal_heads = [h for h in rule.head if h.modal is not None]
+    if modal_heads and len(rule.head) > 1:
+        heads = ", ".join(to_text(h) for h in rule.head)
+        message = f"May not have multiple rule heads with a modal: {heads}"
+        yield Issue("modal_error", message, modal_heads[0].loc)
+    for lit in rule.body:
+        if lit.modal is not None:
+            message = (
+                f"Modals not allowed in the rule body; found {lit.modal} in body literal "
+                f"{to_text(lit)}"
+            )
+            yield Issue("modal_error", message, lit.loc)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def _schema_issues(rule: Rule, ctx: _Context) -> Iterator[Issue]:
+    seen: dict[tuple[str, str], int] = {}
+    for head in rule.head:
+        if head.modal is None and head.policy is None:
+            yield from _width_issues(head, ctx, seen)
+    for lit in rule.body:
+        yield from _body_literal_issues(lit, ctx, seen)
+
+
+def _body_literal_issues(
+    lit: Literal, ctx: _Context, seen: dict[tuple[str, str], int]
+) -> Iterator[Issue]:
+    if lit.modal is not None or is_special_literal(lit):
+        return
+    if lit.policy == builtins.BUILTIN_POLICY or is_builtin_literal(lit):
+        yield from _builtin_issues(lit)
+        return
+    if lit.policy is not None and ctx.kind_of(lit.policy) is None:
+        yield Issue("unknown_policy", f"Unknown policy {lit.policy}", lit.loc)
+        return
+    yield from _width_issues(lit, ctx, seen)
+
+
+def _builtin_issues(lit: Literal) -> Iterator[Issue]:
+    b = builtins.lookup(lit.table, lit.policy)
+    if b is None:
+        message = f"Literal {to_text(lit)} uses unknown builtin {lit.table}"
+        yield Issue("unknown_builtin", message, lit.loc)
+    elif b.arity != len(lit.args) and not lit.named:
+        yield _arity_issue(lit, b.arity)
+
+
+def _arity_issue(lit: Literal, arity: int) -> Issue:
+    message = (
+        f"Literal {to_text(lit)} contained {len(lit.args)} arguments but exactly "
+        f"{arity} arguments are permitted"
+    )
+    return Issue("arity_mismatch", message, lit.loc)
+
+
+def _width_issues(lit: Literal, ctx: _Context, seen: dict[tuple[str, str], int]) -> Iterator[Issue]:
+    """Unknown table of a complete schema, or a width other than the table's known arity.
+
+    ``seen`` records the width of the first use, in this rule, of tables whose arity is unknown.
+    Literals whose column references could not be resolved are skipped.
+    """
+    if lit.named:
+        return
+    target = lit.policy or ctx.policy
+    if ctx.schema.has_complete_schema(target):
+        columns = ctx.schema.complete_columns(target, lit.table)
+        if columns is None:
+            message = f"Literal {to_text(lit)} uses unknown table {lit.table} from policy {target}"
+            yield Issue("unknown_table", message, lit.loc)
+        elif len(lit.args) != len(columns):
+            yield _arity_issue(lit, len(columns))
+        return
+    known = ctx.schema.known_arity(target, lit.table)
+    if known is None:
+        known = seen.setdefault((target, lit.table), len(lit.args))
+    if len(lit.args) != known:
+        yield _arity_issue(lit, known)

@@ -1,0 +1,590 @@
+"""Incremental maintenance: a batch of changes in, the exact change of every relation out.
+
+Imports: standard library and congress.datalog only.
+
+The ``Engine`` owns every relation and the compiled rules that define them (action policies
+aside). A ``Batch`` collects changes to asserted rows (data and facts) and rule contributions,
+then ``run`` walks the components of the dependency graph in topological order:
+
+- a non-recursive component (one relation) is maintained by *counting*: for each rule, one delta
+  term per changed body literal (that literal reads the delta, literals earlier in the chosen
+  order read the new state, later ones the old state through ``OldView``), summed into support
+  counts; rows whose count leaves or reaches zero are the relation's delta. Literals over
+  relations that were empty before the batch are ordered last, so that a bulk load collapses to
+  one full evaluation of the rule instead of a pile of cancelling terms.
+- a recursive component is maintained by delete-and-rederive: over-delete everything with a
+  derivation through a removed row, remove it, re-derive what still has a derivation (head-bound
+  plans), then insert semi-naively (only the newest rows drive each round).
+
+Every relation's net change lands in ``Batch.deltas`` (inserted, deleted), which is what
+consumers (monitoring, execute triggers, the caller) read; nothing re-queries a table to find out
+what changed. When ``Batch.undo`` is on, the old count of every touched row is recorded first so
+``rollback`` restores the state exactly (used by simulate and by budgets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from congress.datalog.ast import Row
+from congress.datalog.compiler import HEAD, TICK, CompiledRule, Plan
+from congress.datalog.errors import LimitExceeded
+from congress.datalog.graph import Components, Edge, Key
+from congress.datalog.storage import OldView, Relation
+
+
+@dataclass
+class Budget:
+    """Limits on one request: derived rows and a deadline on an injected monotonic timer."""
+
+    max_rows: int | None = None
+    max_seconds: float | None = None
+    timer: Callable[[], float] | None = None
+    policy: str | None = None
+    rows: int = 0
+    deadline: float | None = None
+
+    def start(self) -> None:
+        self.rows = 0
+        if self.max_seconds is not None and self.timer is not None:
+            self.deadline = self.timer() + self.max_seconds
+
+    def tick(self) -> int:
+        if self.deadline is not None and self.timer is not None and self.timer() > self.deadline:
+            raise LimitExceeded("max_seconds", self.max_seconds or 0, self.policy)
+        return TICK
+
+    def spend(self, n: int) -> None:
+        self.rows += n
+        if self.max_rows is not None and self.rows > self.max_rows:
+            raise LimitExceeded("max_rows", self.max_rows, self.policy)
+
+
+def _no_limit() -> int:
+    return 1 << 40
+
+
+@dataclass
+class Batch:
+    """Changes waiting to be propagated, and the net changes propagated so far."""
+
+    undo: bool = False
+    budget: Budget | None = None
+    deltas: dict[Key, tuple[set[Row], set[Row]]] = field(default_factory=dict)
+    pending: dict[Key, dict[Row, int]] = field(default_factory=dict)
+    seeds_ins: dict[Key, set[Row]] = field(default_factory=dict)
+    seeds_del: dict[Key, set[Row]] = field(default_factory=dict)
+    old_counts: dict[Key, dict[Row, int]] = field(default_factory=dict)
+    old_facts: list[tuple[Key, Row, bool]] = field(default_factory=list)
+    dirty: set[Key] = field(default_factory=set)
+    rebuild: set[Key] = field(default_factory=set)
+
+    def tick_fn(self) -> Callable[[], int]:
+        return self.budget.tick if self.budget is not None else _no_limit
+
+    def record(self, key: Key, ins: set[Row], dels: set[Row]) -> None:
+        """Fold a net change into the batch's deltas."""
+        if not ins and not dels:
+            return
+        prev = self.deltas.get(key)
+        if prev is None:
+            self.deltas[key] = (ins, dels)
+            return
+        pins, pdels = prev
+        for r in dels:
+            if r in pins:
+                pins.discard(r)
+            else:
+                pdels.add(r)
+        for r in ins:
+            if r in pdels:
+                pdels.discard(r)
+            else:
+                pins.add(r)
+        if not pins and not pdels:
+            del self.deltas[key]
+
+    def undo_map(self, key: Key) -> dict[Row, int]:
+        if not self.undo:
+            return {}
+        return self.old_counts.setdefault(key, {})
+
+
+class Engine:
+    """All relations and rules of a runtime, kept up to date batch by batch."""
+
+    def __init__(self, clock: Callable[[], Any]) -> None:
+        self.clock = clock
+        self.relations: dict[Key, Relation] = {}
+        self.rules: dict[Key, list[CompiledRule]] = {}
+        self.readers: dict[Key, list[tuple[CompiledRule, int]]] = {}
+        self.comps = Components([], [])
+
+    # -- structure -----------------------------------------------------------------------
+    def rel(self, key: Key) -> Relation:
+        r = self.relations.get(key)
+        if r is None:
+            r = self.relations[key] = Relation(key)
+        return r
+
+    def edges(self, extra: Iterable[CompiledRule] = (), without: CompiledRule | None = None) -> list[Edge]:
+        out: list[Edge] = []
+        for rules in self.rules.values():
+            for cr in rules:
+                if cr is not without:
+                    out.extend((k, cr.head_key, neg) for _, k, neg in cr.reads())
+        for cr in extra:
+            out.extend((k, cr.head_key, neg) for _, k, neg in cr.reads())
+        return out
+
+    def components_with(
+        self, extra: Iterable[CompiledRule] = (), without: CompiledRule | None = None
+    ) -> Components:
+        return Components(self.relations.keys(), self.edges(extra, without))
+
+    def _link(self, cr: CompiledRule) -> None:
+        self.rules.setdefault(cr.head_key, []).append(cr)
+        self.rel(cr.head_key)
+        for pos, key, _ in cr.reads():
+            self.rel(key)
+            self.readers.setdefault(key, []).append((cr, pos))
+
+    def _unlink(self, cr: CompiledRule) -> None:
+        self.rules[cr.head_key].remove(cr)
+        if not self.rules[cr.head_key]:
+            del self.rules[cr.head_key]
+        for pos, key, _ in cr.reads():
+            self.readers[key].remove((cr, pos))
+            if not self.readers[key]:
+                del self.readers[key]
+
+    def is_recursive(self, key: Key) -> bool:
+        i = self.comps.index.get(key)
+        return i is not None and self.comps.is_recursive(i)
+
+    # -- changes to asserted rows --------------------------------------------------------
+    def assert_rows(self, batch: Batch, key: Key, ins: Iterable[Row], dels: Iterable[Row]) -> None:
+        """Add/remove asserted rows (data or facts) of a relation, set semantics."""
+        rel = self.rel(key)
+        if rel.facts is None:
+            gone = rel.remove_many(dels)
+            new = rel.add_many(ins)
+            if batch.undo:
+                um = batch.undo_map(key)
+                for r in gone:
+                    um.setdefault(r, 1)
+                for r in new:
+                    um.setdefault(r, 0)
+            batch.record(key, set(new), set(gone))
+            self._mark_readers(batch, key)
+            return
+        facts = rel.facts
+        recursive = self.is_recursive(key)
+        for r in dict.fromkeys(dels):
+            if r in facts:
+                facts.discard(r)
+                batch.old_facts.append((key, r, True))
+                if recursive:
+                    batch.seeds_del.setdefault(key, set()).add(r)
+                else:
+                    acc = batch.pending.setdefault(key, {})
+                    acc[r] = acc.get(r, 0) - 1
+        for r in dict.fromkeys(ins):
+            if r not in facts:
+                facts.add(r)
+                batch.old_facts.append((key, r, False))
+                if recursive:
+                    batch.seeds_ins.setdefault(key, set()).add(r)
+                else:
+                    acc = batch.pending.setdefault(key, {})
+                    acc[r] = acc.get(r, 0) + 1
+        batch.dirty.add(key)
+
+    def _mark_readers(self, batch: Batch, key: Key) -> None:
+        for cr, _ in self.readers.get(key, ()):
+            batch.dirty.add(cr.head_key)
+
+    # -- rules ---------------------------------------------------------------------------
+    def add_rule(self, batch: Batch, cr: CompiledRule) -> None:
+        """Link a rule (already checked, graph already validated) and queue its contribution."""
+        old = self.comps
+        self._link(cr)
+        self._ensure_facts(cr.head_key)
+        self.comps = self.components_with()
+        changed = _changed_components(old, self.comps)
+        if changed:
+            for comp in changed:
+                self._rebuild(batch, comp)
+            return
+        self._queue_rule(batch, cr, +1)
+
+    def remove_rule(self, batch: Batch, cr: CompiledRule) -> None:
+        old = self.comps
+        new = self.components_with(without=cr)
+        if not _changed_components(old, new):
+            self._queue_rule(batch, cr, -1)
+            self._unlink(cr)
+            self.comps = new
+            return
+        self._unlink(cr)
+        self.comps = new
+        for comp in _changed_components(old, new):
+            self._rebuild(batch, comp)
+        if cr.head_key not in self.rules:
+            self._rebuild(batch, (cr.head_key,))
+
+    def _ensure_facts(self, key: Key) -> None:
+        rel = self.rel(key)
+        if rel.facts is None:
+            rel.facts = set(rel.rows)
+
+    def _release_facts(self, key: Key) -> None:
+        """Once the last rule of a relation is gone its rows are its asserted facts again."""
+        rel = self.relations.get(key)
+        if rel is not None and key not in self.rules and rel.facts is not None:
+            rel.facts = None
+
+    def _queue_rule(self, batch: Batch, cr: CompiledRule, sign: int) -> None:
+        out: dict[Row, int] = {}
+        self._run_plan(batch, cr, cr.plan(None), (), out, 1, set())
+        key = cr.head_key
+        if self.is_recursive(key):
+            target = batch.seeds_ins if sign > 0 else batch.seeds_del
+            target.setdefault(key, set()).update(out)
+        else:
+            acc = batch.pending.setdefault(key, {})
+            for r, n in out.items():
+                acc[r] = acc.get(r, 0) + sign * n
+        batch.dirty.add(key)
+
+    def _rebuild(self, batch: Batch, comp: tuple[Key, ...]) -> None:
+        """Mark a component whose structure changed for recomputation when its turn comes."""
+        for key in comp:
+            if key in self.rules:
+                self._ensure_facts(key)
+            batch.rebuild.add(key)
+            batch.dirty.add(key)
+
+    def _clear(self, batch: Batch, key: Key) -> dict[Row, int]:
+        """Empty a relation being recomputed; returns its old rows and counts."""
+        rel = self.rel(key)
+        old = dict(rel.rows)
+        um = batch.undo_map(key)
+        for r, n in old.items():
+            um.setdefault(r, n)
+            rel.remove(r)
+        return old
+
+    def _full(self, batch: Batch, cr: CompiledRule) -> dict[Row, int]:
+        out: dict[Row, int] = {}
+        self._run_plan(batch, cr, cr.plan(None), (), out, 1, set())
+        return out
+
+    def _asserted(self, key: Key, old: dict[Row, int]) -> Iterable[Row]:
+        facts = self.rel(key).facts
+        return facts if facts is not None else old.keys()
+
+    def _recount(self, batch: Batch, key: Key) -> None:
+        """Recompute a counted relation from scratch (its structure changed)."""
+        old = self._clear(batch, key)
+        acc: dict[Row, int] = dict.fromkeys(self._asserted(key, old), 1)
+        for cr in self.rules.get(key, ()):
+            for r, n in self._full(batch, cr).items():
+                acc[r] = acc.get(r, 0) + n
+        batch.pending.pop(key, None)
+        rel = self.rel(key)
+        for r, n in acc.items():
+            if n > 0:
+                rel.add(r, n)
+        self._record_diff(batch, key, old)
+        self._release_facts(key)
+
+    def _record_diff(self, batch: Batch, key: Key, old: dict[Row, int]) -> None:
+        now = self.rel(key).rows
+        ins = {r for r in now if r not in old}
+        dels = {r for r in old if r not in now}
+        if ins or dels:
+            batch.record(key, ins, dels)
+            self._mark_readers(batch, key)
+
+    # -- propagation ---------------------------------------------------------------------
+    def run(self, batch: Batch) -> None:
+        """Propagate everything queued in ``batch``, component by component."""
+        if not batch.dirty:
+            return
+        start = min(self.comps.index.get(k, 0) for k in batch.dirty)
+        for i in range(start, len(self.comps.order)):
+            comp = self.comps.order[i]
+            if not any(k in batch.dirty for k in comp):
+                continue
+            if self.comps.is_recursive(i):
+                self._recursive(batch, comp)
+            else:
+                self._counted(batch, comp[0])
+
+    def _counted(self, batch: Batch, key: Key) -> None:
+        if key in batch.rebuild:
+            self._recount(batch, key)
+            return
+        acc = batch.pending.pop(key, {})
+        for cr in self.rules.get(key, ()):
+            self._delta_terms(batch, cr, acc)
+        if not acc:
+            return
+        rel = self.rel(key)
+        ins, dels = rel.apply_counts(acc, batch.undo_map(key))
+        if batch.budget is not None:
+            batch.budget.spend(len(ins))
+        if ins or dels:
+            batch.record(key, ins, dels)
+            self._mark_readers(batch, key)
+        self._release_facts(key)
+
+    def _changed_reads(self, batch: Batch, cr: CompiledRule) -> list[tuple[int, Key, bool]]:
+        return [r for r in cr.reads() if r[1] in batch.deltas]
+
+    def _empty_before(self, batch: Batch, key: Key) -> bool:
+        ins, dels = batch.deltas[key]
+        return not dels and len(self.relations[key].rows) == len(ins)
+
+    def _delta_terms(self, batch: Batch, cr: CompiledRule, acc: dict[Row, int]) -> None:
+        changed = self._changed_reads(batch, cr)
+        if not changed:
+            return
+        back = [c for c in changed if not c[2] and self._empty_before(batch, c[1])]
+        if back:
+            # every term but the last is zero; the last reads the new state everywhere
+            self._run_plan(batch, cr, cr.plan(None), (), acc, 1, set())
+            return
+        for t, (pos, key, neg) in enumerate(changed):
+            later = {p for p, _, _ in changed[t + 1 :]}
+            ins, dels = batch.deltas[key]
+            plan = cr.plan(pos)
+            sign = -1 if neg else 1
+            if ins:
+                self._run_plan(batch, cr, plan, ins, acc, sign, later)
+            if dels:
+                self._run_plan(batch, cr, plan, dels, acc, -sign, later)
+
+    def _accessors(self, batch: Batch, cr: CompiledRule, plan: Plan, old: set[int]) -> list[Any]:
+        out: list[Any] = []
+        views: dict[Key, OldView] = {}
+        for acc in plan.access:
+            key = cr.items[acc.pos].key
+            assert key is not None
+            rel = self.rel(key)
+            if acc.pos in old and key in batch.deltas:
+                view = views.get(key)
+                if view is None:
+                    ins, dels = batch.deltas[key]
+                    view = views[key] = OldView(rel, ins, dels)
+                out.append(view if acc.cols is None else view.index(acc.cols))
+            else:
+                out.append(rel.rows if acc.cols is None else rel.index(acc.cols))
+        return out
+
+    def _run_plan(
+        self,
+        batch: Batch,
+        cr: CompiledRule,
+        plan: Plan,
+        src: Iterable[Row],
+        out: dict[Row, int],
+        sign: int,
+        old: set[int],
+    ) -> None:
+        plan.fn(src, out, sign, self._accessors(batch, cr, plan, old), batch.tick_fn())
+
+    # -- recursive components: delete and re-derive, then semi-naive insertion ----------
+    def _recursive(self, batch: Batch, comp: tuple[Key, ...]) -> None:
+        members = set(comp)
+        rules = [cr for k in comp for cr in self.rules.get(k, ())]
+        if any(k in batch.rebuild for k in comp):
+            self._recompute(batch, comp, members, rules)
+            return
+        deleted = self._overdelete(batch, comp, members, rules)
+        for key, rows in deleted.items():
+            rel = self.rel(key)
+            um = batch.undo_map(key)
+            for r in rows:
+                um.setdefault(r, 1)
+                rel.remove(r)
+        seeds = self._rederive(batch, deleted, rules)
+        for key in comp:
+            extra = batch.seeds_ins.pop(key, None)
+            if extra:
+                seeds.setdefault(key, set()).update(extra)
+        self._lower_terms(batch, rules, members, seeds, inserting=True)
+        added = self._seminaive(batch, seeds, members, rules)
+        for key in comp:
+            dels = deleted.get(key, set())
+            ins = added.get(key, set())
+            net_ins = ins - dels
+            net_dels = dels - ins
+            if net_ins or net_dels:
+                batch.record(key, net_ins, net_dels)
+                self._mark_readers(batch, key)
+
+    def _recompute(
+        self, batch: Batch, comp: tuple[Key, ...], members: set[Key], rules: list[CompiledRule]
+    ) -> None:
+        """Recompute a recursive component from scratch (its structure changed)."""
+        old = {key: self._clear(batch, key) for key in comp}
+        seeds: dict[Key, set[Row]] = {}
+        for key in comp:
+            seeds[key] = set(self._asserted(key, old[key]))
+            batch.seeds_ins.pop(key, None)
+            batch.seeds_del.pop(key, None)
+            batch.pending.pop(key, None)
+        for cr in rules:
+            seeds[cr.head_key].update(self._full(batch, cr))
+        self._seminaive(batch, seeds, members, rules)
+        for key in comp:
+            self._record_diff(batch, key, old[key])
+
+    def _lower_terms(
+        self,
+        batch: Batch,
+        rules: list[CompiledRule],
+        members: set[Key],
+        into: dict[Key, set[Row]],
+        *,
+        inserting: bool,
+    ) -> None:
+        """Head rows gained (inserting) or possibly lost by changes of lower relations."""
+        for cr in rules:
+            for pos, key, neg in cr.reads():
+                if key in members or key not in batch.deltas:
+                    continue
+                ins, dels = batch.deltas[key]
+                src = (dels if neg else ins) if inserting else (ins if neg else dels)
+                if not src:
+                    continue
+                out: dict[Row, int] = {}
+                old = set() if inserting else {p for p, k, _ in cr.reads() if k in batch.deltas}
+                old.discard(pos)
+                self._run_plan(batch, cr, cr.plan(pos), src, out, 1, old)
+                into.setdefault(cr.head_key, set()).update(out)
+
+    def _overdelete(
+        self, batch: Batch, comp: tuple[Key, ...], members: set[Key], rules: list[CompiledRule]
+    ) -> dict[Key, set[Row]]:
+        cand: dict[Key, set[Row]] = {}
+        for key in comp:
+            s = batch.seeds_del.pop(key, None)
+            if s:
+                cand.setdefault(key, set()).update(s)
+        self._lower_terms(batch, rules, members, cand, inserting=False)
+        deleted: dict[Key, set[Row]] = {}
+        frontier = self._fresh(cand, deleted)
+        while frontier:
+            for key, rows in frontier.items():
+                deleted.setdefault(key, set()).update(rows)
+            cand = {}
+            for cr in rules:
+                for pos, key, _ in cr.reads():
+                    rows = frontier.get(key)
+                    if rows:
+                        out: dict[Row, int] = {}
+                        old = {p for p, k, _ in cr.reads() if k in batch.deltas and k not in members}
+                        self._run_plan(batch, cr, cr.plan(pos), rows, out, 1, old)
+                        cand.setdefault(cr.head_key, set()).update(out)
+            frontier = self._fresh(cand, deleted)
+        return deleted
+
+    def _fresh(self, cand: dict[Key, set[Row]], seen: dict[Key, set[Row]]) -> dict[Key, set[Row]]:
+        out: dict[Key, set[Row]] = {}
+        for key, rows in cand.items():
+            present = self.rel(key).rows
+            done = seen.get(key, set())
+            new = {r for r in rows if r in present and r not in done}
+            if new:
+                out[key] = new
+        return out
+
+    def _rederive(
+        self, batch: Batch, deleted: dict[Key, set[Row]], rules: list[CompiledRule]
+    ) -> dict[Key, set[Row]]:
+        back: dict[Key, set[Row]] = {}
+        for key, rows in deleted.items():
+            facts = self.rel(key).facts or set()
+            keep = {r for r in rows if r in facts}
+            rest = rows - keep
+            if rest:
+                for cr in rules:
+                    if cr.head_key == key:
+                        out: dict[Row, int] = {}
+                        self._run_plan(batch, cr, cr.plan(HEAD), rest, out, 1, set())
+                        keep.update(out)
+            if keep:
+                back[key] = keep
+        return back
+
+    def _seminaive(
+        self,
+        batch: Batch,
+        seeds: dict[Key, set[Row]],
+        members: set[Key],
+        rules: list[CompiledRule],
+    ) -> dict[Key, set[Row]]:
+        added: dict[Key, set[Row]] = {}
+        frontier: dict[Key, set[Row]] = {}
+        for key, rows in seeds.items():
+            rel = self.rel(key)
+            new = [r for r in rows if r not in rel.rows]
+            if new:
+                frontier[key] = set(new)
+        while frontier:
+            for key, rows in frontier.items():
+                rel = self.rel(key)
+                um = batch.undo_map(key)
+                for r in rows:
+                    um.setdefault(r, 0)
+                    rel.add(r)
+                added.setdefault(key, set()).update(rows)
+                if batch.budget is not None:
+                    batch.budget.spend(len(rows))
+            nxt: dict[Key, set[Row]] = {}
+            for cr in rules:
+                for pos, key, _ in cr.reads():
+                    rows = frontier.get(key)
+                    if rows:
+                        out: dict[Row, int] = {}
+                        self._run_plan(batch, cr, cr.plan(pos), rows, out, 1, set())
+                        present = self.rel(cr.head_key).rows
+                        fresh = [r for r in out if r not in present]
+                        if fresh:
+                            nxt.setdefault(cr.head_key, set()).update(fresh)
+            frontier = nxt
+        return added
+
+    # -- undo ----------------------------------------------------------------------------
+    def rollback(self, batch: Batch) -> None:
+        """Restore every relation touched by ``batch`` (which must have been run with undo)."""
+        for key, rows in batch.old_counts.items():
+            rel = self.rel(key)
+            for r, n in rows.items():
+                rel.set_count(r, n)
+        for key, row, was in reversed(batch.old_facts):
+            facts = self.rel(key).facts
+            if facts is not None:
+                if was:
+                    facts.add(row)
+                else:
+                    facts.discard(row)
+
+
+def _changed_components(old: Components, new: Components) -> list[tuple[Key, ...]]:
+    """Components of ``new`` whose membership or recursiveness differs from ``old``."""
+    out = []
+    for i, comp in enumerate(new.order):
+        j = old.index.get(comp[0])
+        if j is None:
+            if new.is_recursive(i):
+                out.append(comp)
+            continue
+        if old.order[j] != comp or old.is_recursive(j) != new.is_recursive(i):
+            out.append(comp)
+    return out

@@ -1,0 +1,570 @@
+"""The multi-policy runtime: the public face of the engine.
+
+Imports: standard library and congress.datalog only.
+
+A ``Runtime`` holds policies of the kinds in ``KINDS``. Rules and facts go in through ``insert``
+and ``delete`` (text or parsed statements, all or nothing: every statement is checked, and the
+dependency graph with the new rules, before anything changes); data of datasource tables through
+``apply``. Every change returns a ``BatchResult`` with the net change of every table it touched
+and the ``execute[...]`` rows that newly appeared, as ``ActionRequest``s (edge-triggered: a row
+that stays does not request again).
+
+Queries (``select``, ``select_rows``) read the maintained tables through indexes; ``simulate``
+applies a sequence of updates and actions, answers the query and rolls everything back.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from congress.datalog import analysis
+from congress.datalog.ast import Constant, Literal, Row, Rule, Statement, Variable
+from congress.datalog.compiler import CompiledRule, head_key
+from congress.datalog.errors import (
+    DatalogError,
+    KindNotSupported,
+    LimitExceeded,
+    PolicyError,
+    PolicyExists,
+    PolicyNotFound,
+    Problem,
+    policy_error,
+)
+from congress.datalog.graph import Components, Key
+from congress.datalog.maintain import Batch, Budget, Engine
+from congress.datalog.parser import parse, parse_query
+from congress.datalog.printer import to_text
+
+KINDS = ("nonrecursive", "materialized", "action", "database", "datasource")
+RECURSIVE_KINDS = ("materialized",)
+SYSTEM_POLICIES = ("classification", "action")
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRequest:
+    """A row newly derived in an ``execute[...]`` table: call ``service.action(*args)``."""
+
+    policy: str
+    service: str
+    action: str
+    args: Row
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """The net effect of one request: per (policy, table), rows inserted and rows deleted."""
+
+    changes: dict[tuple[str, str], tuple[set[Row], set[Row]]] = field(default_factory=dict)
+    actions: list[ActionRequest] = field(default_factory=list)
+    inserted: list[Rule] = field(default_factory=list)
+    deleted: list[Rule] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Budgets per request: rows derived and seconds (on the injected timer)."""
+
+    max_rows: int | None = None
+    max_seconds: float | None = None
+
+
+@dataclass
+class Policy:
+    name: str
+    kind: str
+    abbreviation: str
+    schema: dict[str, tuple[str, ...]] | None = None
+    rules: dict[Rule, CompiledRule] = field(default_factory=dict)
+    facts: dict[Rule, None] = field(default_factory=dict)
+    tables: dict[str, int] = field(default_factory=dict)
+
+    def mention(self, table: str, n: int) -> None:
+        c = self.tables.get(table, 0) + n
+        if c > 0:
+            self.tables[table] = c
+        else:
+            self.tables.pop(table, None)
+
+
+def _default_clock() -> datetime.datetime:
+    raise RuntimeError("no clock was injected into the Runtime")
+
+
+class Runtime:
+    """Policies, their rules and data, kept evaluated incrementally."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime.datetime] | None = None,
+        timer: Callable[[], float] | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self._clock = clock or _default_clock
+        self._timer = timer
+        self.limits = limits or Limits()
+        self._policies: dict[str, Policy] = {}
+        self._engine = Engine(self._clock)
+        self._arity: dict[Key, list[int]] = {}
+
+    # -- policies ------------------------------------------------------------------------
+    def create_policy(
+        self,
+        name: str,
+        kind: str = "nonrecursive",
+        *,
+        abbreviation: str | None = None,
+        schema: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        if kind == "z3":
+            raise KindNotSupported("Policy kind z3 is not supported")
+        if kind not in KINDS:
+            raise KindNotSupported(f"Unknown kind of policy: {kind}")
+        if name in self._policies:
+            raise PolicyExists(name)
+        if not name or name == "builtin" or ":" in name:
+            raise policy_error("invalid_policy_name", f"Invalid policy name: {name!r}")
+        cols = None if schema is None else {t: tuple(c) for t, c in schema.items()}
+        self._policies[name] = Policy(name, kind, abbreviation or name[:5], cols)
+
+    def delete_policy(self, name: str) -> BatchResult:
+        pol = self._policy(name)
+        result = BatchResult()
+        if pol.rules or pol.facts:
+            result = self.delete(name, list(pol.rules) + list(pol.facts))
+        for key in [k for k in self._engine.relations if k[0] == name]:
+            rel = self._engine.relations[key]
+            if rel.rows and key not in self._engine.readers:
+                result.changes[key] = (set(), set(rel.rows))
+                del self._engine.relations[key]
+        del self._policies[name]
+        return result
+
+    def set_schema(self, name: str, schema: Mapping[str, Sequence[str]]) -> None:
+        self._policy(name).schema = {t: tuple(c) for t, c in schema.items()}
+
+    def policy_names(self) -> list[str]:
+        return list(self._policies)
+
+    def policy_exists(self, name: str) -> bool:
+        return name in self._policies
+
+    def kind(self, name: str) -> str:
+        return self._policy(name).kind
+
+    def abbreviation(self, name: str) -> str:
+        return self._policy(name).abbreviation
+
+    def rules(self, name: str) -> list[Rule]:
+        """Rules and facts of a policy (facts inserted as statements, not data)."""
+        pol = self._policy(name)
+        return list(pol.rules) + list(pol.facts)
+
+    def tables(self, name: str) -> list[str]:
+        """Tables the policy's rules and facts mention, and tables holding its data."""
+        pol = self._policy(name)
+        names = set(pol.tables)
+        names.update(k[1] for k, r in self._engine.relations.items() if k[0] == name and r.rows)
+        if pol.schema:
+            names.update(pol.schema)
+        return sorted(names)
+
+    def _policy(self, name: str) -> Policy:
+        pol = self._policies.get(name)
+        if pol is None:
+            raise PolicyNotFound(name)
+        return pol
+
+    # -- SchemaView for analysis ---------------------------------------------------------
+    def policy_kind(self, policy: str) -> str | None:
+        pol = self._policies.get(policy)
+        return None if pol is None else pol.kind
+
+    def complete_columns(self, policy: str, table: str) -> Sequence[str] | None:
+        pol = self._policies.get(policy)
+        if pol is None or pol.schema is None:
+            return None
+        return pol.schema.get(table)
+
+    def has_complete_schema(self, policy: str) -> bool:
+        pol = self._policies.get(policy)
+        return pol is not None and pol.schema is not None
+
+    def known_arity(self, policy: str, table: str) -> int | None:
+        ref = self._arity.get((policy, table))
+        if ref is not None:
+            return ref[0]
+        rel = self._engine.relations.get((policy, table))
+        if rel is not None and rel.rows:
+            return len(next(iter(rel.rows)))
+        return None
+
+    def _ref_arities(self, policy: str, rule: Rule, n: int) -> None:
+        lits = [(head_key(h, policy), h) for h in rule.head]
+        lits += [((b.policy or policy, b.table), b) for b in rule.body]
+        for key, lit in lits:
+            if analysis.is_builtin_literal(lit) or analysis.is_special_literal(lit):
+                continue
+            ref = self._arity.get(key)
+            if ref is None:
+                if n > 0:
+                    self._arity[key] = [len(lit.args), n]
+                continue
+            ref[1] += n
+            if ref[1] <= 0:
+                del self._arity[key]
+
+    # -- rules and facts -----------------------------------------------------------------
+    def insert(self, policy: str, rules: str | Iterable[Statement]) -> BatchResult:
+        """Insert rules and facts; all or nothing. Statements already present are skipped."""
+        pol = self._policy(policy)
+        checked = self._check_all(pol, rules)
+        new = [r for r in dict.fromkeys(checked) if r not in pol.rules and r not in pol.facts]
+        for r in new:
+            self._ref_arities(policy, r, 1)
+        try:
+            compiled = self._compile(pol, [r for r in new if not r.is_fact])
+            if pol.kind != "action":
+                self._check_graph(compiled)
+        except DatalogError:
+            for r in new:
+                self._ref_arities(policy, r, -1)
+            raise
+        return self._change(pol, new, [], compiled)
+
+    def delete(self, policy: str, rules: str | Iterable[Statement]) -> BatchResult:
+        """Delete rules and facts; statements not present are ignored."""
+        pol = self._policy(policy)
+        stmts = parse(rules) if isinstance(rules, str) else list(rules)
+        gone: list[Rule] = []
+        for s in stmts:
+            if not isinstance(s, Rule):
+                continue
+            r = s if (s in pol.rules or s in pol.facts) else self._checked_form(pol, s)
+            if r is not None and (r in pol.rules or r in pol.facts) and r not in gone:
+                gone.append(r)
+        return self._change(pol, [], gone, [])
+
+    def _checked_form(self, pol: Policy, s: Rule) -> Rule | None:
+        try:
+            return analysis.check_statement(s, policy=pol.name, kind=pol.kind, schema=self)
+        except DatalogError:
+            return None
+
+    def _check_all(self, pol: Policy, rules: str | Iterable[Statement]) -> list[Rule]:
+        text = rules if isinstance(rules, str) else None
+        stmts = parse(rules) if isinstance(rules, str) else list(rules)
+        out: list[Rule] = []
+        problems: list[Problem] = []
+        added: list[Rule] = []
+        for s in stmts:
+            if not isinstance(s, Rule):
+                problems.append(
+                    Problem("non_formula", f"Non-formula found: {to_text(s)}", policy=pol.name)
+                )
+                continue
+            try:
+                r = analysis.check_statement(
+                    s, policy=pol.name, kind=pol.kind, schema=self, text=_line_of(text, s)
+                )
+            except PolicyError as e:
+                problems.extend(e.problems)
+                continue
+            out.append(r)
+            if r not in pol.rules and r not in pol.facts:
+                self._ref_arities(pol.name, r, 1)
+                added.append(r)
+        for r in added:
+            self._ref_arities(pol.name, r, -1)
+        if problems:
+            raise PolicyError(problems)
+        return out
+
+    def _compile(self, pol: Policy, rules: list[Rule]) -> list[CompiledRule]:
+        return [CompiledRule(r, pol.name, self._clock) for r in rules]
+
+    def _check_graph(self, compiled: list[CompiledRule]) -> None:
+        """Reject recursion where a policy kind forbids it, and recursion through negation."""
+        if not compiled:
+            return
+        comps: Components = self._engine.components_with(extra=compiled)
+        for comp in comps.recursive_components():
+            bad = [k for k in comp if self._policy_kind_of(k[0]) not in RECURSIVE_KINDS]
+            cycle = " -> ".join(f"{p}:{t}" for p, t in comps.cycle_of(comp))
+            if bad:
+                raise policy_error(
+                    "recursive_rules",
+                    f"Rules are recursive: {cycle}",
+                    policy=bad[0][0],
+                )
+            neg = comps.negative_cycle(comp)
+            if neg is not None:
+                names = " -> ".join(f"{p}:{t}" for p, t in neg)
+                raise policy_error(
+                    "unstratifiable",
+                    f"Rules are recursive through negation and cannot be stratified: {names}",
+                    policy=neg[0][0],
+                )
+
+    def _policy_kind_of(self, name: str) -> str | None:
+        pol = self._policies.get(name)
+        return None if pol is None else pol.kind
+
+    def _change(
+        self, pol: Policy, add: list[Rule], remove: list[Rule], compiled: list[CompiledRule]
+    ) -> BatchResult:
+        txn = _Txn(self)
+        by_rule = {cr.rule: cr for cr in compiled}
+        try:
+            fact_ins: dict[Key, list[Row]] = {}
+            fact_del: dict[Key, list[Row]] = {}
+            for r in remove:
+                if r.is_fact:
+                    fact_del.setdefault(_fact_key(pol.name, r), []).append(_fact_row(r))
+            for r in add:
+                if r.is_fact:
+                    fact_ins.setdefault(_fact_key(pol.name, r), []).append(_fact_row(r))
+            if fact_ins or fact_del:
+                batch = txn.batch()
+                for key in set(fact_ins) | set(fact_del):
+                    self._engine.assert_rows(
+                        batch, key, fact_ins.get(key, ()), fact_del.get(key, ())
+                    )
+                txn.run(batch)
+            for r in remove:
+                if not r.is_fact and pol.kind != "action":
+                    batch = txn.batch()
+                    self._engine.remove_rule(batch, pol.rules[r])
+                    txn.run(batch)
+            for r in add:
+                if not r.is_fact and pol.kind != "action":
+                    batch = txn.batch()
+                    self._engine.add_rule(batch, by_rule[r])
+                    txn.run(batch)
+        except LimitExceeded:
+            txn.rollback()
+            raise
+        for r in remove:
+            self._forget(pol, r)
+        for r in add:
+            self._remember(pol, r, by_rule.get(r))
+        result = txn.result()
+        result.inserted = add
+        result.deleted = remove
+        return result
+
+    def _remember(self, pol: Policy, r: Rule, cr: CompiledRule | None) -> None:
+        if r.is_fact:
+            pol.facts[r] = None
+        else:
+            assert cr is not None
+            pol.rules[r] = cr
+        for lit in (*r.head, *r.body):
+            if lit.policy is None or lit.modal:
+                pol.mention(lit.table, 1)
+
+    def _forget(self, pol: Policy, r: Rule) -> None:
+        if r.is_fact:
+            del pol.facts[r]
+        else:
+            del pol.rules[r]
+        self._ref_arities(pol.name, r, -1)
+        for lit in (*r.head, *r.body):
+            if lit.policy is None or lit.modal:
+                pol.mention(lit.table, -1)
+
+    # -- data ----------------------------------------------------------------------------
+    def apply(
+        self, changes: Mapping[tuple[str, str], tuple[Iterable[Any], Iterable[Any]]]
+    ) -> BatchResult:
+        """Apply one batch of data {(policy, table): (inserts, deletes)}, set semantics."""
+        prepared = []
+        for (policy, table), (ins, dels) in changes.items():
+            pol = self._policy(policy)
+            if pol.kind not in ("datasource", "database", "nonrecursive", "materialized", "action"):
+                raise KindNotSupported(f"Policy {policy} of kind {pol.kind} takes no data")
+            width = self._width(pol, table)
+            prepared.append(((policy, table), _rows(ins, width, table), _rows(dels, width, table)))
+        txn = _Txn(self)
+        try:
+            batch = txn.batch()
+            for key, ins_rows, del_rows in prepared:
+                self._engine.assert_rows(batch, key, ins_rows, del_rows)
+            txn.run(batch)
+        except LimitExceeded:
+            txn.rollback()
+            raise
+        return txn.result()
+
+    def replace_table(self, policy: str, table: str, rows: Iterable[Any]) -> BatchResult:
+        """Make a table's asserted rows exactly ``rows`` (a snapshot)."""
+        pol = self._policy(policy)
+        new = set(_rows(rows, self._width(pol, table), table))
+        rel = self._engine.relations.get((policy, table))
+        current: set[Row] = set()
+        if rel is not None:
+            current = set(rel.facts) if rel.facts is not None else set(rel.rows)
+        return self.apply({(policy, table): (new - current, current - new)})
+
+    def _width(self, pol: Policy, table: str) -> int | None:
+        if pol.schema is not None:
+            cols = pol.schema.get(table)
+            if cols is None:
+                raise policy_error(
+                    "unknown_table",
+                    f"Table {table} is not in the schema of {pol.name}",
+                    policy=pol.name,
+                )
+            return len(cols)
+        return self.known_arity(pol.name, table)
+
+    # -- queries -------------------------------------------------------------------------
+    def rows(self, policy: str, table: str) -> set[Row]:
+        """Every row of a table (a copy)."""
+        self._policy(policy)
+        rel = self._engine.relations.get((policy, table))
+        return set(rel.rows) if rel is not None else set()
+
+    def select_rows(self, policy: str, query: str | Literal) -> list[Row]:
+        """Rows of the queried table that match the query's constants and repeated variables."""
+        lit = _as_literal(query)
+        key = (lit.policy or policy, lit.table)
+        self._policy(key[0])
+        rel = self._engine.relations.get(key)
+        if rel is None or not rel.rows:
+            return []
+        args = lit.args
+        consts = [i for i, a in enumerate(args) if isinstance(a, Constant)]
+        if len(consts) == len(args):
+            row = tuple(a.value for a in args)  # type: ignore[union-attr]
+            return [row] if row in rel.rows else []
+        if consts:
+            cols = tuple(consts)
+            k = (
+                args[cols[0]].value  # type: ignore[union-attr]
+                if len(cols) == 1
+                else tuple(args[c].value for c in cols)  # type: ignore[union-attr]
+            )
+            cand: Iterable[Row] = rel.index(cols).get(k, ())
+        else:
+            cand = rel.rows
+        names = [a.name if isinstance(a, Variable) else None for a in args]
+        if len(set(n for n in names if n)) == sum(1 for n in names if n):
+            return [r for r in cand if len(r) == len(args)]
+        return [r for r in cand if _consistent(r, names)]
+
+    def select(self, policy: str, query: str | Literal | Rule) -> list[Literal]:
+        """Ground instances of the query that hold."""
+        q = parse_query(query) if isinstance(query, str) else query
+        if isinstance(q, Rule):
+            return self._select_rule(policy, q)
+        return [_instance(q, r) for r in self.select_rows(policy, q)]
+
+    def _select_rule(self, policy: str, q: Rule) -> list[Literal]:
+        pol = self._policy(policy)
+        r = analysis.check_statement(q, policy=policy, kind="nonrecursive", schema=self)
+        cr = CompiledRule(r, pol.name, self._clock)
+        batch = Batch()
+        out: dict[Row, int] = {}
+        self._engine._run_plan(batch, cr, cr.plan(None), (), out, 1, set())
+        return [_instance(r.head[0], row) for row in out]
+
+
+class _Txn:
+    """Batches of one request: run them in turn, merge their net changes, undo on failure."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.batches: list[Batch] = []
+        limits = rt.limits
+        self.budget: Budget | None = None
+        if limits.max_rows is not None or limits.max_seconds is not None:
+            self.budget = Budget(limits.max_rows, limits.max_seconds, rt._timer)
+            self.budget.start()
+
+    def batch(self) -> Batch:
+        b = Batch(undo=self.budget is not None, budget=self.budget)
+        self.batches.append(b)
+        return b
+
+    def run(self, batch: Batch) -> None:
+        self.rt._engine.run(batch)
+
+    def rollback(self) -> None:
+        for b in reversed(self.batches):
+            self.rt._engine.rollback(b)
+
+    def result(self) -> BatchResult:
+        merged = Batch()
+        for b in self.batches:
+            for key, (ins, dels) in b.deltas.items():
+                merged.record(key, set(ins), set(dels))
+        res = BatchResult(changes=merged.deltas)
+        for (policy, table), (ins, _) in merged.deltas.items():
+            if table.startswith("execute[") and ins:
+                service, action = _split_action(policy, table)
+                res.actions.extend(ActionRequest(policy, service, action, r) for r in ins)
+        return res
+
+
+def _split_action(policy: str, table: str) -> tuple[str, str]:
+    inner = table[len("execute[") : -1]
+    if ":" in inner:
+        service, action = inner.split(":", 1)
+        return service, action
+    return policy, inner
+
+
+def _fact_key(policy: str, r: Rule) -> Key:
+    return head_key(r.head[0], policy)
+
+
+def _fact_row(r: Rule) -> Row:
+    return tuple(a.value for a in r.head[0].args)  # type: ignore[union-attr]
+
+
+def _rows(rows: Iterable[Any], width: int | None, table: str) -> list[Row]:
+    out = [r if type(r) is tuple else tuple(r) for r in rows]
+    if width is not None:
+        for r in out:
+            if len(r) != width:
+                raise policy_error(
+                    "arity_mismatch",
+                    f"Row {list(r)!r} of table {table} has {len(r)} columns; {width} expected",
+                )
+    return out
+
+
+def _as_literal(query: str | Literal) -> Literal:
+    if isinstance(query, Literal):
+        return query
+    q = parse_query(query)
+    if not isinstance(q, Literal):
+        raise policy_error("invalid_query", "Expected a single literal as query")
+    return q
+
+
+def _consistent(row: Row, names: list[str | None]) -> bool:
+    if len(row) != len(names):
+        return False
+    seen: dict[str, Any] = {}
+    for v, n in zip(row, names, strict=True):
+        if n is None:
+            continue
+        if n in seen and seen[n] != v:
+            return False
+        seen[n] = v
+    return True
+
+
+def _instance(lit: Literal, row: Row) -> Literal:
+    return Literal(lit.table, tuple(Constant(v) for v in row), lit.policy, lit.modal)
+
+
+def _line_of(text: str | None, s: Rule) -> str | None:
+    if text is None or s.loc is None:
+        return None
+    return to_text(s)
