@@ -33,9 +33,7 @@ def load(w: dict) -> tuple[Runtime, float, float]:
     with wl.Timer() as t_load:
         rt.create_policy(POLICY, kind)
         rt.insert(POLICY, "\n".join(w["rules"]))
-        changes: dict[tuple[str, str], tuple[list, list]] = {}
-        for table, row in w["facts"]:
-            changes.setdefault((POLICY, table), ([], []))[0].append(row)
+        changes = {(POLICY, table): (rows, []) for table, rows in wl.by_table(w["facts"]).items()}
     with wl.Timer() as t_eval:
         rt.apply(changes)
     return rt, t_load.s, t_eval.s

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from congress.datalog.ast import Constant, Event, Literal, Location, Rule, Variable
+from congress.datalog.ast import Constant, Event, Literal, Location, Rule, Term, Value, Variable
 from congress.datalog.errors import PolicyError
 from congress.datalog.lexer import tokenize
 from congress.datalog.parser import parse, parse_literal, parse_query, parse_statement
@@ -14,12 +16,12 @@ V = Variable
 C = Constant
 
 
-def lit(table: str, *args: object, **kwargs: object) -> Literal:
-    terms = tuple(a if isinstance(a, V | C) else C(a) for a in args)  # type: ignore[arg-type]
-    return Literal(table, terms, **kwargs)  # type: ignore[arg-type]
+def lit(table: str, *args: Term | Value, **kwargs: Any) -> Literal:
+    terms = tuple(a if isinstance(a, V | C) else C(a) for a in args)
+    return Literal(table, terms, **kwargs)
 
 
-def fact(table: str, *args: object, **kwargs: object) -> Rule:
+def fact(table: str, *args: Term | Value, **kwargs: Any) -> Rule:
     return Rule((lit(table, *args, **kwargs),))
 
 
@@ -210,9 +212,7 @@ def test_numbers(text: str, value: int | float) -> None:
 
 
 def test_negative_number_after_separators() -> None:
-    assert parse_literal("p(-1,-2, x=-3)") == Literal(
-        "p", (C(-1), C(-2)), named=(("x", C(-3)),)
-    )
+    assert parse_literal("p(-1,-2, x=-3)") == Literal("p", (C(-1), C(-2)), named=(("x", C(-3)),))
 
 
 def test_minus_before_a_variable_is_an_error() -> None:
@@ -221,7 +221,7 @@ def test_minus_before_a_variable_is_an_error() -> None:
 
 @pytest.mark.parametrize(("text", "column"), [("p(007)", 3), ("p(1x)", 3), ("p(0x)", 3)])
 def test_bad_numbers(text: str, column: int) -> None:
-    code, line, col, message = error_of(text)
+    _, line, col, message = error_of(text)
     assert (line, col) == (1, column)
     assert message.startswith(f"Lex failure at line 1, column {column}: invalid number literal")
 
@@ -280,7 +280,11 @@ def test_prefix_letters_alone_are_identifiers() -> None:
     ],
 )
 def test_unterminated_strings(text: str, line: int, column: int, what: str) -> None:
-    assert error_of(text)[1:] == (line, column, f"Lex failure at line {line}, column {column}: {what}")
+    assert error_of(text)[1:] == (
+        line,
+        column,
+        f"Lex failure at line {line}, column {column}: {what}",
+    )
 
 
 # -- comments, terminators, whitespace ----------------------------------------------------------
@@ -318,6 +322,23 @@ def test_dot_after_identifier_is_a_terminator() -> None:
 
 def test_double_terminator_is_an_error() -> None:
     assert error_of("p(1);;")[1:3] == (1, 6)
+    assert error_of("p(1)..")[1:3] == (1, 6)
+    assert error_of("p :- q...")[1:] == (
+        1,
+        7,
+        "Parse failure at line 1, column 7: expected a literal but found '...'",
+    )
+
+
+def test_leading_dots_start_identifiers() -> None:
+    assert parse("p(1)...x") == [fact("p", 1), fact("..x")]
+    assert parse("..x(1)") == [fact("..x", 1)]
+
+
+@pytest.mark.parametrize("text", ["." * 200_000, "a" + "." * 200_000, "p(1)" + "." * 200_000])
+def test_long_dot_runs_lex_in_linear_time(text: str) -> None:
+    with pytest.raises(PolicyError):
+        parse(text)
 
 
 # -- locations ----------------------------------------------------------------------------------
@@ -395,7 +416,11 @@ def test_syntax_errors(text: str, line: int, column: int, message: str) -> None:
 
 
 def test_unexpected_character() -> None:
-    assert error_of("p(1)\nq(@)")[1:] == (2, 3, "Lex failure at line 2, column 3: unexpected character '@'")
+    assert error_of("p(1)\nq(@)")[1:] == (
+        2,
+        3,
+        "Lex failure at line 2, column 3: unexpected character '@'",
+    )
 
 
 def test_error_carries_a_problem() -> None:

@@ -1,15 +1,15 @@
-"""Properties: printing then parsing gives the same tree; random text fails only with PolicyError."""
+"""Properties: print-then-parse gives the same tree; random text fails only with PolicyError."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
+from strategies import facts, literals, programs, rules, statements, strings, terms
 
 from congress.datalog.ast import Constant, Literal, Rule, Statement, Term
 from congress.datalog.errors import PolicyError
 from congress.datalog.parser import parse, parse_literal, parse_query, parse_statement
 from congress.datalog.printer import format_rule, string_representable, to_text
-from strategies import facts, literals, programs, rules, statements, strings, terms
 
 SEPARATORS = st.sampled_from(["\n", " ", "; ", ";\n", ".\n", " . ", "\n// c\n", " /* c */ "])
 

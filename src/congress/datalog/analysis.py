@@ -150,12 +150,31 @@ def body_order(rule: Rule) -> list[int] | None:
 
 @dataclass
 class _Context:
+    """The policy being changed, and how to print what the user wrote.
+
+    Checks run on the rule after column elimination, but messages show the user's literals and
+    rule: ``show`` maps a literal of the eliminated rule back to the literal it came from.
+    """
+
     policy: str
     kind: str
     schema: SchemaView
+    rule_text: str = ""
+    originals: dict[int, Literal] = field(default_factory=dict)
 
     def kind_of(self, policy: str) -> str | None:
         return self.kind if policy == self.policy else self.schema.policy_kind(policy)
+
+    def show(self, lit: Literal, *, naming: Sequence[str] = ()) -> str:
+        """The user's form of ``lit``, or ``lit`` itself when it alone shows all of ``naming``."""
+        original = self.originals.get(id(lit), lit)
+        written = {v.name for v in original.variables()}
+        return to_text(lit if any(n not in written for n in naming) else original)
+
+    def remember(self, original: Rule, rule: Rule) -> None:
+        self.rule_text = to_text(original)
+        pairs = zip((*rule.head, *rule.body), (*original.head, *original.body), strict=True)
+        self.originals = {id(new): old for new, old in pairs}
 
 
 def check_statement(
@@ -185,13 +204,16 @@ def _problem(issue: Issue, fallback: Location | None, policy: str, rule_text: st
 
 
 def _check(stmt: Rule, ctx: _Context) -> tuple[Rule, list[Issue]]:
+    where = first_loc(stmt.loc, stmt.head[0].loc if stmt.head else None)
     if ctx.kind == "datasource":
         message = f"Policy {ctx.policy} is a datasource policy; rules and facts cannot be inserted"
-        return stmt, [Issue("rules_not_permitted", message, first_loc(stmt.loc, _head_loc(stmt)))]
+        return stmt, [Issue("rules_not_permitted", message, where)]
     if ctx.kind == "database" and not _is_atom(stmt):
         message = f"Non-atomic formula is not permitted: {to_text(stmt)}"
-        return stmt, [Issue("non_atomic_formula", message, first_loc(stmt.loc, _head_loc(stmt)))]
-    issues = list(_non_formula(stmt))
+        return stmt, [Issue("non_atomic_formula", message, where)]
+    issues: list[Issue] = []
+    if len(stmt.head) != 1 or any(h.negated for h in stmt.head):
+        issues.append(Issue("non_formula", f"Non-formula found: {to_text(stmt)}", where))
     rule, found = eliminate_rule(
         stmt,
         policy=ctx.policy,
@@ -199,6 +221,7 @@ def _check(stmt: Rule, ctx: _Context) -> tuple[Rule, list[Issue]]:
         schema=ctx.schema,
         eligible=lambda lit: lit.modal is None and not is_builtin_literal(lit),
     )
+    ctx.remember(stmt, rule)
     issues.extend(found)
     issues.extend(_kind_checks(rule, ctx))
     return rule, issues
@@ -207,45 +230,34 @@ def _check(stmt: Rule, ctx: _Context) -> tuple[Rule, list[Issue]]:
 def _kind_checks(rule: Rule, ctx: _Context) -> Iterator[Issue]:
     if not rule.body:
         for head in rule.head:
-            yield from fact_issues(head, ctx)
+            yield from _fact_issues(head, ctx)
     elif ctx.kind == "action":
-        yield from _head_prefix(rule, permit_updates=True)
+        yield from _head_prefix(rule, ctx, permit_updates=True)
     else:
-        yield from rule_issues(rule, ctx)
-
-
-def _head_loc(stmt: Rule) -> Location | None:
-    return stmt.head[0].loc if stmt.head else None
+        yield from _rule_issues(rule, ctx)
 
 
 def _is_atom(stmt: Rule) -> bool:
     return not stmt.body and len(stmt.head) == 1 and not stmt.head[0].negated
 
 
-def _non_formula(stmt: Rule) -> Iterator[Issue]:
-    if len(stmt.head) != 1 or any(h.negated for h in stmt.head):
-        message = f"Non-formula found: {to_text(stmt)}"
-        yield Issue("non_formula", message, first_loc(stmt.loc, _head_loc(stmt)))
-
-
 # --------------------------------------------------------------------------- facts
 
 
-def fact_issues(atom: Literal, ctx: _Context) -> Iterator[Issue]:
+def _fact_issues(atom: Literal, ctx: _Context) -> Iterator[Issue]:
     """The original's ``fact_errors``: ground, schema, no policy, no builtin name (+ modals)."""
-    text = to_text(atom)
+    text = ctx.show(atom)
     variables = atom.variables()
     if variables:
-        yield Issue(
-            "fact_not_ground", f"Fact not ground: {text}", first_loc(variables[0].loc, atom.loc)
-        )
+        where = first_loc(variables[0].loc, atom.loc)
+        yield Issue("fact_not_ground", f"Fact not ground: {text}", where)
     if atom.policy is None:
         yield from _width_issues(atom, ctx, {})
     else:
         message = f"Fact {text} should not reference any policy: {atom.policy}"
         yield Issue("policy_prefix_error", message, atom.loc)
     yield from _builtin_conflict(atom)
-    yield from _head_modal(atom)
+    yield from _head_modal(atom, ctx)
 
 
 def _builtin_conflict(head: Literal) -> Iterator[Issue]:
@@ -254,77 +266,75 @@ def _builtin_conflict(head: Literal) -> Iterator[Issue]:
         yield Issue("builtin_conflict", message, head.loc)
 
 
-def _head_modal(head: Literal) -> Iterator[Issue]:
+def _head_modal(head: Literal, ctx: _Context) -> Iterator[Issue]:
     if head.modal is not None and head.modal.lower() not in PERMITTED_MODALS:
-        message = f"Only 'execute' modal is allowed; found {head.modal} in head {to_text(head)}"
+        message = f"Only 'execute' modal is allowed; found {head.modal} in head {ctx.show(head)}"
         yield Issue("modal_error", message, head.loc)
 
 
 # --------------------------------------------------------------------------- rules
 
 
-def rule_issues(rule: Rule, ctx: _Context) -> Iterator[Issue]:
+def _rule_issues(rule: Rule, ctx: _Context) -> Iterator[Issue]:
     """The original's ``rule_errors`` plus unknown policies and builtins in the body."""
-    yield from _head_safety(rule)
-    yield from _body_safety(rule)
+    yield from _head_safety(rule, ctx)
+    yield from _body_safety(rule, ctx)
     yield from _schema_issues(rule, ctx)
-    yield from _head_prefix(rule, permit_updates=False)
-    yield from _modal_issues(rule)
+    yield from _head_prefix(rule, ctx, permit_updates=False)
+    yield from _modal_issues(rule, ctx)
     for head in rule.head:
         yield from _builtin_conflict(head)
 
 
-def _head_safety(rule: Rule) -> Iterator[Issue]:
+def _head_safety(rule: Rule, ctx: _Context) -> Iterator[Issue]:
     body_vars = {v.name for lit in rule.body for v in lit.variables()}
     reported: set[str] = set()
-    text = to_text(rule)
     for head in rule.head:
         for var in head.variables():
             if var.name in body_vars or var.name in reported:
                 continue
             reported.add(var.name)
-            message = f"Variable {var.name} found in head but not in body, rule {text}"
+            message = f"Variable {var.name} found in head but not in body, rule {ctx.rule_text}"
             yield Issue("unsafe_rule", message, first_loc(var.loc, head.loc))
 
 
-def _body_safety(rule: Rule) -> Iterator[Issue]:
-    ordering = _Ordering(rule.body).run()
-    unsafe = ordering.unsafe()
+def _body_safety(rule: Rule, ctx: _Context) -> Iterator[Issue]:
+    unsafe = _Ordering(rule.body).run().unsafe()
     if not unsafe:
         return
     parts = []
     for index, names in unsafe:
         listed = ", ".join(repr(n) for n in names)
-        parts.append(f"{to_text(rule.body[index])} (vars {{{listed}}})")
-    message = f"Could not reorder rule {to_text(rule)}.  Unsafe lits: {'; '.join(parts)}"
+        parts.append(f"{ctx.show(rule.body[index], naming=names)} (vars {{{listed}}})")
+    message = f"Could not reorder rule {ctx.rule_text}.  Unsafe lits: {'; '.join(parts)}"
     yield Issue("unsafe_rule", message, first_loc(rule.body[unsafe[0][0]].loc, rule.loc))
 
 
-def _head_prefix(rule: Rule, *, permit_updates: bool) -> Iterator[Issue]:
+def _head_prefix(rule: Rule, ctx: _Context, *, permit_updates: bool) -> Iterator[Issue]:
     for head in rule.head:
         if head.policy is None or head.modal is not None:
             continue
         if permit_updates and head.is_update:
             continue
         message = (
-            f"Non-modal rule head {to_text(head)} should not reference any policy: {to_text(rule)}"
+            f"Non-modal rule head {ctx.show(head)} should not reference any policy: {ctx.rule_text}"
         )
         yield Issue("policy_prefix_error", message, head.loc)
 
 
-def _modal_issues(rule: Rule) -> Iterator[Issue]:
+def _modal_issues(rule: Rule, ctx: _Context) -> Iterator[Issue]:
     for head in rule.head:
-        yield from _head_modal(head)
+        yield from _head_modal(head, ctx)
     modal_heads = [h for h in rule.head if h.modal is not None]
     if modal_heads and len(rule.head) > 1:
-        heads = ", ".join(to_text(h) for h in rule.head)
+        heads = ", ".join(ctx.show(h) for h in rule.head)
         message = f"May not have multiple rule heads with a modal: {heads}"
         yield Issue("modal_error", message, modal_heads[0].loc)
     for lit in rule.body:
         if lit.modal is not None:
             message = (
                 f"Modals not allowed in the rule body; found {lit.modal} in body literal "
-                f"{to_text(lit)}"
+                f"{ctx.show(lit)}"
             )
             yield Issue("modal_error", message, lit.loc)
 
@@ -347,7 +357,7 @@ def _body_literal_issues(
     if lit.modal is not None or is_special_literal(lit):
         return
     if lit.policy == builtins.BUILTIN_POLICY or is_builtin_literal(lit):
-        yield from _builtin_issues(lit)
+        yield from _builtin_issues(lit, ctx)
         return
     if lit.policy is not None and ctx.kind_of(lit.policy) is None:
         yield Issue("unknown_policy", f"Unknown policy {lit.policy}", lit.loc)
@@ -355,18 +365,18 @@ def _body_literal_issues(
     yield from _width_issues(lit, ctx, seen)
 
 
-def _builtin_issues(lit: Literal) -> Iterator[Issue]:
+def _builtin_issues(lit: Literal, ctx: _Context) -> Iterator[Issue]:
     b = builtins.lookup(lit.table, lit.policy)
     if b is None:
-        message = f"Literal {to_text(lit)} uses unknown builtin {lit.table}"
+        message = f"Literal {ctx.show(lit)} uses unknown builtin {lit.table}"
         yield Issue("unknown_builtin", message, lit.loc)
     elif b.arity != len(lit.args) and not lit.named:
-        yield _arity_issue(lit, b.arity)
+        yield _arity_issue(lit, b.arity, ctx)
 
 
-def _arity_issue(lit: Literal, arity: int) -> Issue:
+def _arity_issue(lit: Literal, arity: int, ctx: _Context) -> Issue:
     message = (
-        f"Literal {to_text(lit)} contained {len(lit.args)} arguments but exactly "
+        f"Literal {ctx.show(lit)} contained {len(lit.args)} arguments but exactly "
         f"{arity} arguments are permitted"
     )
     return Issue("arity_mismatch", message, lit.loc)
@@ -384,13 +394,13 @@ def _width_issues(lit: Literal, ctx: _Context, seen: dict[tuple[str, str], int])
     if ctx.schema.has_complete_schema(target):
         columns = ctx.schema.complete_columns(target, lit.table)
         if columns is None:
-            message = f"Literal {to_text(lit)} uses unknown table {lit.table} from policy {target}"
+            message = f"Literal {ctx.show(lit)} uses unknown table {lit.table} from policy {target}"
             yield Issue("unknown_table", message, lit.loc)
         elif len(lit.args) != len(columns):
-            yield _arity_issue(lit, len(columns))
+            yield _arity_issue(lit, len(columns), ctx)
         return
     known = ctx.schema.known_arity(target, lit.table)
     if known is None:
         known = seen.setdefault((target, lit.table), len(lit.args))
     if len(lit.args) != known:
-        yield _arity_issue(lit, known)
+        yield _arity_issue(lit, known, ctx)

@@ -11,9 +11,12 @@ evaluates the rule body for one way of driving it:
 - ``plan(HEAD)``: driven by candidate head rows (the rows to re-derive in delete-and-rederive).
 
 Each plan is generated once as Python source and compiled. Its signature is
-``fn(src, out, sign, A, tick)``: ``src`` the driving rows (ignored for the full plan), ``out`` a
-dict that receives ``head_row -> count + sign`` per derivation, ``A`` the accessors in
-``Plan.access`` order (for each: a row collection supporting ``in`` and iteration, or an index
+``fn(src, out, sign, A, tick, excl)``: ``src`` the driving rows (ignored for the full plan),
+``out`` a dict that receives, by the plan's mode: ``count``: ``head_row -> count + sign`` per
+derivation; ``novel``: ``head_row -> 1`` for head rows not in ``excl`` (semi-naive rounds want
+only new rows); ``bind``: ``bindings -> 1``, the values of ``Plan.variables`` for each
+derivation, stopping after ``sign`` of them (explanations want the body, not just the head);
+``A`` the accessors in ``Plan.access`` order (for each: a row collection supporting ``in`` and iteration, or an index
 supporting ``get(key, default)``), and ``tick()`` the budget callback, called every
 ``TICK`` loop iterations; it returns the next quota or raises ``LimitExceeded``.
 
@@ -57,6 +60,7 @@ class Item:
     args: tuple[Term, ...]
     key: Key | None = None
     builtin: bi.Builtin | None = None
+    negated: bool = False  # for builtins: the test must fail
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +76,14 @@ class Plan:
     fn: Callable[..., None]
     access: tuple[Access, ...]
     source: str
+    variables: tuple[str, ...] = ()
 
 
 def classify(lit: Literal, own_policy: str) -> Item:
     """Classify a body literal of a rule of ``own_policy``."""
     b = bi.lookup(lit.table, lit.policy)
     if b is not None:
-        return Item("builtin", lit.args, builtin=b)
+        return Item("builtin", lit.args, builtin=b, negated=lit.negated)
     if lit.policy is None and not lit.args and lit.table in ("true", "false"):
         return Item("false" if lit.negated == (lit.table == "true") else "true", ())
     key = (lit.policy or own_policy, lit.table)
@@ -107,7 +112,7 @@ class CompiledRule:
         self.items = tuple(classify(lit, policy) for lit in rule.body)
         self.never = any(it.kind == "false" for it in self.items)
         self._clock = clock
-        self._plans: dict[int | None, Plan] = {}
+        self._plans: dict[tuple[int | None, str], Plan] = {}
 
     def reads(self) -> list[tuple[int, Key, bool]]:
         """(position, relation, negated) for every body literal that reads a relation."""
@@ -117,11 +122,12 @@ class CompiledRule:
             if it.key is not None and it.kind in ("pos", "neg")
         ]
 
-    def plan(self, driver: int | None) -> Plan:
-        p = self._plans.get(driver)
+    def plan(self, driver: int | None, mode: str = "count") -> Plan:
+        """The plan driven by ``driver``, emitting in ``mode`` (see the module docstring)."""
+        p = self._plans.get((driver, mode))
         if p is None:
-            p = _Generator(self, driver).build()
-            self._plans[driver] = p
+            p = _Generator(self, driver, mode).build()
+            self._plans[(driver, mode)] = p
         return p
 
 
@@ -141,9 +147,10 @@ def _pyname(name: str, used: dict[str, str]) -> str:
 class _Generator:
     """Writes the source of one plan."""
 
-    def __init__(self, crule: CompiledRule, driver: int | None) -> None:
+    def __init__(self, crule: CompiledRule, driver: int | None, mode: str) -> None:
         self.c = crule
         self.driver = driver
+        self.mode = mode
         self.lines: list[str] = []
         self.names: dict[str, str] = {}
         self.bound: set[str] = set()
@@ -151,6 +158,7 @@ class _Generator:
         self.consts: dict[str, Any] = {}
         self.tmp = itertools.count()
         self.depth = 1
+        self.variables: tuple[str, ...] = ()
 
     # -- helpers -------------------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -198,7 +206,7 @@ class _Generator:
 
     # -- destructuring -------------------------------------------------------------------
     def unpack(self, args: Sequence[Term], skip: set[int]) -> tuple[str, list[str]]:
-        """A for-target for ``args`` and the checks it needs; columns in ``skip`` are known equal."""
+        """A for-target for ``args`` and its checks; columns in ``skip`` are known to match."""
         targets: list[str] = []
         checks: list[str] = []
         newly: set[str] = set()
@@ -244,7 +252,7 @@ class _Generator:
                 else "(" + ", ".join(self.expr(it.args[c]) for c in cols) + ")"
             )
             target, checks = self.unpack(it.args, set(cols))
-            self.open_loop(f"for {target} in {acc}.get({keyx}, ()):")
+            self.open_loop(f"for {target} in g{acc[1:]}({keyx}, ()):")
         if checks:
             self.open_if(" and ".join(checks))
 
@@ -252,7 +260,32 @@ class _Generator:
         acc = self.accessor(pos, None)
         self.open_if(f"{self.tuple_expr(it.args)} not in {acc}")
 
+    def step_negated_builtin(self, it: Item) -> None:
+        """``not f(inputs, outputs)``: every argument is bound; holds when f fails or differs."""
+        b = it.builtin
+        assert b is not None
+        ins = [self.expr(a) for a in it.args[: b.num_inputs]]
+        outs = [self.expr(a) for a in it.args[b.num_inputs :]]
+        fname = f"_b_{b.name}"
+        func = functools.partial(b.func, self.c._clock) if b.needs_clock else b.func
+        self.consts[fname] = func
+        ok = f"_ok{next(self.tmp)}"
+        self.emit("try:")
+        call = f"{fname}({', '.join(ins)})"
+        if not outs:
+            self.emit(f"    {ok} = bool({call})")
+        elif len(outs) == 1:
+            self.emit(f"    {ok} = {call} == {outs[0]}")
+        else:
+            self.emit(f"    {ok} = tuple({call}) == ({', '.join(outs)},)")
+        self.emit("except Exception:")
+        self.emit(f"    {ok} = False")
+        self.open_if(f"not {ok}")
+
     def step_builtin(self, it: Item) -> None:
+        if it.negated:
+            self.step_negated_builtin(it)
+            return
         b = it.builtin
         assert b is not None
         ins = [self.expr(a) for a in it.args[: b.num_inputs]]
@@ -295,6 +328,8 @@ class _Generator:
             return all(self.is_bound(a) for a in it.args)
         if it.kind == "builtin":
             assert it.builtin is not None
+            if it.negated:
+                return all(self.is_bound(a) for a in it.args)
             return all(self.is_bound(a) for a in it.args[: it.builtin.num_inputs])
         return False
 
@@ -340,15 +375,33 @@ class _Generator:
                     self.step_negative(i, it)
                 else:
                     self.step_builtin(it)
+            for v in c.head.variables():
+                if v.name not in self.bound:  # only action rules may leave one: skolemise
+                    self.emit(f"{self.var(v)} = {self.const('_' + v.name)}")
+                    self.bound.add(v.name)
             self.emit(f"k = {self.tuple_expr(c.head.args)}")
-            self.emit("out[k] = oget(k, 0) + sign")
+            if self.mode == "novel":
+                self.emit("if k not in excl:")
+                self.emit("    out[k] = 1")
+            elif self.mode == "bind":
+                names = sorted(self.bound)
+                self.variables = tuple(names)
+                vals = ", ".join(self.names[n] for n in names)
+                self.emit(f"out[({vals}{',' if len(names) == 1 else ''})] = 1")
+                self.emit("if len(out) >= sign:")
+                self.emit("    return")
+            else:
+                self.emit("out[k] = oget(k, 0) + sign")
         names = [f"a{i}" for i in range(len(self.access))]
-        body.append("def plan(src, out, sign, A, tick):")
+        body.append("def plan(src, out, sign, A, tick, excl=None):")
         if names:
             body.append(f"    {', '.join(names)}, = A")
+        for i, acc in enumerate(self.access):
+            if acc.cols is not None:
+                body.append(f"    g{i} = a{i}.get")
         body.append("    oget = out.get")
         body.append("    t = tick()")
         source = "\n".join(body + self.lines) + "\n"
         ns: dict[str, Any] = {"_FAIL": _FAIL, **self.consts}
         exec(compile(source, f"<plan {c.policy}:{c.head.table}>", "exec"), ns)
-        return Plan(ns["plan"], tuple(self.access), source)
+        return Plan(ns["plan"], tuple(self.access), source, self.variables)

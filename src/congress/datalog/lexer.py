@@ -17,6 +17,7 @@ Token kinds
 - ``STRING``: Python string literals with optional ``r/u/b/rb/br`` prefixes; the value is the raw
   text between the quotes (escapes are not interpreted, a backslash only protects the next
   character from ending the string).
+- ``DOTS``: a run of dots not starting an identifier (never valid; one token keeps lexing linear).
 - punctuation, whose kind is its own text: ``:-`` ``:`` ``,`` ``(`` ``)`` ``[`` ``]`` ``=`` ``;``
   ``.`` ``+`` ``-``; and ``EOF`` at the end.
 """
@@ -51,6 +52,7 @@ _MASTER = re.compile(
             rf"(?P<SSTRING>{_PREFIX}(?:\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'))",
             rf"(?P<BADSTRING>{_PREFIX}[\"'])",
             r"(?P<CLOSEDOT>(?<=[)\]])\.)",
+            r"(?P<DOTS>\.\.++(?![a-zA-Z_]))",
             rf"(?P<FLOAT>{_NUM_SIGN}{_FLOAT})",
             rf"(?P<INT>{_NUM_SIGN}{_INT})",
             r"(?P<KEYWORD>(?:insert|delete|execute)(?=[ \t\r\n]*\[))",
@@ -157,7 +159,7 @@ def tokenize(source: str) -> list[Token]:
         elif kind == "INT" or kind == "FLOAT":
             value = _number(kind, text, source, end, line, column)
             append(Token(kind, value, text, line, column, start, end))
-        elif kind == "KEYWORD":
+        elif kind == "KEYWORD" or kind == "DOTS":
             append(Token(kind, text, text, line, column, start, end))
         else:
             raise _bad(kind, text, line, column)

@@ -106,9 +106,10 @@ class Batch:
         if not pins and not pdels:
             del self.deltas[key]
 
-    def undo_map(self, key: Key) -> dict[Row, int]:
+    def undo_map(self, key: Key) -> dict[Row, int] | None:
+        """Where to record old counts of ``key``'s rows, or None when undo is off."""
         if not self.undo:
-            return {}
+            return None
         return self.old_counts.setdefault(key, {})
 
 
@@ -129,7 +130,9 @@ class Engine:
             r = self.relations[key] = Relation(key)
         return r
 
-    def edges(self, extra: Iterable[CompiledRule] = (), without: CompiledRule | None = None) -> list[Edge]:
+    def edges(
+        self, extra: Iterable[CompiledRule] = (), without: CompiledRule | None = None
+    ) -> list[Edge]:
         out: list[Edge] = []
         for rules in self.rules.values():
             for cr in rules:
@@ -171,8 +174,8 @@ class Engine:
         if rel.facts is None:
             gone = rel.remove_many(dels)
             new = rel.add_many(ins)
-            if batch.undo:
-                um = batch.undo_map(key)
+            um = batch.undo_map(key)
+            if um is not None:
                 for r in gone:
                     um.setdefault(r, 1)
                 for r in new:
@@ -273,7 +276,8 @@ class Engine:
         old = dict(rel.rows)
         um = batch.undo_map(key)
         for r, n in old.items():
-            um.setdefault(r, n)
+            if um is not None:
+                um.setdefault(r, n)
             rel.remove(r)
         return old
 
@@ -409,7 +413,8 @@ class Engine:
             rel = self.rel(key)
             um = batch.undo_map(key)
             for r in rows:
-                um.setdefault(r, 1)
+                if um is not None:
+                    um.setdefault(r, 1)
                 rel.remove(r)
         seeds = self._rederive(batch, deleted, rules)
         for key in comp:
@@ -421,8 +426,8 @@ class Engine:
         for key in comp:
             dels = deleted.get(key, set())
             ins = added.get(key, set())
-            net_ins = ins - dels
-            net_dels = dels - ins
+            net_ins = ins - dels if dels else ins
+            net_dels = dels - ins if ins else dels
             if net_ins or net_dels:
                 batch.record(key, net_ins, net_dels)
                 self._mark_readers(batch, key)
@@ -485,11 +490,13 @@ class Engine:
             cand = {}
             for cr in rules:
                 for pos, key, _ in cr.reads():
-                    rows = frontier.get(key)
-                    if rows:
+                    drive = frontier.get(key)
+                    if drive:
                         out: dict[Row, int] = {}
-                        old = {p for p, k, _ in cr.reads() if k in batch.deltas and k not in members}
-                        self._run_plan(batch, cr, cr.plan(pos), rows, out, 1, old)
+                        old = {
+                            p for p, k, _ in cr.reads() if k in batch.deltas and k not in members
+                        }
+                        self._run_plan(batch, cr, cr.plan(pos), drive, out, 1, old)
                         cand.setdefault(cr.head_key, set()).update(out)
             frontier = self._fresh(cand, deleted)
         return deleted
@@ -529,35 +536,35 @@ class Engine:
         members: set[Key],
         rules: list[CompiledRule],
     ) -> dict[Key, set[Row]]:
+        """Insert ``seeds`` and everything they derive; only the newest rows drive each round."""
         added: dict[Key, set[Row]] = {}
-        frontier: dict[Key, set[Row]] = {}
+        frontier: dict[Key, dict[Row, int]] = {}
         for key, rows in seeds.items():
-            rel = self.rel(key)
-            new = [r for r in rows if r not in rel.rows]
+            present = self.rel(key).rows
+            new = {r: 1 for r in rows if r not in present}
             if new:
-                frontier[key] = set(new)
+                frontier[key] = new
+        drivers = [(cr, pos, key) for cr in rules for pos, key, _ in cr.reads() if key in members]
+        tick = batch.tick_fn()
         while frontier:
-            for key, rows in frontier.items():
-                rel = self.rel(key)
+            for key, new in frontier.items():
                 um = batch.undo_map(key)
-                for r in rows:
-                    um.setdefault(r, 0)
-                    rel.add(r)
-                added.setdefault(key, set()).update(rows)
+                if um is not None:
+                    for r in new:
+                        um.setdefault(r, 0)
+                self.rel(key).add_new(new)
+                added.setdefault(key, set()).update(new)
                 if batch.budget is not None:
-                    batch.budget.spend(len(rows))
-            nxt: dict[Key, set[Row]] = {}
-            for cr in rules:
-                for pos, key, _ in cr.reads():
-                    rows = frontier.get(key)
-                    if rows:
-                        out: dict[Row, int] = {}
-                        self._run_plan(batch, cr, cr.plan(pos), rows, out, 1, set())
-                        present = self.rel(cr.head_key).rows
-                        fresh = [r for r in out if r not in present]
-                        if fresh:
-                            nxt.setdefault(cr.head_key, set()).update(fresh)
-            frontier = nxt
+                    batch.budget.spend(len(new))
+            nxt: dict[Key, dict[Row, int]] = {}
+            for cr, pos, key in drivers:
+                src = frontier.get(key)
+                if src:
+                    out = nxt.setdefault(cr.head_key, {})
+                    plan = cr.plan(pos, "novel")
+                    acc = self._accessors(batch, cr, plan, set())
+                    plan.fn(src, out, 1, acc, tick, self.rel(cr.head_key).rows)
+            frontier = {k: v for k, v in nxt.items() if v}
         return added
 
     # -- undo ----------------------------------------------------------------------------

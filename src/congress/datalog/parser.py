@@ -23,12 +23,13 @@ Grammar (reference section 2.2)::
 from __future__ import annotations
 
 import functools
+import re
 
 from congress.datalog.ast import Constant, Event, Literal, Location, Rule, Statement, Term, Variable
 from congress.datalog.errors import PolicyError, policy_error
 from congress.datalog.lexer import Token, describe, tokenize
 
-__all__ = ["parse", "parse_literal", "parse_query", "parse_statement"]
+__all__ = ["parse", "parse_ground", "parse_literal", "parse_query", "parse_statement"]
 
 _TERMINATORS = (";", ".")
 _CONSTANT_KINDS = ("INT", "FLOAT", "STRING")
@@ -112,11 +113,9 @@ class _Parser:
 
     def formula(self, first: Literal) -> Rule:
         """The rest of a rule or fact whose first head literal is ``first``."""
-        heads = [first]
-        while self.accept(","):
-            heads.append(self.literal())
+        heads = self.literals_after(first)
         if self.accept(":-"):
-            return Rule(tuple(heads), self.literal_list(), loc=first.loc)
+            return Rule(heads, self.literal_list(), loc=first.loc)
         if len(heads) == 1 and not first.negated:
             return Rule((first,), loc=first.loc)
         raise self.error("','", "':-'")
@@ -137,12 +136,10 @@ class _Parser:
                 loc=_loc(keyword),
             )
             return self.formula(modal)
-        heads = [first]
-        while self.accept(","):
-            heads.append(self.literal())
+        heads = self.literals_after(first)
         if not self.accept(":-"):
             raise self.error("','", "':-'")
-        rule = Rule(tuple(heads), self.literal_list(), loc=first.loc)
+        rule = Rule(heads, self.literal_list(), loc=first.loc)
         target: str | None = None
         if self.peek().kind in _TERMINATORS:
             self.advance()
@@ -151,7 +148,11 @@ class _Parser:
         return Event(rule, keyword.value == "insert", target, loc=_loc(keyword))
 
     def literal_list(self) -> tuple[Literal, ...]:
-        literals = [self.literal()]
+        return self.literals_after(self.literal())
+
+    def literals_after(self, first: Literal) -> tuple[Literal, ...]:
+        """``first`` and the literals of ``(',' literal)*`` that follow it."""
+        literals = [first]
         while self.accept(","):
             literals.append(self.literal())
         return tuple(literals)
@@ -243,15 +244,72 @@ def parse_statement(text: str) -> Statement:
 
 
 def parse_literal(text: str) -> Literal:
-    """Exactly one literal (possibly negated or modal), e.g. a query ``error("vm1")``.
+    """Exactly one literal (possibly negated or modal, optional terminator), e.g. ``error("vm1")``.
 
     Results are cached (the tree is immutable, so sharing is safe).
     """
     return _parse_literal_cached(text)
 
 
+# The commonest query shape, ``table(arg, ...)`` on one line with double-quoted strings free of
+# backslashes, decimal integers and plain variables, is matched by one regular expression; any
+# other text goes through the full parser (which gives the same tree for these, and the errors).
+_SIMPLE_ARG = r'\s*(?:"[^"\\\n]*"|-?(?:0|[1-9][0-9]*)(?![0-9.eExXoObB_])|[a-zA-Z_][a-zA-Z0-9_]*)\s*'
+_SIMPLE = re.compile(
+    r"\s*([a-zA-Z_][a-zA-Z0-9_]*)\(((?:" + _SIMPLE_ARG + r",)*" + _SIMPLE_ARG + r")\)\s*\Z"
+)
+_ARG = re.compile(r'\s*(?:"([^"\\\n]*)"|(-?[0-9]+)|([a-zA-Z_][a-zA-Z0-9_]*))\s*(?:,|\Z)')
+_KEYWORDS = ("not", "NOT", "insert", "delete", "execute")
+
+
+def _simple_literal(text: str) -> Literal | None:
+    m = _SIMPLE.match(text)
+    if m is None or m.group(1) in _KEYWORDS or "\n" in text:
+        return None
+    args: list[Term] = []
+    for a in _ARG.finditer(m.group(2)):
+        col = m.start(2) + a.start() + len(a.group(0)) - len(a.group(0).lstrip()) + 1
+        loc = Location(1, col)
+        if a.group(1) is not None:
+            args.append(Constant(a.group(1), loc=loc))
+        elif a.group(2) is not None:
+            args.append(Constant(int(a.group(2)), loc=loc))
+        else:
+            if a.group(3) in ("not", "NOT"):
+                return None
+            args.append(Variable(a.group(3), loc=loc))
+    return Literal(m.group(1), tuple(args), loc=Location(1, m.start(1) + 1))
+
+
+_GROUND_ARGS = re.compile(r'\s*(?:"([^"\\\n]*)"|(-?(?:0|[1-9][0-9]*)))\s*(,|\Z)')
+
+
+def parse_ground(text: str) -> tuple[str, tuple[str | int, ...]] | None:
+    """``(table, row)`` for a ground query of the simple shape ``t("a", 1)``, else None.
+
+    A shortcut for point queries (no tree is built); None means "use ``parse_literal``".
+    """
+    m = _SIMPLE.match(text)
+    if m is None or m.group(1) in _KEYWORDS:
+        return None
+    row: list[str | int] = []
+    pos = 0
+    inner = m.group(2)
+    for a in _GROUND_ARGS.finditer(inner):
+        if a.start() != pos:
+            return None
+        pos = a.end()
+        row.append(a.group(1) if a.group(1) is not None else int(a.group(2)))
+    if pos != len(inner):
+        return None
+    return m.group(1), tuple(row)
+
+
 @functools.lru_cache(maxsize=4096)
 def _parse_literal_cached(text: str) -> Literal:
+    simple = _simple_literal(text)
+    if simple is not None:
+        return simple
     parser = _Parser(text)
     literal = parser.literal()
     parser.accept_terminator()
@@ -260,7 +318,7 @@ def _parse_literal_cached(text: str) -> Literal:
 
 
 def parse_query(text: str) -> Literal | Rule:
-    """One literal, or one rule (``head :- body``); a fact is returned as its literal."""
+    """One literal, or one rule (``head :- body``), optional terminator; a fact is its literal."""
     parser = _Parser(text)
     first = parser.literal()
     result: Literal | Rule = first

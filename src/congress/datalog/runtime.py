@@ -15,8 +15,10 @@ applies a sequence of updates and actions, answers the query and rolls everythin
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import gc
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,10 +35,12 @@ from congress.datalog.errors import (
     Problem,
     policy_error,
 )
+from congress.datalog.explain import Proof, explain
 from congress.datalog.graph import Components, Key
 from congress.datalog.maintain import Batch, Budget, Engine
-from congress.datalog.parser import parse, parse_query
+from congress.datalog.parser import parse, parse_ground, parse_query
 from congress.datalog.printer import to_text
+from congress.datalog.simulate import SimulateResult, simulate
 
 KINDS = ("nonrecursive", "materialized", "action", "database", "datasource")
 RECURSIVE_KINDS = ("materialized",)
@@ -316,6 +320,12 @@ class Runtime:
     def _change(
         self, pol: Policy, add: list[Rule], remove: list[Rule], compiled: list[CompiledRule]
     ) -> BatchResult:
+        with _gc_paused():
+            return self._change_txn(pol, add, remove, compiled)
+
+    def _change_txn(
+        self, pol: Policy, add: list[Rule], remove: list[Rule], compiled: list[CompiledRule]
+    ) -> BatchResult:
         txn = _Txn(self)
         by_rule = {cr.rule: cr for cr in compiled}
         try:
@@ -389,15 +399,16 @@ class Runtime:
             width = self._width(pol, table)
             prepared.append(((policy, table), _rows(ins, width, table), _rows(dels, width, table)))
         txn = _Txn(self)
-        try:
-            batch = txn.batch()
-            for key, ins_rows, del_rows in prepared:
-                self._engine.assert_rows(batch, key, ins_rows, del_rows)
-            txn.run(batch)
-        except LimitExceeded:
-            txn.rollback()
-            raise
-        return txn.result()
+        with _gc_paused():
+            try:
+                batch = txn.batch()
+                for key, ins_rows, del_rows in prepared:
+                    self._engine.assert_rows(batch, key, ins_rows, del_rows)
+                txn.run(batch)
+            except LimitExceeded:
+                txn.rollback()
+                raise
+            return txn.result()
 
     def replace_table(self, policy: str, table: str, rows: Iterable[Any]) -> BatchResult:
         """Make a table's asserted rows exactly ``rows`` (a snapshot)."""
@@ -430,7 +441,15 @@ class Runtime:
 
     def select_rows(self, policy: str, query: str | Literal) -> list[Row]:
         """Rows of the queried table that match the query's constants and repeated variables."""
-        lit = _as_literal(query)
+        if isinstance(query, str):
+            ground = parse_ground(query)
+            if ground is not None:
+                rel = self._engine.relations.get((policy, ground[0]))
+                if rel is not None or policy in self._policies:
+                    return [ground[1]] if rel is not None and ground[1] in rel.rows else []
+        return self._select_rows(policy, _as_literal(query))
+
+    def _select_rows(self, policy: str, lit: Literal) -> list[Row]:
         key = (lit.policy or policy, lit.table)
         self._policy(key[0])
         rel = self._engine.relations.get(key)
@@ -452,7 +471,7 @@ class Runtime:
         else:
             cand = rel.rows
         names = [a.name if isinstance(a, Variable) else None for a in args]
-        if len(set(n for n in names if n)) == sum(1 for n in names if n):
+        if len({n for n in names if n}) == sum(1 for n in names if n):
             return [r for r in cand if len(r) == len(args)]
         return [r for r in cand if _consistent(r, names)]
 
@@ -462,6 +481,27 @@ class Runtime:
         if isinstance(q, Rule):
             return self._select_rule(policy, q)
         return [_instance(q, r) for r in self.select_rows(policy, q)]
+
+    def simulate(
+        self,
+        policy: str,
+        query: str | Literal,
+        sequence: str | Iterable[Statement],
+        action_policy: str | None = "action",
+        *,
+        delta: bool = False,
+        trace: bool = False,
+    ) -> SimulateResult:
+        """Answers of ``query`` after applying ``sequence``; the state is left unchanged."""
+        return simulate(self, policy, query, sequence, action_policy, delta=delta, trace=trace)
+
+    def explain(self, policy: str, query: str | Literal) -> list[Proof]:
+        """A proof tree for every answer of the query (why each row holds)."""
+        return [
+            p
+            for lit in self.select(policy, _as_literal(query))
+            if (p := explain(self, policy, lit))
+        ]
 
     def _select_rule(self, policy: str, q: Rule) -> list[Literal]:
         pol = self._policy(policy)
@@ -473,10 +513,27 @@ class Runtime:
         return [_instance(r.head[0], row) for row in out]
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector during a batch.
+
+    A batch allocates many containers (rows, index buckets) and creates no reference cycles;
+    letting the collector run on every few hundred allocations traverses the whole heap again
+    and again and makes bulk loads several times slower.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 class _Txn:
     """Batches of one request: run them in turn, merge their net changes, undo on failure."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, *, undo: bool = False) -> None:
         self.rt = rt
         self.batches: list[Batch] = []
         limits = rt.limits
@@ -484,9 +541,10 @@ class _Txn:
         if limits.max_rows is not None or limits.max_seconds is not None:
             self.budget = Budget(limits.max_rows, limits.max_seconds, rt._timer)
             self.budget.start()
+        self.undo = undo or self.budget is not None
 
     def batch(self) -> Batch:
-        b = Batch(undo=self.budget is not None, budget=self.budget)
+        b = Batch(undo=self.undo, budget=self.budget)
         self.batches.append(b)
         return b
 
@@ -498,12 +556,16 @@ class _Txn:
             self.rt._engine.rollback(b)
 
     def result(self) -> BatchResult:
-        merged = Batch()
-        for b in self.batches:
-            for key, (ins, dels) in b.deltas.items():
-                merged.record(key, set(ins), set(dels))
-        res = BatchResult(changes=merged.deltas)
-        for (policy, table), (ins, _) in merged.deltas.items():
+        if len(self.batches) == 1:
+            deltas = self.batches[0].deltas
+        else:
+            merged = Batch()
+            for b in self.batches:
+                for key, (ins, dels) in b.deltas.items():
+                    merged.record(key, set(ins), set(dels))
+            deltas = merged.deltas
+        res = BatchResult(changes=deltas)
+        for (policy, table), (ins, _) in deltas.items():
             if table.startswith("execute[") and ins:
                 service, action = _split_action(policy, table)
                 res.actions.extend(ActionRequest(policy, service, action, r) for r in ins)
@@ -528,7 +590,7 @@ def _fact_row(r: Rule) -> Row:
 
 def _rows(rows: Iterable[Any], width: int | None, table: str) -> list[Row]:
     out = [r if type(r) is tuple else tuple(r) for r in rows]
-    if width is not None:
+    if width is not None and set(map(len, out)) - {width}:
         for r in out:
             if len(r) != width:
                 raise policy_error(

@@ -97,13 +97,29 @@ class Relation:
     def add_many(self, rows: Iterable[Row]) -> list[Row]:
         """Insert rows with count 1, skipping those present; returns the rows inserted."""
         present = self.rows
+        if not present:
+            self.rows = dict.fromkeys(rows, 1)
+            self._indexes.clear()
+            return list(self.rows)
         new = [r for r in dict.fromkeys(rows) if r not in present]
+        if 2 * len(new) > len(present):
+            self._indexes.clear()  # cheaper to rebuild lazily than to update row by row
         if not self._indexes:
             present.update(dict.fromkeys(new, 1))
         else:
             for r in new:
                 self.add(r)
         return new
+
+    def add_new(self, rows: dict[Row, int]) -> None:
+        """Insert rows known to be absent (keys of ``rows``, with their counts)."""
+        if 2 * len(rows) > len(self.rows):
+            self._indexes.clear()
+        if self._indexes:
+            for r, n in rows.items():
+                self.add(r, n)
+        else:
+            self.rows.update(rows)
 
     def remove_many(self, rows: Iterable[Row]) -> list[Row]:
         """Delete rows, skipping those absent; returns the rows deleted."""
@@ -113,34 +129,44 @@ class Relation:
             self.remove(r)
         return gone
 
-    def apply_counts(self, acc: dict[Row, int], undo: dict[Row, int]) -> tuple[set[Row], set[Row]]:
+    def apply_counts(
+        self, acc: dict[Row, int], undo: dict[Row, int] | None
+    ) -> tuple[set[Row], set[Row]]:
         """Add count changes; return rows that appeared and disappeared.
 
         ``undo`` receives the old count of every row changed (0 for rows that were absent),
         first write wins, so a later rollback restores the state before the batch.
         """
-        ins: set[Row] = set()
+        ins: dict[Row, int] = {}
         dels: set[Row] = set()
         rows = self.rows
+        get = rows.get
         for row, d in acc.items():
             if not d:
                 continue
-            old = rows.get(row, 0)
+            old = get(row, 0)
             new = old + d
-            if row not in undo:
+            if undo is not None and row not in undo:
                 undo[row] = old
             if new > 0:
                 if old > 0:
                     rows[row] = new
                 else:
-                    self.add(row, new)
-                    ins.add(row)
+                    ins[row] = new
             elif old > 0:
                 self.remove(row)
                 dels.add(row)
             elif new < 0:
                 raise AssertionError(f"negative support {new} for {row} in {self.key}")
-        return ins, dels
+        if ins:
+            if 2 * len(ins) > len(rows):
+                self._indexes.clear()
+            if self._indexes:
+                for row, n in ins.items():
+                    self.add(row, n)
+            else:
+                rows.update(ins)
+        return set(ins), dels
 
     def set_count(self, row: Row, count: int) -> None:
         """Set a row's count (0 removes it), keeping indexes exact."""

@@ -1,0 +1,239 @@
+"""``simulate``: answer a query as it would be after a sequence of updates and actions.
+
+Imports: standard library and congress.datalog only.
+
+The sequence is applied as ordinary batches inside one transaction that records the old count of
+every row it touches; after the query is answered the transaction is rolled back, so the state
+afterwards is identical to the state before (a property test checks it).
+
+Sequence elements (reference section 2.11):
+- an update ``p+(args)`` / ``p-(args)`` inserts or deletes a row of ``p`` in the simulated policy
+  (or in the policy its prefix names); a rule with an update head (``p+(x) :- q(x)``) applies
+  every instance its body derives in the simulated policy;
+- an action invocation ``a(args)`` (or a rule with head ``a(...)`` whose body binds it), where
+  ``action("a")`` is a fact of the action policy: the action policy's rules are evaluated with
+  the invocation in table ``a`` and the simulated policy's tables visible, and their update heads
+  (``p+``, ``p-``; insert wins over delete) are applied;
+- anything else is refused with ``invalid_sequence``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from congress.datalog.ast import Constant, Literal, Row, Rule, Statement
+from congress.datalog.compiler import CompiledRule
+from congress.datalog.errors import PolicyError, policy_error
+from congress.datalog.graph import Key
+from congress.datalog.maintain import Batch
+from congress.datalog.parser import parse, parse_query
+from congress.datalog.printer import to_text
+from congress.datalog.storage import Relation
+
+if TYPE_CHECKING:
+    from congress.datalog.runtime import Runtime, _Txn
+
+MAX_ACTION_ROUNDS = 100
+
+
+@dataclass(slots=True)
+class SimulateResult:
+    answers: list[Literal]
+    trace: str | None = None
+
+
+def simulate(
+    rt: Runtime,
+    policy: str,
+    query: str | Literal,
+    sequence: str | Iterable[Statement],
+    action_policy: str | None = "action",
+    *,
+    delta: bool = False,
+    trace: bool = False,
+) -> SimulateResult:
+    """Answers of ``query`` after ``sequence``; the runtime's state is left unchanged."""
+    from congress.datalog.runtime import _gc_paused, _Txn
+
+    rt._policy(policy)
+    q = parse_query(query) if isinstance(query, str) else query
+    if not isinstance(q, Literal):
+        raise policy_error("invalid_query", "Query must be a single literal")
+    steps = parse(sequence) if isinstance(sequence, str) else list(sequence)
+    lines: list[str] = []
+    before = set(rt.select_rows(policy, q)) if delta else set()
+    txn = _Txn(rt, undo=True)
+    with _gc_paused():
+        try:
+            for step in steps:
+                _apply_step(rt, txn, policy, action_policy, step, lines)
+            after = set(rt.select_rows(policy, q))
+        finally:
+            txn.rollback()
+    answers = _answers(q, before, after, delta)
+    if trace:
+        lines.append(f"Query {to_text(q)}: {len(answers)} answer(s)")
+    return SimulateResult(answers, "\n".join(lines) if trace else None)
+
+
+def _answers(q: Literal, before: set[Row], after: set[Row], delta: bool) -> list[Literal]:
+    def lit(table: str, row: Row) -> Literal:
+        return Literal(table, tuple(Constant(v) for v in row), q.policy)
+
+    if not delta:
+        return [lit(q.table, r) for r in sorted(after, key=repr)]
+    gained = [lit(q.table + "+", r) for r in sorted(after - before, key=repr)]
+    lost = [lit(q.table + "-", r) for r in sorted(before - after, key=repr)]
+    return gained + lost
+
+
+def _apply_step(
+    rt: Runtime,
+    txn: _Txn,
+    policy: str,
+    action_policy: str | None,
+    step: Statement,
+    lines: list[str],
+) -> None:
+    if not isinstance(step, Rule) or len(step.head) != 1:
+        raise _not_allowed(step)
+    head = step.head[0]
+    if head.is_update and not head.negated:
+        rows = _instances(rt, policy, step)
+        target = head.policy or policy
+        table = head.table[:-1]
+        ins = rows if head.table.endswith("+") else []
+        dels = rows if head.table.endswith("-") else []
+        lines.append(f"Update {to_text(step)}: {len(rows)} row(s) of {target}:{table}")
+        _write(rt, txn, {(target, table): (ins, dels)})
+        return
+    if action_policy is not None and _is_action(rt, action_policy, head):
+        rows = _instances(rt, policy, step)
+        for row in rows:
+            _invoke(rt, txn, policy, action_policy, head, row, lines)
+        return
+    raise _not_allowed(step)
+
+
+def _not_allowed(step: Statement) -> PolicyError:
+    return policy_error(
+        "invalid_sequence", f"Sequence contained non-action, non-update: {to_text(step)}"
+    )
+
+
+def _is_action(rt: Runtime, action_policy: str, head: Literal) -> bool:
+    if not rt.policy_exists(action_policy) or head.policy is not None:
+        return False
+    return bool(rt.select_rows(action_policy, Literal("action", (Constant(head.table),))))
+
+
+def _instances(rt: Runtime, policy: str, step: Rule) -> list[Row]:
+    """Ground rows of the step's head: the head itself, or what its body derives in ``policy``."""
+    head = step.head[0]
+    if not step.body:
+        if not head.is_ground():
+            raise policy_error("invalid_sequence", f"Update not ground: {to_text(step)}")
+        return [tuple(a.value for a in head.args)]  # type: ignore[union-attr]
+    bare = Literal(head.table.rstrip("+-") + "__sim", head.args)
+    rule = Rule((bare,), step.body, step.loc)
+    return [tuple(a.value for a in lit.args) for lit in rt.select(policy, rule)]  # type: ignore[union-attr]
+
+
+def _write(rt: Runtime, txn: _Txn, changes: dict[Key, tuple[list[Row], list[Row]]]) -> None:
+    batch = txn.batch()
+    for key, (ins, dels) in changes.items():
+        pol = rt._policy(key[0])
+        width = rt._width(pol, key[1])
+        for r in (*ins, *dels):
+            if width is not None and len(r) != width:
+                raise policy_error(
+                    "arity_mismatch", f"Update of {key[0]}:{key[1]} with {len(r)} columns"
+                )
+        rt._engine.assert_rows(batch, key, ins, dels)
+    txn.run(batch)
+
+
+def _invoke(
+    rt: Runtime,
+    txn: _Txn,
+    policy: str,
+    action_policy: str,
+    head: Literal,
+    row: Row,
+    lines: list[str],
+) -> None:
+    """Evaluate the action policy for one invocation and apply the updates it describes."""
+    scratch = _ActionScratch(rt, policy, action_policy, head.table, row)
+    updates = scratch.run()
+    invocation = to_text(Literal(head.table, tuple(Constant(v) for v in row)))
+    changes: dict[Key, tuple[list[Row], list[Row]]] = {}
+    for (target, table), (ins, dels) in updates.items():
+        keep_dels = [r for r in dels if r not in ins]
+        changes[(target, table)] = (sorted(ins, key=repr), keep_dels)
+        lines.append(f"Action {invocation}: {target}:{table} +{len(ins)} -{len(keep_dels)} row(s)")
+    if not changes:
+        lines.append(f"Action {invocation}: no updates")
+    _write(rt, txn, changes)
+
+
+class _ActionScratch:
+    """One-shot bottom-up evaluation of an action policy around one invocation."""
+
+    def __init__(self, rt: Runtime, policy: str, action_policy: str, action: str, row: Row):
+        self.rt = rt
+        self.policy = policy
+        self.action_policy = action_policy
+        self.rules: list[CompiledRule] = list(rt._policy(action_policy).rules.values())
+        self.derived = {cr.head_key for cr in self.rules}
+        self.scratch: dict[Key, Relation] = {k: Relation(k) for k in self.derived}
+        invoked = Relation((action_policy, action))
+        invoked.add(row)
+        self.scratch[(action_policy, action)] = invoked
+
+    def relation(self, key: Key) -> Relation:
+        rel = self.scratch.get(key)
+        if rel is not None:
+            return rel
+        engine = self.rt._engine
+        if key[0] == self.action_policy:
+            own = engine.relations.get(key)
+            if own is not None and own.rows:
+                return own
+            key = (self.policy, key[1])
+        return engine.relations.get(key) or Relation(key)
+
+    def run(self) -> dict[Key, tuple[set[Row], set[Row]]]:
+        for _ in range(MAX_ACTION_ROUNDS):
+            grew = False
+            for cr in self.rules:
+                out: dict[Row, int] = {}
+                plan = cr.plan(None)
+                acc: list[Any] = []
+                for a in plan.access:
+                    key = cr.items[a.pos].key
+                    assert key is not None
+                    rel = self.relation(key)
+                    acc.append(rel.rows if a.cols is None else rel.index(a.cols))
+                plan.fn((), out, 1, acc, Batch().tick_fn())
+                target = self.scratch[cr.head_key]
+                new = {r: 1 for r in out if r not in target.rows}
+                if new:
+                    target.add_new(new)
+                    grew = True
+            if not grew:
+                break
+        return self._updates()
+
+    def _updates(self) -> dict[Key, tuple[set[Row], set[Row]]]:
+        out: dict[Key, tuple[set[Row], set[Row]]] = {}
+        for cr in self.rules:
+            head = cr.head
+            if not head.is_update:
+                continue
+            target = (head.policy or self.policy, head.table[:-1])
+            rows = set(self.scratch[cr.head_key].rows)
+            ins, dels = out.setdefault(target, (set(), set()))
+            (ins if head.table.endswith("+") else dels).update(rows)
+        return out
