@@ -359,9 +359,8 @@ def _body_literal_issues(
     if lit.policy == builtins.BUILTIN_POLICY or is_builtin_literal(lit):
         yield from _builtin_issues(lit, ctx)
         return
-    if lit.policy is not None and ctx.kind_of(lit.policy) is None:
-        yield Issue("unknown_policy", f"Unknown policy {lit.policy}", lit.loc)
-        return
+    # A policy that does not exist yet is allowed: rules may be loaded before the datasource
+    # they read is created (as in the original); its tables are empty until then.
     yield from _width_issues(lit, ctx, seen)
 
 

@@ -16,9 +16,9 @@ Each plan is generated once as Python source and compiled. Its signature is
 derivation; ``novel``: ``head_row -> 1`` for head rows not in ``excl`` (semi-naive rounds want
 only new rows); ``bind``: ``bindings -> 1``, the values of ``Plan.variables`` for each
 derivation, stopping after ``sign`` of them (explanations want the body, not just the head);
-``A`` the accessors in ``Plan.access`` order (for each: a row collection supporting ``in`` and iteration, or an index
-supporting ``get(key, default)``), and ``tick()`` the budget callback, called every
-``TICK`` loop iterations; it returns the next quota or raises ``LimitExceeded``.
+``A`` the accessors in ``Plan.access`` order (for each: a row collection supporting ``in`` and
+iteration, or an index supporting ``get(key, default)``), and ``tick()`` the budget callback,
+called every ``TICK`` loop iterations; it returns the next quota or raises ``LimitExceeded``.
 
 Join order: after the driver, filters first (builtins whose inputs are bound, negations whose
 variables are bound), then the positive literal with the most bound columns (ties by source
@@ -91,8 +91,12 @@ def classify(lit: Literal, own_policy: str) -> Item:
 
 
 def head_key(lit: Literal, own_policy: str) -> Key:
+    """The relation a head writes: a prefixed update head (action policies only) keeps its
+    prefix in the table name, so ``nova:p+`` and ``neutron:p+`` stay apart."""
     if lit.modal == "execute":
         return (own_policy, execute_table(lit))
+    if lit.policy is not None:
+        return (own_policy, f"{lit.policy}:{lit.table}")
     return (own_policy, lit.table)
 
 

@@ -40,7 +40,6 @@ CODES: dict[str, str] = {
     "rules_not_permitted": "datasource policies hold data only",
     "recursive_rules": "recursion in a policy kind that does not allow it",
     "unstratifiable": "recursion through negation",
-    "unknown_policy": "a rule references a policy that does not exist",
     "policy_not_found": "no policy has that name",
     "policy_exists": "a policy with that name already exists",
     "invalid_policy_name": "a policy or datasource name that is not allowed",

@@ -37,17 +37,22 @@ from congress.datalog.storage import OldView, Relation
 
 @dataclass
 class Budget:
-    """Limits on one request: derived rows and a deadline on an injected monotonic timer."""
+    """Limits on one request: rows derived per policy, and a deadline on an injected timer.
+
+    ``policy`` is the policy whose component is being evaluated, so that a limit exceeded is
+    blamed on it. The row limit is deterministic (every engine given the same batch agrees);
+    the deadline is not, and guards requests rather than data batches.
+    """
 
     max_rows: int | None = None
     max_seconds: float | None = None
     timer: Callable[[], float] | None = None
     policy: str | None = None
-    rows: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
     deadline: float | None = None
 
     def start(self) -> None:
-        self.rows = 0
+        self.rows = {}
         if self.max_seconds is not None and self.timer is not None:
             self.deadline = self.timer() + self.max_seconds
 
@@ -56,10 +61,10 @@ class Budget:
             raise LimitExceeded("max_seconds", self.max_seconds or 0, self.policy)
         return TICK
 
-    def spend(self, n: int) -> None:
-        self.rows += n
-        if self.max_rows is not None and self.rows > self.max_rows:
-            raise LimitExceeded("max_rows", self.max_rows, self.policy)
+    def spend(self, n: int, policy: str) -> None:
+        total = self.rows[policy] = self.rows.get(policy, 0) + n
+        if self.max_rows is not None and total > self.max_rows:
+            raise LimitExceeded("max_rows", self.max_rows, policy)
 
 
 def _no_limit() -> int:
@@ -323,6 +328,8 @@ class Engine:
             comp = self.comps.order[i]
             if not any(k in batch.dirty for k in comp):
                 continue
+            if batch.budget is not None:
+                batch.budget.policy = comp[0][0]
             if self.comps.is_recursive(i):
                 self._recursive(batch, comp)
             else:
@@ -340,7 +347,7 @@ class Engine:
         rel = self.rel(key)
         ins, dels = rel.apply_counts(acc, batch.undo_map(key))
         if batch.budget is not None:
-            batch.budget.spend(len(ins))
+            batch.budget.spend(len(ins), key[0])
         if ins or dels:
             batch.record(key, ins, dels)
             self._mark_readers(batch, key)
@@ -555,7 +562,7 @@ class Engine:
                 self.rel(key).add_new(new)
                 added.setdefault(key, set()).update(new)
                 if batch.budget is not None:
-                    batch.budget.spend(len(new))
+                    batch.budget.spend(len(new), key[0])
             nxt: dict[Key, dict[Row, int]] = {}
             for cr, pos, key in drivers:
                 src = frontier.get(key)

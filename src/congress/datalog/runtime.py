@@ -16,6 +16,7 @@ applies a sequence of updates and actions, answers the query and rolls everythin
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -40,7 +41,8 @@ from congress.datalog.graph import Components, Key
 from congress.datalog.maintain import Batch, Budget, Engine
 from congress.datalog.parser import parse, parse_ground, parse_query
 from congress.datalog.printer import to_text
-from congress.datalog.simulate import SimulateResult, simulate
+from congress.datalog.simulate import SimulateResult, action_policy_rows, simulate
+from congress.datalog.storage import Relation
 
 KINDS = ("nonrecursive", "materialized", "action", "database", "datasource")
 RECURSIVE_KINDS = ("materialized",)
@@ -84,6 +86,12 @@ class Policy:
     rules: dict[Rule, CompiledRule] = field(default_factory=dict)
     facts: dict[Rule, None] = field(default_factory=dict)
     tables: dict[str, int] = field(default_factory=dict)
+    error: str | None = None  # set while the policy is over its budget: its rules derive nothing
+
+    @property
+    def evaluated(self) -> bool:
+        """Whether the engine evaluates this policy's rules (not action, not in error)."""
+        return self.kind != "action" and self.error is None
 
     def mention(self, table: str, n: int) -> None:
         c = self.tables.get(table, 0) + n
@@ -233,11 +241,11 @@ class Runtime:
             compiled = self._compile(pol, [r for r in new if not r.is_fact])
             if pol.kind != "action":
                 self._check_graph(compiled)
+            return self._change(pol, new, [], compiled)
         except DatalogError:
             for r in new:
                 self._ref_arities(policy, r, -1)
             raise
-        return self._change(pol, new, [], compiled)
 
     def delete(self, policy: str, rules: str | Iterable[Statement]) -> BatchResult:
         """Delete rules and facts; statements not present are ignored."""
@@ -250,7 +258,11 @@ class Runtime:
             r = s if (s in pol.rules or s in pol.facts) else self._checked_form(pol, s)
             if r is not None and (r in pol.rules or r in pol.facts) and r not in gone:
                 gone.append(r)
-        return self._change(pol, [], gone, [])
+        result = self._change(pol, [], gone, [])
+        if pol.error is not None and gone:
+            with _gc_paused():
+                _merge(result, self._enable(pol))
+        return result
 
     def _checked_form(self, pol: Policy, s: Rule) -> Rule | None:
         try:
@@ -294,7 +306,8 @@ class Runtime:
         """Reject recursion where a policy kind forbids it, and recursion through negation."""
         if not compiled:
             return
-        comps: Components = self._engine.components_with(extra=compiled)
+        parked = [cr for p in self._policies.values() if p.error for cr in p.rules.values()]
+        comps: Components = self._engine.components_with(extra=compiled + parked)
         for comp in comps.recursive_components():
             bad = [k for k in comp if self._policy_kind_of(k[0]) not in RECURSIVE_KINDS]
             cycle = " -> ".join(f"{p}:{t}" for p, t in comps.cycle_of(comp))
@@ -345,12 +358,12 @@ class Runtime:
                     )
                 txn.run(batch)
             for r in remove:
-                if not r.is_fact and pol.kind != "action":
+                if not r.is_fact and pol.evaluated:
                     batch = txn.batch()
                     self._engine.remove_rule(batch, pol.rules[r])
                     txn.run(batch)
             for r in add:
-                if not r.is_fact and pol.kind != "action":
+                if not r.is_fact and pol.evaluated:
                     batch = txn.batch()
                     self._engine.add_rule(batch, by_rule[r])
                     txn.run(batch)
@@ -398,17 +411,63 @@ class Runtime:
                 raise KindNotSupported(f"Policy {policy} of kind {pol.kind} takes no data")
             width = self._width(pol, table)
             prepared.append(((policy, table), _rows(ins, width, table), _rows(dels, width, table)))
-        txn = _Txn(self)
+        result = BatchResult()
         with _gc_paused():
-            try:
+            while True:
+                txn = _Txn(self)
+                try:
+                    batch = txn.batch()
+                    for key, ins_rows, del_rows in prepared:
+                        self._engine.assert_rows(batch, key, ins_rows, del_rows)
+                    txn.run(batch)
+                except LimitExceeded as e:
+                    txn.rollback()
+                    culprit = self._policies.get(e.policy or "")
+                    if culprit is None or culprit.error is not None or not culprit.rules:
+                        raise
+                    # the batch is applied to every other policy; this one enters an error state
+                    _merge(result, self._disable(culprit, e.message))
+                    continue
+                _merge(result, txn.result())
+                break
+            if any(dels for _, _, dels in prepared):
+                for pol in list(self._policies.values()):
+                    if pol.error is not None:
+                        _merge(result, self._enable(pol))
+        return result
+
+    def policy_error(self, name: str) -> str | None:
+        """Why a policy is in an error state (its derived tables empty), or None."""
+        return self._policy(name).error
+
+    def _disable(self, pol: Policy, message: str) -> BatchResult:
+        """Put a policy in an error state: its rules stay but derive nothing."""
+        pol.error = message
+        txn = _Txn(self, limits=False)
+        for cr in pol.rules.values():
+            batch = txn.batch()
+            self._engine.remove_rule(batch, cr)
+            txn.run(batch)
+        return txn.result()
+
+    def _enable(self, pol: Policy) -> BatchResult:
+        """Try to bring a policy out of its error state; it stays there if still over budget."""
+        txn = _Txn(self)
+        try:
+            for cr in pol.rules.values():
                 batch = txn.batch()
-                for key, ins_rows, del_rows in prepared:
-                    self._engine.assert_rows(batch, key, ins_rows, del_rows)
+                self._engine.add_rule(batch, cr)
                 txn.run(batch)
-            except LimitExceeded:
-                txn.rollback()
-                raise
-            return txn.result()
+        except LimitExceeded as e:
+            txn.rollback()
+            for cr in pol.rules.values():
+                if cr.head_key in self._engine.rules and cr in self._engine.rules[cr.head_key]:
+                    self._engine._unlink(cr)
+            self._engine.comps = self._engine.components_with()
+            pol.error = e.message
+            return BatchResult()
+        pol.error = None
+        return txn.result()
 
     def replace_table(self, policy: str, table: str, rows: Iterable[Any]) -> BatchResult:
         """Make a table's asserted rows exactly ``rows`` (a snapshot)."""
@@ -450,9 +509,16 @@ class Runtime:
         return self._select_rows(policy, _as_literal(query))
 
     def _select_rows(self, policy: str, lit: Literal) -> list[Row]:
-        key = (lit.policy or policy, lit.table)
-        self._policy(key[0])
+        key = head_key(lit, policy) if lit.modal else (lit.policy or policy, lit.table)
+        pol = self._policy(key[0])
+        if lit.named:
+            lit = self._positional(policy, lit)
         rel = self._engine.relations.get(key)
+        if pol.kind == "action" and not lit.modal:
+            derived = action_policy_rows(self, key[0], key[1])
+            if derived is not None:
+                rel = Relation(key)
+                rel.add_new(dict.fromkeys(derived, 1))
         if rel is None or not rel.rows:
             return []
         args = lit.args
@@ -477,10 +543,22 @@ class Runtime:
 
     def select(self, policy: str, query: str | Literal | Rule) -> list[Literal]:
         """Ground instances of the query that hold."""
-        q = parse_query(query) if isinstance(query, str) else query
+        q = parse_query_text(query) if isinstance(query, str) else query
         if isinstance(q, Rule):
             return self._select_rule(policy, q)
+        if q.named:
+            q = self._positional(policy, q)
         return [_instance(q, r) for r in self.select_rows(policy, q)]
+
+    def _positional(self, policy: str, lit: Literal) -> Literal:
+        """A query literal with its column references resolved against the schema."""
+        target = lit.policy or policy
+        qualified = dataclasses.replace(lit, policy=target)
+        probe = Rule((Literal("__query", ()),), (qualified,), lit.loc)
+        checked = analysis.check_statement(
+            probe, policy="__query", kind="nonrecursive", schema=self
+        )
+        return dataclasses.replace(checked.body[0], policy=lit.policy)
 
     def simulate(
         self,
@@ -533,13 +611,13 @@ def _gc_paused() -> Iterator[None]:
 class _Txn:
     """Batches of one request: run them in turn, merge their net changes, undo on failure."""
 
-    def __init__(self, rt: Runtime, *, undo: bool = False) -> None:
+    def __init__(self, rt: Runtime, *, undo: bool = False, limits: bool = True) -> None:
         self.rt = rt
         self.batches: list[Batch] = []
-        limits = rt.limits
+        lim = rt.limits
         self.budget: Budget | None = None
-        if limits.max_rows is not None or limits.max_seconds is not None:
-            self.budget = Budget(limits.max_rows, limits.max_seconds, rt._timer)
+        if limits and (lim.max_rows is not None or lim.max_seconds is not None):
+            self.budget = Budget(lim.max_rows, lim.max_seconds, rt._timer)
             self.budget.start()
         self.undo = undo or self.budget is not None
 
@@ -572,6 +650,15 @@ class _Txn:
         return res
 
 
+def _merge(into: BatchResult, more: BatchResult) -> None:
+    """Fold the net changes of a later result into an earlier one."""
+    acc = Batch(deltas=into.changes)
+    for key, (ins, dels) in more.changes.items():
+        acc.record(key, set(ins), set(dels))
+    seen = set(into.actions)
+    into.actions.extend(a for a in more.actions if a not in seen)
+
+
 def _split_action(policy: str, table: str) -> tuple[str, str]:
     inner = table[len("execute[") : -1]
     if ":" in inner:
@@ -600,10 +687,24 @@ def _rows(rows: Iterable[Any], width: int | None, table: str) -> list[Row]:
     return out
 
 
+def parse_query_text(text: str) -> Literal | Rule:
+    """One literal or one rule; anything else (several statements, nothing) is invalid_query."""
+    try:
+        return parse_query(text)
+    except PolicyError:
+        stmts = parse(text)  # a syntax error is reported as such
+        raise policy_error(
+            "invalid_query",
+            f"A query must be exactly one literal or rule; found {len(stmts)} statements",
+            line=1,
+            column=1,
+        ) from None
+
+
 def _as_literal(query: str | Literal) -> Literal:
     if isinstance(query, Literal):
         return query
-    q = parse_query(query)
+    q = parse_query_text(query)
     if not isinstance(q, Literal):
         raise policy_error("invalid_query", "Expected a single literal as query")
     return q

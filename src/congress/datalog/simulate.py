@@ -23,12 +23,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from congress.datalog import analysis
 from congress.datalog.ast import Constant, Literal, Row, Rule, Statement
 from congress.datalog.compiler import CompiledRule
 from congress.datalog.errors import PolicyError, policy_error
 from congress.datalog.graph import Key
 from congress.datalog.maintain import Batch
-from congress.datalog.parser import parse, parse_query
+from congress.datalog.parser import parse
 from congress.datalog.printer import to_text
 from congress.datalog.storage import Relation
 
@@ -55,23 +56,25 @@ def simulate(
     trace: bool = False,
 ) -> SimulateResult:
     """Answers of ``query`` after ``sequence``; the runtime's state is left unchanged."""
-    from congress.datalog.runtime import _gc_paused, _Txn
+    from congress.datalog.runtime import _gc_paused, _Txn, parse_query_text
 
     rt._policy(policy)
-    q = parse_query(query) if isinstance(query, str) else query
+    q = parse_query_text(query) if isinstance(query, str) else query
     if not isinstance(q, Literal):
         raise policy_error("invalid_query", "Query must be a single literal")
     steps = parse(sequence) if isinstance(sequence, str) else list(sequence)
     lines: list[str] = []
     before = set(rt.select_rows(policy, q)) if delta else set()
     txn = _Txn(rt, undo=True)
+    relinks: list[_RuleChange] = []
     with _gc_paused():
         try:
             for step in steps:
-                _apply_step(rt, txn, policy, action_policy, step, lines)
+                _apply_step(rt, txn, policy, action_policy, step, lines, relinks)
             after = set(rt.select_rows(policy, q))
         finally:
             txn.rollback()
+            _undo_rule_changes(rt, relinks)
     answers = _answers(q, before, after, delta)
     if trace:
         lines.append(f"Query {to_text(q)}: {len(answers)} answer(s)")
@@ -89,6 +92,56 @@ def _answers(q: Literal, before: set[Row], after: set[Row], delta: bool) -> list
     return gained + lost
 
 
+@dataclass(slots=True)
+class _RuleChange:
+    """A rule linked or unlinked during a simulation, and its head relation's facts before."""
+
+    rule: CompiledRule
+    added: bool
+    facts: set[Row] | None
+
+
+def _undo_rule_changes(rt: Runtime, changes: list[_RuleChange]) -> None:
+    engine = rt._engine
+    for ch in reversed(changes):
+        if ch.added:
+            engine._unlink(ch.rule)
+        else:
+            engine._link(ch.rule)
+        engine.rel(ch.rule.head_key).facts = ch.facts
+    if changes:
+        engine.comps = engine.components_with()
+
+
+def _change_rule(
+    rt: Runtime, txn: _Txn, target: str, rule: Rule, add: bool, relinks: list[_RuleChange]
+) -> str:
+    """Insert or delete a rule of ``target`` for the rest of the simulation."""
+    pol = rt._policy(target)
+    checked = analysis.check_statement(rule, policy=target, kind=pol.kind, schema=rt)
+    present = pol.rules.get(checked)
+    linked = present is not None and pol.evaluated
+    if add:
+        if present is not None or not pol.evaluated:
+            return "already present"
+        cr = CompiledRule(checked, target, rt._clock)
+        rt._check_graph([cr])
+    else:
+        if not linked:
+            return "not present"
+        assert present is not None
+        cr = present
+    facts = rt._engine.rel(cr.head_key).facts
+    relinks.append(_RuleChange(cr, add, set(facts) if facts is not None else None))
+    batch = txn.batch()
+    if add:
+        rt._engine.add_rule(batch, cr)
+    else:
+        rt._engine.remove_rule(batch, cr)
+    txn.run(batch)
+    return "inserted" if add else "deleted"
+
+
 def _apply_step(
     rt: Runtime,
     txn: _Txn,
@@ -96,10 +149,18 @@ def _apply_step(
     action_policy: str | None,
     step: Statement,
     lines: list[str],
+    relinks: list[_RuleChange],
 ) -> None:
     if not isinstance(step, Rule) or len(step.head) != 1:
         raise _not_allowed(step)
     head = step.head[0]
+    if head.is_update and not head.negated and step.body:
+        # p+(x) :- q(x) inserts the rule p(x) :- q(x); p-(...) :- ... deletes it
+        target = head.policy or policy
+        rule = Rule((Literal(head.table[:-1], head.args),), step.body, step.loc)
+        what = _change_rule(rt, txn, target, rule, head.table.endswith("+"), relinks)
+        lines.append(f"Rule update {to_text(step)}: {what} in {target}")
+        return
     if head.is_update and not head.negated:
         rows = _instances(rt, policy, step)
         target = head.policy or policy
@@ -181,16 +242,19 @@ def _invoke(
 class _ActionScratch:
     """One-shot bottom-up evaluation of an action policy around one invocation."""
 
-    def __init__(self, rt: Runtime, policy: str, action_policy: str, action: str, row: Row):
+    def __init__(
+        self, rt: Runtime, policy: str, action_policy: str, action: str | None, row: Row = ()
+    ) -> None:
         self.rt = rt
         self.policy = policy
         self.action_policy = action_policy
         self.rules: list[CompiledRule] = list(rt._policy(action_policy).rules.values())
         self.derived = {cr.head_key for cr in self.rules}
         self.scratch: dict[Key, Relation] = {k: Relation(k) for k in self.derived}
-        invoked = Relation((action_policy, action))
-        invoked.add(row)
-        self.scratch[(action_policy, action)] = invoked
+        if action is not None:
+            invoked = Relation((action_policy, action))
+            invoked.add(row)
+            self.scratch[(action_policy, action)] = invoked
 
     def relation(self, key: Key) -> Relation:
         rel = self.scratch.get(key)
@@ -205,6 +269,11 @@ class _ActionScratch:
         return engine.relations.get(key) or Relation(key)
 
     def run(self) -> dict[Key, tuple[set[Row], set[Row]]]:
+        self.evaluate()
+        return self._updates()
+
+    def evaluate(self) -> None:
+        """Evaluate the action policy's rules to a fixpoint into scratch relations."""
         for _ in range(MAX_ACTION_ROUNDS):
             grew = False
             for cr in self.rules:
@@ -224,7 +293,6 @@ class _ActionScratch:
                     grew = True
             if not grew:
                 break
-        return self._updates()
 
     def _updates(self) -> dict[Key, tuple[set[Row], set[Row]]]:
         out: dict[Key, tuple[set[Row], set[Row]]] = {}
@@ -237,3 +305,14 @@ class _ActionScratch:
             ins, dels = out.setdefault(target, (set(), set()))
             (ins if head.table.endswith("+") else dels).update(rows)
         return out
+
+
+def action_policy_rows(rt: Runtime, action_policy: str, table: str) -> set[Row] | None:
+    """Rows of a table derived by an action policy's rules (evaluated on demand), or None when
+    no rule of the policy defines the table."""
+    scratch = _ActionScratch(rt, action_policy, action_policy, None)
+    rel = scratch.scratch.get((action_policy, table))
+    if rel is None:
+        return None
+    scratch.evaluate()
+    return set(rel.rows)

@@ -1,0 +1,22 @@
+"""The documentation lists what the code has."""
+
+from __future__ import annotations
+
+import pathlib
+
+from congress.datalog.builtins import BUILTINS
+from congress.datalog.errors import CODES
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def test_every_error_code_is_documented() -> None:
+    text = (ROOT / "docs" / "errors.md").read_text()
+    missing = [code for code in CODES if f"`{code}`" not in text]
+    assert missing == []
+
+
+def test_every_builtin_is_documented() -> None:
+    text = (ROOT / "docs" / "language.md").read_text()
+    missing = [name for name in BUILTINS if f"`{name}" not in text]
+    assert missing == []
