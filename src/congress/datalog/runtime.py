@@ -15,12 +15,9 @@ applies a sequence of updates and actions, answers the query and rolls everythin
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime
-import gc
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from congress.datalog import analysis
@@ -38,67 +35,29 @@ from congress.datalog.errors import (
 )
 from congress.datalog.explain import Proof, explain
 from congress.datalog.graph import Components, Key
-from congress.datalog.maintain import Batch, Budget, Engine
-from congress.datalog.parser import parse, parse_ground, parse_query
+from congress.datalog.maintain import Batch, Engine
+from congress.datalog.model import ActionRequest, BatchResult, Limits, Policy, merge
+from congress.datalog.parser import parse, parse_ground
 from congress.datalog.printer import to_text
+from congress.datalog.query import as_literal, consistent, instance, parse_query_text
 from congress.datalog.simulate import SimulateResult, action_policy_rows, simulate
 from congress.datalog.storage import Relation
+from congress.datalog.txn import Txn, gc_paused
+
+__all__ = [
+    "KINDS",
+    "ActionRequest",
+    "BatchResult",
+    "Limits",
+    "Proof",
+    "Runtime",
+    "SimulateResult",
+    "parse_query_text",
+]
 
 KINDS = ("nonrecursive", "materialized", "action", "database", "datasource")
 RECURSIVE_KINDS = ("materialized",)
 SYSTEM_POLICIES = ("classification", "action")
-
-
-@dataclass(frozen=True, slots=True)
-class ActionRequest:
-    """A row newly derived in an ``execute[...]`` table: call ``service.action(*args)``."""
-
-    policy: str
-    service: str
-    action: str
-    args: Row
-
-
-@dataclass(slots=True)
-class BatchResult:
-    """The net effect of one request: per (policy, table), rows inserted and rows deleted."""
-
-    changes: dict[tuple[str, str], tuple[set[Row], set[Row]]] = field(default_factory=dict)
-    actions: list[ActionRequest] = field(default_factory=list)
-    inserted: list[Rule] = field(default_factory=list)
-    deleted: list[Rule] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Budgets per request: rows derived and seconds (on the injected timer)."""
-
-    max_rows: int | None = None
-    max_seconds: float | None = None
-
-
-@dataclass
-class Policy:
-    name: str
-    kind: str
-    abbreviation: str
-    schema: dict[str, tuple[str, ...]] | None = None
-    rules: dict[Rule, CompiledRule] = field(default_factory=dict)
-    facts: dict[Rule, None] = field(default_factory=dict)
-    tables: dict[str, int] = field(default_factory=dict)
-    error: str | None = None  # set while the policy is over its budget: its rules derive nothing
-
-    @property
-    def evaluated(self) -> bool:
-        """Whether the engine evaluates this policy's rules (not action, not in error)."""
-        return self.kind != "action" and self.error is None
-
-    def mention(self, table: str, n: int) -> None:
-        c = self.tables.get(table, 0) + n
-        if c > 0:
-            self.tables[table] = c
-        else:
-            self.tables.pop(table, None)
 
 
 def _default_clock() -> datetime.datetime:
@@ -143,15 +102,23 @@ class Runtime:
         self._policies[name] = Policy(name, kind, abbreviation or name[:5], cols)
 
     def delete_policy(self, name: str) -> BatchResult:
+        """Delete a policy: its rules and facts, and its data (readers in other policies see the
+        rows go); tables that other policies' rules still read stay, empty."""
         pol = self._policy(name)
         result = BatchResult()
         if pol.rules or pol.facts:
             result = self.delete(name, list(pol.rules) + list(pol.facts))
-        for key in [k for k in self._engine.relations if k[0] == name]:
-            rel = self._engine.relations[key]
-            if rel.rows and key not in self._engine.readers:
-                result.changes[key] = (set(), set(rel.rows))
-                del self._engine.relations[key]
+        engine = self._engine
+        data: dict[Key, tuple[list[Row], list[Row]]] = {
+            key: ([], list(rel.rows))
+            for key, rel in engine.relations.items()
+            if key[0] == name and rel.rows
+        }
+        if data:
+            merge(result, self.apply(data))
+        for key in [k for k in engine.relations if k[0] == name and k not in engine.readers]:
+            del engine.relations[key]
+        engine.comps = engine.components_with()
         del self._policies[name]
         return result
 
@@ -183,6 +150,10 @@ class Runtime:
         if pol.schema:
             names.update(pol.schema)
         return sorted(names)
+
+    def _txn(self, *, undo: bool = False) -> Txn:
+        """A transaction under this runtime's limits."""
+        return Txn(self._engine, self.limits, self._timer, undo=undo)
 
     def _policy(self, name: str) -> Policy:
         pol = self._policies.get(name)
@@ -260,8 +231,8 @@ class Runtime:
                 gone.append(r)
         result = self._change(pol, [], gone, [])
         if pol.error is not None and gone:
-            with _gc_paused():
-                _merge(result, self._enable(pol))
+            with gc_paused():
+                merge(result, self._enable(pol))
         return result
 
     def _checked_form(self, pol: Policy, s: Rule) -> Rule | None:
@@ -333,13 +304,13 @@ class Runtime:
     def _change(
         self, pol: Policy, add: list[Rule], remove: list[Rule], compiled: list[CompiledRule]
     ) -> BatchResult:
-        with _gc_paused():
+        with gc_paused():
             return self._change_txn(pol, add, remove, compiled)
 
     def _change_txn(
         self, pol: Policy, add: list[Rule], remove: list[Rule], compiled: list[CompiledRule]
     ) -> BatchResult:
-        txn = _Txn(self)
+        txn = self._txn()
         by_rule = {cr.rule: cr for cr in compiled}
         try:
             fact_ins: dict[Key, list[Row]] = {}
@@ -412,9 +383,9 @@ class Runtime:
             width = self._width(pol, table)
             prepared.append(((policy, table), _rows(ins, width, table), _rows(dels, width, table)))
         result = BatchResult()
-        with _gc_paused():
+        with gc_paused():
             while True:
-                txn = _Txn(self)
+                txn = self._txn()
                 try:
                     batch = txn.batch()
                     for key, ins_rows, del_rows in prepared:
@@ -426,14 +397,14 @@ class Runtime:
                     if culprit is None or culprit.error is not None or not culprit.rules:
                         raise
                     # the batch is applied to every other policy; this one enters an error state
-                    _merge(result, self._disable(culprit, e.message))
+                    merge(result, self._disable(culprit, e.message))
                     continue
-                _merge(result, txn.result())
+                merge(result, txn.result())
                 break
             if any(dels for _, _, dels in prepared):
                 for pol in list(self._policies.values()):
                     if pol.error is not None:
-                        _merge(result, self._enable(pol))
+                        merge(result, self._enable(pol))
         return result
 
     def policy_error(self, name: str) -> str | None:
@@ -443,7 +414,7 @@ class Runtime:
     def _disable(self, pol: Policy, message: str) -> BatchResult:
         """Put a policy in an error state: its rules stay but derive nothing."""
         pol.error = message
-        txn = _Txn(self, limits=False)
+        txn = Txn(self._engine)
         for cr in pol.rules.values():
             batch = txn.batch()
             self._engine.remove_rule(batch, cr)
@@ -452,7 +423,7 @@ class Runtime:
 
     def _enable(self, pol: Policy) -> BatchResult:
         """Try to bring a policy out of its error state; it stays there if still over budget."""
-        txn = _Txn(self)
+        txn = self._txn()
         try:
             for cr in pol.rules.values():
                 batch = txn.batch()
@@ -506,7 +477,7 @@ class Runtime:
                 rel = self._engine.relations.get((policy, ground[0]))
                 if rel is not None or policy in self._policies:
                     return [ground[1]] if rel is not None and ground[1] in rel.rows else []
-        return self._select_rows(policy, _as_literal(query))
+        return self._select_rows(policy, as_literal(query))
 
     def _select_rows(self, policy: str, lit: Literal) -> list[Row]:
         key = head_key(lit, policy) if lit.modal else (lit.policy or policy, lit.table)
@@ -539,7 +510,7 @@ class Runtime:
         names = [a.name if isinstance(a, Variable) else None for a in args]
         if len({n for n in names if n}) == sum(1 for n in names if n):
             return [r for r in cand if len(r) == len(args)]
-        return [r for r in cand if _consistent(r, names)]
+        return [r for r in cand if consistent(r, names)]
 
     def select(self, policy: str, query: str | Literal | Rule) -> list[Literal]:
         """Ground instances of the query that hold."""
@@ -548,7 +519,7 @@ class Runtime:
             return self._select_rule(policy, q)
         if q.named:
             q = self._positional(policy, q)
-        return [_instance(q, r) for r in self.select_rows(policy, q)]
+        return [instance(q, r) for r in self.select_rows(policy, q)]
 
     def _positional(self, policy: str, lit: Literal) -> Literal:
         """A query literal with its column references resolved against the schema."""
@@ -576,9 +547,7 @@ class Runtime:
     def explain(self, policy: str, query: str | Literal) -> list[Proof]:
         """A proof tree for every answer of the query (why each row holds)."""
         return [
-            p
-            for lit in self.select(policy, _as_literal(query))
-            if (p := explain(self, policy, lit))
+            p for lit in self.select(policy, as_literal(query)) if (p := explain(self, policy, lit))
         ]
 
     def _select_rule(self, policy: str, q: Rule) -> list[Literal]:
@@ -588,83 +557,7 @@ class Runtime:
         batch = Batch()
         out: dict[Row, int] = {}
         self._engine._run_plan(batch, cr, cr.plan(None), (), out, 1, set())
-        return [_instance(r.head[0], row) for row in out]
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Hold the cyclic garbage collector during a batch.
-
-    A batch allocates many containers (rows, index buckets) and creates no reference cycles;
-    letting the collector run on every few hundred allocations traverses the whole heap again
-    and again and makes bulk loads several times slower.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
-class _Txn:
-    """Batches of one request: run them in turn, merge their net changes, undo on failure."""
-
-    def __init__(self, rt: Runtime, *, undo: bool = False, limits: bool = True) -> None:
-        self.rt = rt
-        self.batches: list[Batch] = []
-        lim = rt.limits
-        self.budget: Budget | None = None
-        if limits and (lim.max_rows is not None or lim.max_seconds is not None):
-            self.budget = Budget(lim.max_rows, lim.max_seconds, rt._timer)
-            self.budget.start()
-        self.undo = undo or self.budget is not None
-
-    def batch(self) -> Batch:
-        b = Batch(undo=self.undo, budget=self.budget)
-        self.batches.append(b)
-        return b
-
-    def run(self, batch: Batch) -> None:
-        self.rt._engine.run(batch)
-
-    def rollback(self) -> None:
-        for b in reversed(self.batches):
-            self.rt._engine.rollback(b)
-
-    def result(self) -> BatchResult:
-        if len(self.batches) == 1:
-            deltas = self.batches[0].deltas
-        else:
-            merged = Batch()
-            for b in self.batches:
-                for key, (ins, dels) in b.deltas.items():
-                    merged.record(key, set(ins), set(dels))
-            deltas = merged.deltas
-        res = BatchResult(changes=deltas)
-        for (policy, table), (ins, _) in deltas.items():
-            if table.startswith("execute[") and ins:
-                service, action = _split_action(policy, table)
-                res.actions.extend(ActionRequest(policy, service, action, r) for r in ins)
-        return res
-
-
-def _merge(into: BatchResult, more: BatchResult) -> None:
-    """Fold the net changes of a later result into an earlier one."""
-    acc = Batch(deltas=into.changes)
-    for key, (ins, dels) in more.changes.items():
-        acc.record(key, set(ins), set(dels))
-    seen = set(into.actions)
-    into.actions.extend(a for a in more.actions if a not in seen)
-
-
-def _split_action(policy: str, table: str) -> tuple[str, str]:
-    inner = table[len("execute[") : -1]
-    if ":" in inner:
-        service, action = inner.split(":", 1)
-        return service, action
-    return policy, inner
+        return [instance(r.head[0], row) for row in out]
 
 
 def _fact_key(policy: str, r: Rule) -> Key:
@@ -685,46 +578,6 @@ def _rows(rows: Iterable[Any], width: int | None, table: str) -> list[Row]:
                     f"Row {list(r)!r} of table {table} has {len(r)} columns; {width} expected",
                 )
     return out
-
-
-def parse_query_text(text: str) -> Literal | Rule:
-    """One literal or one rule; anything else (several statements, nothing) is invalid_query."""
-    try:
-        return parse_query(text)
-    except PolicyError:
-        stmts = parse(text)  # a syntax error is reported as such
-        raise policy_error(
-            "invalid_query",
-            f"A query must be exactly one literal or rule; found {len(stmts)} statements",
-            line=1,
-            column=1,
-        ) from None
-
-
-def _as_literal(query: str | Literal) -> Literal:
-    if isinstance(query, Literal):
-        return query
-    q = parse_query_text(query)
-    if not isinstance(q, Literal):
-        raise policy_error("invalid_query", "Expected a single literal as query")
-    return q
-
-
-def _consistent(row: Row, names: list[str | None]) -> bool:
-    if len(row) != len(names):
-        return False
-    seen: dict[str, Any] = {}
-    for v, n in zip(row, names, strict=True):
-        if n is None:
-            continue
-        if n in seen and seen[n] != v:
-            return False
-        seen[n] = v
-    return True
-
-
-def _instance(lit: Literal, row: Row) -> Literal:
-    return Literal(lit.table, tuple(Constant(v) for v in row), lit.policy, lit.modal)
 
 
 def _line_of(text: str | None, s: Rule) -> str | None:

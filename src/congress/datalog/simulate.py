@@ -31,10 +31,12 @@ from congress.datalog.graph import Key
 from congress.datalog.maintain import Batch
 from congress.datalog.parser import parse
 from congress.datalog.printer import to_text
+from congress.datalog.query import parse_query_text
 from congress.datalog.storage import Relation
+from congress.datalog.txn import Txn, gc_paused
 
 if TYPE_CHECKING:
-    from congress.datalog.runtime import Runtime, _Txn
+    from congress.datalog.runtime import Runtime
 
 MAX_ACTION_ROUNDS = 100
 
@@ -56,7 +58,6 @@ def simulate(
     trace: bool = False,
 ) -> SimulateResult:
     """Answers of ``query`` after ``sequence``; the runtime's state is left unchanged."""
-    from congress.datalog.runtime import _gc_paused, _Txn, parse_query_text
 
     rt._policy(policy)
     q = parse_query_text(query) if isinstance(query, str) else query
@@ -65,9 +66,9 @@ def simulate(
     steps = parse(sequence) if isinstance(sequence, str) else list(sequence)
     lines: list[str] = []
     before = set(rt.select_rows(policy, q)) if delta else set()
-    txn = _Txn(rt, undo=True)
+    txn = rt._txn(undo=True)
     relinks: list[_RuleChange] = []
-    with _gc_paused():
+    with gc_paused():
         try:
             for step in steps:
                 _apply_step(rt, txn, policy, action_policy, step, lines, relinks)
@@ -114,7 +115,7 @@ def _undo_rule_changes(rt: Runtime, changes: list[_RuleChange]) -> None:
 
 
 def _change_rule(
-    rt: Runtime, txn: _Txn, target: str, rule: Rule, add: bool, relinks: list[_RuleChange]
+    rt: Runtime, txn: Txn, target: str, rule: Rule, add: bool, relinks: list[_RuleChange]
 ) -> str:
     """Insert or delete a rule of ``target`` for the rest of the simulation."""
     pol = rt._policy(target)
@@ -144,7 +145,7 @@ def _change_rule(
 
 def _apply_step(
     rt: Runtime,
-    txn: _Txn,
+    txn: Txn,
     policy: str,
     action_policy: str | None,
     step: Statement,
@@ -202,7 +203,7 @@ def _instances(rt: Runtime, policy: str, step: Rule) -> list[Row]:
     return [tuple(a.value for a in lit.args) for lit in rt.select(policy, rule)]  # type: ignore[union-attr]
 
 
-def _write(rt: Runtime, txn: _Txn, changes: dict[Key, tuple[list[Row], list[Row]]]) -> None:
+def _write(rt: Runtime, txn: Txn, changes: dict[Key, tuple[list[Row], list[Row]]]) -> None:
     batch = txn.batch()
     for key, (ins, dels) in changes.items():
         pol = rt._policy(key[0])
@@ -218,7 +219,7 @@ def _write(rt: Runtime, txn: _Txn, changes: dict[Key, tuple[list[Row], list[Row]
 
 def _invoke(
     rt: Runtime,
-    txn: _Txn,
+    txn: Txn,
     policy: str,
     action_policy: str,
     head: Literal,

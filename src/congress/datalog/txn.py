@@ -1,0 +1,78 @@
+"""Transactions: the batches of one request, run in turn, merged, and undone on failure.
+
+Imports: standard library and congress.datalog only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Callable, Iterator
+
+from congress.datalog.maintain import Batch, Budget, Engine
+from congress.datalog.model import ActionRequest, BatchResult, Limits, split_action
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector during a batch.
+
+    A batch allocates many containers (rows, index buckets) and creates no reference cycles;
+    letting the collector run on every few hundred allocations traverses the whole heap again
+    and again and makes bulk loads several times slower.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+class Txn:
+    """Batches of one request: run them in turn, merge their net changes, undo on failure."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        limits: Limits | None = None,
+        timer: Callable[[], float] | None = None,
+        *,
+        undo: bool = False,
+    ) -> None:
+        self.engine = engine
+        self.batches: list[Batch] = []
+        self.budget: Budget | None = None
+        if limits is not None and (limits.max_rows is not None or limits.max_seconds is not None):
+            self.budget = Budget(limits.max_rows, limits.max_seconds, timer)
+            self.budget.start()
+        self.undo = undo or self.budget is not None
+
+    def batch(self) -> Batch:
+        b = Batch(undo=self.undo, budget=self.budget)
+        self.batches.append(b)
+        return b
+
+    def run(self, batch: Batch) -> None:
+        self.engine.run(batch)
+
+    def rollback(self) -> None:
+        for b in reversed(self.batches):
+            self.engine.rollback(b)
+
+    def result(self) -> BatchResult:
+        if len(self.batches) == 1:
+            deltas = self.batches[0].deltas
+        else:
+            merged = Batch()
+            for b in self.batches:
+                for key, (ins, dels) in b.deltas.items():
+                    merged.record(key, set(ins), set(dels))
+            deltas = merged.deltas
+        res = BatchResult(changes=deltas)
+        for (policy, table), (ins, _) in deltas.items():
+            if table.startswith("execute[") and ins:
+                service, action = split_action(policy, table)
+                res.actions.extend(ActionRequest(policy, service, action, r) for r in ins)
+        return res
