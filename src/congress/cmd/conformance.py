@@ -17,6 +17,7 @@ from congress.datalog.errors import DatalogError, PolicyError
 from congress.datalog.parser import parse_literal
 from congress.datalog.printer import to_text
 from congress.datalog.runtime import BatchResult, Runtime
+from congress.datalog.values import normalize_row
 
 CASE_KEYS = {"name", "doc", "policies", "data", "steps", "query", "expect", "queries"}
 STEP_OPS = ("insert", "delete", "data", "simulate", "create_policy", "delete_policy")
@@ -79,12 +80,6 @@ def _create(rt: Runtime, spec: dict[str, Any]) -> None:
     rt.create_policy(spec["name"], spec.get("kind", "nonrecursive"), schema=spec.get("schema"))
 
 
-def _value(v: Any) -> Any:
-    if isinstance(v, bool) or v is None:
-        return str(v)
-    return v
-
-
 def _data_changes(doc: dict[str, Any], *, initial: bool) -> dict[Any, Any]:
     changes: dict[Any, Any] = {}
     for policy, tables in doc.items():
@@ -94,8 +89,8 @@ def _data_changes(doc: dict[str, Any], *, initial: bool) -> dict[Any, Any]:
             else:
                 ins, dels = spec.get("insert", []), spec.get("delete", [])
             changes[(policy, table)] = (
-                [tuple(_value(v) for v in r) for r in ins],
-                [tuple(_value(v) for v in r) for r in dels],
+                [normalize_row(r) for r in ins],
+                [normalize_row(r) for r in dels],
             )
     return changes
 

@@ -27,6 +27,7 @@ from typing import Any
 from congress.datalog.errors import DatalogError, PolicyError
 from congress.datalog.printer import to_text
 from congress.datalog.runtime import Runtime
+from congress.datalog.values import normalize_row
 
 
 def _runtime() -> Runtime:
@@ -48,7 +49,7 @@ def _load_data(rt: Runtime, paths: Sequence[str], defined: set[str]) -> None:
                 width = len(rows[0]) if rows else len(cols or [])
                 schema[table] = list(cols) if cols else [f"col{i}" for i in range(width)]
                 changes.setdefault((policy, table), ([], []))[0].extend(
-                    tuple(_value(v) for v in r) for r in rows
+                    normalize_row(r) for r in rows
                 )
             if policy not in defined:
                 if rt.policy_exists(policy):
@@ -57,15 +58,6 @@ def _load_data(rt: Runtime, paths: Sequence[str], defined: set[str]) -> None:
                 else:
                     rt.create_policy(policy, "datasource", schema=schema)
     rt.apply(changes)
-
-
-def _value(v: Any) -> Any:
-    """Values as drivers give them: booleans and nulls become strings, as in Congress."""
-    if isinstance(v, bool) or v is None:
-        return str(v)
-    if isinstance(v, int | float | str):
-        return v
-    return json.dumps(v, sort_keys=True)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -25,97 +25,16 @@ what changed. When ``Batch.undo`` is on, the old count of every touched row is r
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from congress.datalog.ast import Row
-from congress.datalog.compiler import HEAD, TICK, CompiledRule, Plan
-from congress.datalog.errors import LimitExceeded
+from congress.datalog.batch import Batch, Budget
+from congress.datalog.compiler import CompiledRule, Plan
 from congress.datalog.graph import Components, Edge, Key
+from congress.datalog.recursive import maintain_recursive
 from congress.datalog.storage import OldView, Relation
 
-
-@dataclass
-class Budget:
-    """Limits on one request: rows derived per policy, and a deadline on an injected timer.
-
-    ``policy`` is the policy whose component is being evaluated, so that a limit exceeded is
-    blamed on it. The row limit is deterministic (every engine given the same batch agrees);
-    the deadline is not, and guards requests rather than data batches.
-    """
-
-    max_rows: int | None = None
-    max_seconds: float | None = None
-    timer: Callable[[], float] | None = None
-    policy: str | None = None
-    rows: dict[str, int] = field(default_factory=dict)
-    deadline: float | None = None
-
-    def start(self) -> None:
-        self.rows = {}
-        if self.max_seconds is not None and self.timer is not None:
-            self.deadline = self.timer() + self.max_seconds
-
-    def tick(self) -> int:
-        if self.deadline is not None and self.timer is not None and self.timer() > self.deadline:
-            raise LimitExceeded("max_seconds", self.max_seconds or 0, self.policy)
-        return TICK
-
-    def spend(self, n: int, policy: str) -> None:
-        total = self.rows[policy] = self.rows.get(policy, 0) + n
-        if self.max_rows is not None and total > self.max_rows:
-            raise LimitExceeded("max_rows", self.max_rows, policy)
-
-
-def _no_limit() -> int:
-    return 1 << 40
-
-
-@dataclass
-class Batch:
-    """Changes waiting to be propagated, and the net changes propagated so far."""
-
-    undo: bool = False
-    budget: Budget | None = None
-    deltas: dict[Key, tuple[set[Row], set[Row]]] = field(default_factory=dict)
-    pending: dict[Key, dict[Row, int]] = field(default_factory=dict)
-    seeds_ins: dict[Key, set[Row]] = field(default_factory=dict)
-    seeds_del: dict[Key, set[Row]] = field(default_factory=dict)
-    old_counts: dict[Key, dict[Row, int]] = field(default_factory=dict)
-    old_facts: list[tuple[Key, Row, bool]] = field(default_factory=list)
-    dirty: set[Key] = field(default_factory=set)
-    rebuild: set[Key] = field(default_factory=set)
-
-    def tick_fn(self) -> Callable[[], int]:
-        return self.budget.tick if self.budget is not None else _no_limit
-
-    def record(self, key: Key, ins: set[Row], dels: set[Row]) -> None:
-        """Fold a net change into the batch's deltas."""
-        if not ins and not dels:
-            return
-        prev = self.deltas.get(key)
-        if prev is None:
-            self.deltas[key] = (ins, dels)
-            return
-        pins, pdels = prev
-        for r in dels:
-            if r in pins:
-                pins.discard(r)
-            else:
-                pdels.add(r)
-        for r in ins:
-            if r in pdels:
-                pdels.discard(r)
-            else:
-                pins.add(r)
-        if not pins and not pdels:
-            del self.deltas[key]
-
-    def undo_map(self, key: Key) -> dict[Row, int] | None:
-        """Where to record old counts of ``key``'s rows, or None when undo is off."""
-        if not self.undo:
-            return None
-        return self.old_counts.setdefault(key, {})
+__all__ = ["Batch", "Budget", "Engine"]
 
 
 class Engine:
@@ -331,7 +250,7 @@ class Engine:
             if batch.budget is not None:
                 batch.budget.policy = comp[0][0]
             if self.comps.is_recursive(i):
-                self._recursive(batch, comp)
+                maintain_recursive(self, batch, comp)
             else:
                 self._counted(batch, comp[0])
 
@@ -407,172 +326,6 @@ class Engine:
         old: set[int],
     ) -> None:
         plan.fn(src, out, sign, self._accessors(batch, cr, plan, old), batch.tick_fn())
-
-    # -- recursive components: delete and re-derive, then semi-naive insertion ----------
-    def _recursive(self, batch: Batch, comp: tuple[Key, ...]) -> None:
-        members = set(comp)
-        rules = [cr for k in comp for cr in self.rules.get(k, ())]
-        if any(k in batch.rebuild for k in comp):
-            self._recompute(batch, comp, members, rules)
-            return
-        deleted = self._overdelete(batch, comp, members, rules)
-        for key, rows in deleted.items():
-            rel = self.rel(key)
-            um = batch.undo_map(key)
-            for r in rows:
-                if um is not None:
-                    um.setdefault(r, 1)
-                rel.remove(r)
-        seeds = self._rederive(batch, deleted, rules)
-        for key in comp:
-            extra = batch.seeds_ins.pop(key, None)
-            if extra:
-                seeds.setdefault(key, set()).update(extra)
-        self._lower_terms(batch, rules, members, seeds, inserting=True)
-        added = self._seminaive(batch, seeds, members, rules)
-        for key in comp:
-            dels = deleted.get(key, set())
-            ins = added.get(key, set())
-            net_ins = ins - dels if dels else ins
-            net_dels = dels - ins if ins else dels
-            if net_ins or net_dels:
-                batch.record(key, net_ins, net_dels)
-                self._mark_readers(batch, key)
-
-    def _recompute(
-        self, batch: Batch, comp: tuple[Key, ...], members: set[Key], rules: list[CompiledRule]
-    ) -> None:
-        """Recompute a recursive component from scratch (its structure changed)."""
-        old = {key: self._clear(batch, key) for key in comp}
-        seeds: dict[Key, set[Row]] = {}
-        for key in comp:
-            seeds[key] = set(self._asserted(key, old[key]))
-            batch.seeds_ins.pop(key, None)
-            batch.seeds_del.pop(key, None)
-            batch.pending.pop(key, None)
-        for cr in rules:
-            seeds[cr.head_key].update(self._full(batch, cr))
-        self._seminaive(batch, seeds, members, rules)
-        for key in comp:
-            self._record_diff(batch, key, old[key])
-
-    def _lower_terms(
-        self,
-        batch: Batch,
-        rules: list[CompiledRule],
-        members: set[Key],
-        into: dict[Key, set[Row]],
-        *,
-        inserting: bool,
-    ) -> None:
-        """Head rows gained (inserting) or possibly lost by changes of lower relations."""
-        for cr in rules:
-            for pos, key, neg in cr.reads():
-                if key in members or key not in batch.deltas:
-                    continue
-                ins, dels = batch.deltas[key]
-                src = (dels if neg else ins) if inserting else (ins if neg else dels)
-                if not src:
-                    continue
-                out: dict[Row, int] = {}
-                old = set() if inserting else {p for p, k, _ in cr.reads() if k in batch.deltas}
-                old.discard(pos)
-                self._run_plan(batch, cr, cr.plan(pos), src, out, 1, old)
-                into.setdefault(cr.head_key, set()).update(out)
-
-    def _overdelete(
-        self, batch: Batch, comp: tuple[Key, ...], members: set[Key], rules: list[CompiledRule]
-    ) -> dict[Key, set[Row]]:
-        cand: dict[Key, set[Row]] = {}
-        for key in comp:
-            s = batch.seeds_del.pop(key, None)
-            if s:
-                cand.setdefault(key, set()).update(s)
-        self._lower_terms(batch, rules, members, cand, inserting=False)
-        deleted: dict[Key, set[Row]] = {}
-        frontier = self._fresh(cand, deleted)
-        while frontier:
-            for key, rows in frontier.items():
-                deleted.setdefault(key, set()).update(rows)
-            cand = {}
-            for cr in rules:
-                for pos, key, _ in cr.reads():
-                    drive = frontier.get(key)
-                    if drive:
-                        out: dict[Row, int] = {}
-                        old = {
-                            p for p, k, _ in cr.reads() if k in batch.deltas and k not in members
-                        }
-                        self._run_plan(batch, cr, cr.plan(pos), drive, out, 1, old)
-                        cand.setdefault(cr.head_key, set()).update(out)
-            frontier = self._fresh(cand, deleted)
-        return deleted
-
-    def _fresh(self, cand: dict[Key, set[Row]], seen: dict[Key, set[Row]]) -> dict[Key, set[Row]]:
-        out: dict[Key, set[Row]] = {}
-        for key, rows in cand.items():
-            present = self.rel(key).rows
-            done = seen.get(key, set())
-            new = {r for r in rows if r in present and r not in done}
-            if new:
-                out[key] = new
-        return out
-
-    def _rederive(
-        self, batch: Batch, deleted: dict[Key, set[Row]], rules: list[CompiledRule]
-    ) -> dict[Key, set[Row]]:
-        back: dict[Key, set[Row]] = {}
-        for key, rows in deleted.items():
-            facts = self.rel(key).facts or set()
-            keep = {r for r in rows if r in facts}
-            rest = rows - keep
-            if rest:
-                for cr in rules:
-                    if cr.head_key == key:
-                        out: dict[Row, int] = {}
-                        self._run_plan(batch, cr, cr.plan(HEAD), rest, out, 1, set())
-                        keep.update(out)
-            if keep:
-                back[key] = keep
-        return back
-
-    def _seminaive(
-        self,
-        batch: Batch,
-        seeds: dict[Key, set[Row]],
-        members: set[Key],
-        rules: list[CompiledRule],
-    ) -> dict[Key, set[Row]]:
-        """Insert ``seeds`` and everything they derive; only the newest rows drive each round."""
-        added: dict[Key, set[Row]] = {}
-        frontier: dict[Key, dict[Row, int]] = {}
-        for key, rows in seeds.items():
-            present = self.rel(key).rows
-            new = {r: 1 for r in rows if r not in present}
-            if new:
-                frontier[key] = new
-        drivers = [(cr, pos, key) for cr in rules for pos, key, _ in cr.reads() if key in members]
-        tick = batch.tick_fn()
-        while frontier:
-            for key, new in frontier.items():
-                um = batch.undo_map(key)
-                if um is not None:
-                    for r in new:
-                        um.setdefault(r, 0)
-                self.rel(key).add_new(new)
-                added.setdefault(key, set()).update(new)
-                if batch.budget is not None:
-                    batch.budget.spend(len(new), key[0])
-            nxt: dict[Key, dict[Row, int]] = {}
-            for cr, pos, key in drivers:
-                src = frontier.get(key)
-                if src:
-                    out = nxt.setdefault(cr.head_key, {})
-                    plan = cr.plan(pos, "novel")
-                    acc = self._accessors(batch, cr, plan, set())
-                    plan.fn(src, out, 1, acc, tick, self.rel(cr.head_key).rows)
-            frontier = {k: v for k, v in nxt.items() if v}
-        return added
 
     # -- undo ----------------------------------------------------------------------------
     def rollback(self, batch: Batch) -> None:
