@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from congress.datalog import builtins
 from congress.datalog.ast import Constant, Literal, Row, Rule, Term, Value, Variable
@@ -40,6 +40,7 @@ from congress.datalog.ast import Constant, Literal, Row, Rule, Term, Value, Vari
 Key = tuple[str, str]
 Binding = dict[str, Value]
 Program = Mapping[str, Iterable[Rule]]
+Rules = Mapping[str, Sequence[Rule]]
 Data = Mapping[Key, Iterable[Row]]
 
 
@@ -91,7 +92,7 @@ def _truth(lit: Literal) -> bool | None:
 # --------------------------------------------------------------------------- stratification
 
 
-def dependency_edges(program: Program) -> set[tuple[Key, Key, bool]]:
+def dependency_edges(program: Rules) -> set[tuple[Key, Key, bool]]:
     """Edges (body table, head table, negated) over (policy, table) nodes."""
     edges = set()
     for policy, rules in program.items():
@@ -104,7 +105,7 @@ def dependency_edges(program: Program) -> set[tuple[Key, Key, bool]]:
     return edges
 
 
-def strata(program: Program) -> dict[Key, int]:
+def strata(program: Rules) -> dict[Key, int]:
     """Stratum of every head table: at least that of each positive body table, and above that
     of each negated body table (Ullman's iteration; a level past the node count means a cycle
     through negation)."""
@@ -132,15 +133,15 @@ def evaluate(
     program: Program, data: Data, clock: builtins.Clock = fixed_clock
 ) -> dict[Key, set[Row]]:
     """Every table's rows: base data, facts and everything the rules derive."""
-    program = {policy: list(rules) for policy, rules in program.items()}
-    level = strata(program)
+    rules_of = {policy: list(rules) for policy, rules in program.items()}
+    level = strata(rules_of)
     state: dict[Key, set[Row]] = {key: set(rows) for key, rows in data.items()}
     for key in level:
         state.setdefault(key, set())
     for stratum in sorted(set(level.values())):
         rules = [
             (policy, rule)
-            for policy, policy_rules in program.items()
+            for policy, policy_rules in rules_of.items()
             for rule in policy_rules
             if level[head_key(policy, rule.head[0])] == stratum
         ]

@@ -36,7 +36,7 @@ from congress.datalog.ast import Constant, Literal, Row, Rule, Term, Value, Vari
 Key = tuple[str, str]
 DS = "ds"
 POLICY_NAMES = ("alpha", "beta")
-TABLE_NAMES = ("p", "q", "r", "s", "t", "u", "v", "w")
+TABLE_NAMES = ("p", "q", "r", "s", "t", "u", "v", "w", "m", "n", "o", "k")
 VARS = ("x", "y", "z", "w", "v")
 OUTPUT_VAR = "o"
 INTS = (0, 1, 2, 3, 4)
@@ -198,8 +198,8 @@ def _rule(
     if draw(st.integers(0, 9)) == 0:
         body.append(Literal("true"))
     body = draw(st.permutations(body))
-    args = tuple(_var_or_const(draw, head_vars, None) for _ in head.args)
-    return Rule((Literal(head.table, args, policy=head.policy, modal=head.modal),), tuple(body))
+    head_args = tuple(_var_or_const(draw, head_vars, None) for _ in head.args)
+    return Rule((Literal(head.table, head_args, head.policy, head.modal),), tuple(body))
 
 
 def _builtin(draw: st.DrawFn, bound: list[str], outputs_ok: bool, head_vars: list[str]) -> Literal:
@@ -296,7 +296,7 @@ def programs(draw: st.DrawFn) -> Program:
             if draw(st.integers(0, 3)) == 0:
                 stmts += _facts(draw, table, 1, 2)
     for policy in policies:
-        if draw(st.integers(0, 2)) == 0:
+        if draw(st.booleans()):
             statements[policy] += _execute_rules(draw, policy, base, groups)
     unique = {p: tuple(dict.fromkeys(rules)) for p, rules in statements.items()}
     return Program(
@@ -332,7 +332,7 @@ def _execute_rules(
 
 def _row(table: str, program: Program) -> st.SearchStrategy[Row]:
     parts = [st.sampled_from(INTS if typ == "int" else STRS) for typ in program.column_types[table]]
-    return st.tuples(*parts)  # type: ignore[return-value]
+    return st.tuples(*parts)
 
 
 def data_op(draw: st.DrawFn, program: Program, state: State, deletes: bool = True) -> DataOp:

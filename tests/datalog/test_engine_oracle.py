@@ -23,6 +23,7 @@ stand-in built on the oracle that validates the harness and the generator themse
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -39,8 +40,14 @@ from congress.datalog.runtime import ActionRequest, BatchResult, Runtime
 
 Key = tuple[str, str]
 Changes = dict[Key, tuple[set[Row], set[Row]]]
+Schema = Mapping[str, Sequence[str]]
 
-EXAMPLES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+def examples(n: int) -> settings:
+    """``n`` examples per test; the environment variable ORACLE_EXAMPLES overrides every count
+    (e.g. ORACLE_EXAMPLES=2000 for a long soak run)."""
+    count = int(os.environ.get("ORACLE_EXAMPLES", n))
+    return settings(max_examples=count, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 class NaiveRuntime:
@@ -198,7 +205,7 @@ def run(rt: Any, program: Program, ops: Sequence[Op], check_actions: bool = Fals
 
 
 @pytest.mark.parametrize("factory", FACTORIES)
-@EXAMPLES
+@examples(300)
 @given(scenario=programs.scenarios())
 def test_rows_and_changes_agree_with_oracle_after_every_operation(
     factory: Factory, scenario: tuple[Program, list[Op]]
@@ -209,7 +216,7 @@ def test_rows_and_changes_agree_with_oracle_after_every_operation(
 
 
 @pytest.mark.parametrize("factory", FACTORIES)
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(60)
 @given(scenario=programs.scenarios())
 def test_actions_are_the_new_execute_rows(
     factory: Factory, scenario: tuple[Program, list[Op]]
@@ -220,7 +227,7 @@ def test_actions_are_the_new_execute_rows(
 
 
 @pytest.mark.parametrize("factory", FACTORIES)
-@EXAMPLES
+@examples(120)
 @given(data=st.data())
 def test_insertion_order_of_rules_and_facts_does_not_matter(
     factory: Factory, data: st.DataObject
@@ -248,7 +255,7 @@ def test_insertion_order_of_rules_and_facts_does_not_matter(
 
 
 @pytest.mark.parametrize("factory", FACTORIES)
-@EXAMPLES
+@examples(150)
 @given(data=st.data())
 def test_inserting_then_deleting_a_statement_restores_the_state(
     factory: Factory, data: st.DataObject

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from congress.datalog import builtins
-from congress.datalog.ast import Constant, Literal, Rule, Term, Value, Variable
+from congress.datalog.ast import Constant, Literal, Row, Rule, Term, Value, Variable
 
 x, y, z = Variable("x"), Variable("y"), Variable("z")
 
@@ -125,7 +125,7 @@ def test_builtins() -> None:
             rule(lit("pair", z), lit("word", x, policy="ds"), lit("plus", x, "!", z)),
         ]
     }
-    data = {("ds", "num"): {(1,), (2,), (5,)}, ("ds", "word"): {("a",)}}
+    data: dict[naive.Key, set[Row]] = {("ds", "num"): {(1,), (2,), (5,)}, ("ds", "word"): {("a",)}}
     out = naive.evaluate(program, data)
     assert out[("m", "small")] == {(1,), (2,)}
     assert out[("m", "sum")] == {(a, b, a + b) for a in (1, 2, 5) for b in (1, 2, 5)}
@@ -181,7 +181,7 @@ def test_repeated_variables_and_constants() -> None:
             rule(lit("mixed", x), lit("pair", x, 1, policy="ds")),
         ]
     }
-    pairs = {("a", "a"), ("a", "b"), ("b", "b"), ("c", 1), (1, 1)}
+    pairs: set[Row] = {("a", "a"), ("a", "b"), ("b", "b"), ("c", 1), (1, 1)}
     out = naive.evaluate(program, {("ds", "pair"): pairs})
     assert out[("m", "loop")] == {("a",), ("b",), (1,)}
     assert out[("m", "from_a")] == {("a",), ("b",)}
@@ -266,7 +266,9 @@ def test_generated_programs_keep_their_promises(program: programs.Program) -> No
     arity: dict[naive.Key, int] = {(programs.DS, t): len(c) for t, c in program.schema.items()}
     for policy, statements in program.statements.items():
         for r in statements:
-            keyed = [(naive.head_key(policy, h), h) for h in r.head]
+            keyed: list[tuple[naive.Key | None, Literal]] = [
+                (naive.head_key(policy, h), h) for h in r.head
+            ]
             keyed += [(naive.body_key(policy, b), b) for b in r.body]
             for key, literal in keyed:
                 if key is not None:

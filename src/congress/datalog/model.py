@@ -66,6 +66,10 @@ class Policy:
 
 def merge(into: BatchResult, more: BatchResult) -> None:
     """Fold the net changes of a later result into an earlier one."""
+    if not into.changes and not into.actions:
+        into.changes = more.changes
+        into.actions = more.actions
+        return
     acc = Batch(deltas=into.changes)
     for key, (ins, dels) in more.changes.items():
         acc.record(key, set(ins), set(dels))

@@ -231,8 +231,7 @@ class Runtime:
                 gone.append(r)
         result = self._change(pol, [], gone, [])
         if pol.error is not None and gone:
-            with gc_paused():
-                merge(result, self._enable(pol))
+            merge(result, self._enable(pol))
         return result
 
     def _checked_form(self, pol: Policy, s: Rule) -> Rule | None:
@@ -304,7 +303,7 @@ class Runtime:
     def _change(
         self, pol: Policy, add: list[Rule], remove: list[Rule], compiled: list[CompiledRule]
     ) -> BatchResult:
-        with gc_paused():
+        with gc_paused(len(add) + len(remove)):
             return self._change_txn(pol, add, remove, compiled)
 
     def _change_txn(
@@ -383,7 +382,7 @@ class Runtime:
             width = self._width(pol, table)
             prepared.append(((policy, table), _rows(ins, width, table), _rows(dels, width, table)))
         result = BatchResult()
-        with gc_paused():
+        with gc_paused(sum(len(i) + len(d) for _, i, d in prepared)):
             while True:
                 txn = self._txn()
                 try:
@@ -509,7 +508,10 @@ class Runtime:
             cand = rel.rows
         names = [a.name if isinstance(a, Variable) else None for a in args]
         if len({n for n in names if n}) == sum(1 for n in names if n):
-            return [r for r in cand if len(r) == len(args)]
+            width = len(next(iter(rel.rows)))
+            if width == len(args):
+                return list(cand)
+            return []
         return [r for r in cand if consistent(r, names)]
 
     def select(self, policy: str, query: str | Literal | Rule) -> list[Literal]:

@@ -68,7 +68,7 @@ def simulate(
     before = set(rt.select_rows(policy, q)) if delta else set()
     txn = rt._txn(undo=True)
     relinks: list[_RuleChange] = []
-    with gc_paused():
+    with gc_paused(0):
         try:
             for step in steps:
                 _apply_step(rt, txn, policy, action_policy, step, lines, relinks)
@@ -120,18 +120,18 @@ def _change_rule(
     """Insert or delete a rule of ``target`` for the rest of the simulation."""
     pol = rt._policy(target)
     checked = analysis.check_statement(rule, policy=target, kind=pol.kind, schema=rt)
-    present = pol.rules.get(checked)
-    linked = present is not None and pol.evaluated
+    # what the engine evaluates now, earlier steps of this simulation included
+    head = CompiledRule(checked, target, rt._clock).head_key
+    linked = next((cr for cr in rt._engine.rules.get(head, ()) if cr.rule == checked), None)
     if add:
-        if present is not None or not pol.evaluated:
+        if linked is not None or not pol.evaluated:
             return "already present"
-        cr = CompiledRule(checked, target, rt._clock)
+        cr = pol.rules.get(checked) or CompiledRule(checked, target, rt._clock)
         rt._check_graph([cr])
     else:
-        if not linked:
+        if linked is None:
             return "not present"
-        assert present is not None
-        cr = present
+        cr = linked
     facts = rt._engine.rel(cr.head_key).facts
     relinks.append(_RuleChange(cr, add, set(facts) if facts is not None else None))
     batch = txn.batch()

@@ -23,6 +23,7 @@ from typing import Any
 from congress.datalog.ast import Row
 
 Cols = tuple[int, ...]
+BULK_FACTOR = 8
 Index = dict[Any, set[Row]]
 
 
@@ -70,6 +71,11 @@ class Relation:
             self._indexes[cols] = idx
         return idx
 
+    def _bulk(self, n: int) -> bool:
+        """Whether inserting ``n`` rows is large enough that dropping the indexes (rebuilt on
+        their next use, if any) is cheaper than updating each of them row by row."""
+        return n * BULK_FACTOR > len(self.rows)
+
     def drop_indexes(self) -> None:
         self._indexes.clear()
 
@@ -102,8 +108,8 @@ class Relation:
             self._indexes.clear()
             return list(self.rows)
         new = [r for r in dict.fromkeys(rows) if r not in present]
-        if 2 * len(new) > len(present):
-            self._indexes.clear()  # cheaper to rebuild lazily than to update row by row
+        if self._bulk(len(new)):
+            self._indexes.clear()
         if not self._indexes:
             present.update(dict.fromkeys(new, 1))
         else:
@@ -113,7 +119,7 @@ class Relation:
 
     def add_new(self, rows: dict[Row, int]) -> None:
         """Insert rows known to be absent (keys of ``rows``, with their counts)."""
-        if 2 * len(rows) > len(self.rows):
+        if self._bulk(len(rows)):
             self._indexes.clear()
         if self._indexes:
             for r, n in rows.items():
@@ -159,7 +165,7 @@ class Relation:
             elif new < 0:
                 raise AssertionError(f"negative support {new} for {row} in {self.key}")
         if ins:
-            if 2 * len(ins) > len(rows):
+            if self._bulk(len(ins)):
                 self._indexes.clear()
             if self._indexes:
                 for row, n in ins.items():

@@ -12,15 +12,23 @@ from collections.abc import Callable, Iterator
 from congress.datalog.maintain import Batch, Budget, Engine
 from congress.datalog.model import ActionRequest, BatchResult, Limits, split_action
 
+BULK_ROWS = 10_000
+"""Input rows from which a batch counts as a bulk load (see ``gc_paused``)."""
+
 
 @contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Hold the cyclic garbage collector during a batch.
+def gc_paused(rows: int = BULK_ROWS) -> Iterator[None]:
+    """Hold the cyclic garbage collector during a bulk batch (``rows`` rows in).
 
-    A batch allocates many containers (rows, index buckets) and creates no reference cycles;
-    letting the collector run on every few hundred allocations traverses the whole heap again
-    and again and makes bulk loads several times slower.
+    A bulk load allocates many containers (rows, index buckets) and creates no reference
+    cycles; letting the collector run every few hundred allocations traverses the whole heap
+    again and again and makes bulk loads several times slower. Small batches leave it alone:
+    there one late collection over everything the batch allocated costs more than the
+    collector's usual small steps.
     """
+    if rows < BULK_ROWS:
+        yield
+        return
     was = gc.isenabled()
     gc.disable()
     try:
