@@ -163,7 +163,8 @@ class _Generator:
         self.tmp = itertools.count()
         self.depth = 1
         self.variables: tuple[str, ...] = ()
-        self.ticks: list[int] = []  # line index of each loop's tick, outermost first
+        # each loop: (line index of its ``for``, depth, target, iterable), outermost first
+        self.loops: list[tuple[int, int, str, str]] = []
 
     # -- helpers -------------------------------------------------------------------------
     def emit(self, line: str) -> None:
@@ -194,20 +195,32 @@ class _Generator:
             return f"({self.expr(args[0])},)"
         return "(" + ", ".join(self.expr(a) for a in args) + ")"
 
-    def open_loop(self, header: str) -> None:
-        self.emit(header)
+    def open_loop(self, target: str, iterable: str) -> None:
+        """``for target in iterable:`` with a budget tick per iteration (see ``finish_loops``)."""
+        self.loops.append((len(self.lines), self.depth, target, iterable))
+        self.emit(f"for {target} in {iterable}:")
         self.depth += 1
-        self.ticks.append(len(self.lines))
         self.emit("t -= 1")
         self.emit("if not t:")
         self.emit("    t = tick()")
 
-    def drop_innermost_tick(self) -> None:
-        """The innermost loop does O(1) work per row, so one scan of it is bounded by its
-        bucket; ticking in every enclosing loop already bounds the time between ticks."""
-        if len(self.ticks) > 1:
-            i = self.ticks[-1]
-            del self.lines[i : i + 3]
+    def finish_loops(self) -> None:
+        """Tick the innermost loop once per bucket instead of once per row.
+
+        The innermost loop does O(1) work per row, so counting its bucket in one step before
+        scanning it keeps "a tick every TICK iterations" while saving the per-row test.
+        """
+        if len(self.loops) < 2:
+            return
+        i, depth, target, iterable = self.loops[-1]
+        pad = "    " * depth
+        self.lines[i : i + 4] = [
+            f"{pad}_b = {iterable}",
+            f"{pad}t -= len(_b)",
+            f"{pad}if t <= 0:",
+            f"{pad}    t = tick()",
+            f"{pad}for {target} in _b:",
+        ]
 
     def open_if(self, cond: str) -> None:
         self.emit(f"if {cond}:")
@@ -243,7 +256,7 @@ class _Generator:
     # -- steps ---------------------------------------------------------------------------
     def step_source(self, args: Sequence[Term]) -> None:
         target, checks = self.unpack(args, set())
-        self.open_loop(f"for {target} in src:")
+        self.open_loop(target, "src")
         if checks:
             self.open_if(" and ".join(checks))
 
@@ -256,7 +269,7 @@ class _Generator:
         if not cols:
             acc = self.accessor(pos, None)
             target, checks = self.unpack(it.args, set())
-            self.open_loop(f"for {target} in {acc}:")
+            self.open_loop(target, acc)
         else:
             acc = self.accessor(pos, cols)
             keyx = (
@@ -265,7 +278,7 @@ class _Generator:
                 else "(" + ", ".join(self.expr(it.args[c]) for c in cols) + ")"
             )
             target, checks = self.unpack(it.args, set(cols))
-            self.open_loop(f"for {target} in g{acc[1:]}({keyx}, ()):")
+            self.open_loop(target, f"g{acc[1:]}({keyx}, ())")
         if checks:
             self.open_if(" and ".join(checks))
 
@@ -414,7 +427,7 @@ class _Generator:
                 body.append(f"    g{i} = a{i}.get")
         body.append("    oget = out.get")
         body.append("    t = tick()")
-        self.drop_innermost_tick()
+        self.finish_loops()
         source = "\n".join(body + self.lines) + "\n"
         ns: dict[str, Any] = {"_FAIL": _FAIL, **self.consts}
         exec(compile(source, f"<plan {c.policy}:{c.head.table}>", "exec"), ns)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from congress.datalog.runtime import Runtime
 
 Key = tuple[str, str]
-MAX_BINDINGS = 64
+MAX_BINDINGS = 100_000
 MAX_DEPTH = 200
 
 
@@ -72,6 +72,7 @@ class _Explainer:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.engine = rt._engine
+        self.proved: dict[tuple[Key, Row], Proof] = {}  # proofs found so far (always valid)
 
     def prove(
         self, policy: str, lit: Literal, path: set[tuple[Key, Row]], depth: int
@@ -88,6 +89,9 @@ class _Explainer:
         if row in asserted:
             kind = "data" if self.rt.kind(policy) == "datasource" else "fact"
             return Proof(plain, policy, kind)
+        known = self.proved.get((key, row))
+        if known is not None:
+            return known
         if depth > MAX_DEPTH or (key, row) in path:
             return None
         path.add((key, row))
@@ -95,6 +99,7 @@ class _Explainer:
             for cr in self.engine.rules.get(key, ()):
                 proof = self._by_rule(cr, plain, row, path, depth)
                 if proof is not None:
+                    self.proved[(key, row)] = proof
                     return proof
         finally:
             path.discard((key, row))

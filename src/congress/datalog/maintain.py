@@ -93,7 +93,16 @@ class Engine:
 
     # -- changes to asserted rows --------------------------------------------------------
     def assert_rows(self, batch: Batch, key: Key, ins: Iterable[Row], dels: Iterable[Row]) -> None:
-        """Add/remove asserted rows (data or facts) of a relation, set semantics."""
+        """Add/remove asserted rows (data or facts) of a relation, set semantics.
+
+        A row both deleted and inserted by one batch is present afterwards (deletes first).
+        """
+        dels = list(dels)
+        if dels:
+            ins = ins if isinstance(ins, list | tuple | set) else list(ins)
+            if ins:
+                keep = set(ins)
+                dels = [r for r in dels if r not in keep]
         rel = self.rel(key)
         if rel.facts is None:
             gone = rel.remove_many(dels)

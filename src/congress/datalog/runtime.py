@@ -35,7 +35,7 @@ from congress.datalog.errors import (
 )
 from congress.datalog.explain import Proof, explain
 from congress.datalog.graph import Components, Key
-from congress.datalog.maintain import Batch, Engine
+from congress.datalog.maintain import Engine
 from congress.datalog.model import ActionRequest, BatchResult, Limits, Policy, merge
 from congress.datalog.parser import parse, parse_ground
 from congress.datalog.printer import to_text
@@ -329,14 +329,10 @@ class Runtime:
                 txn.run(batch)
             for r in remove:
                 if not r.is_fact and pol.evaluated:
-                    batch = txn.batch()
-                    self._engine.remove_rule(batch, pol.rules[r])
-                    txn.run(batch)
+                    txn.remove_rule(pol.rules[r])
             for r in add:
                 if not r.is_fact and pol.evaluated:
-                    batch = txn.batch()
-                    self._engine.add_rule(batch, by_rule[r])
-                    txn.run(batch)
+                    txn.add_rule(by_rule[r])
         except LimitExceeded:
             txn.rollback()
             raise
@@ -415,9 +411,7 @@ class Runtime:
         pol.error = message
         txn = Txn(self._engine)
         for cr in pol.rules.values():
-            batch = txn.batch()
-            self._engine.remove_rule(batch, cr)
-            txn.run(batch)
+            txn.remove_rule(cr)
         return txn.result()
 
     def _enable(self, pol: Policy) -> BatchResult:
@@ -425,15 +419,9 @@ class Runtime:
         txn = self._txn()
         try:
             for cr in pol.rules.values():
-                batch = txn.batch()
-                self._engine.add_rule(batch, cr)
-                txn.run(batch)
+                txn.add_rule(cr)
         except LimitExceeded as e:
             txn.rollback()
-            for cr in pol.rules.values():
-                if cr.head_key in self._engine.rules and cr in self._engine.rules[cr.head_key]:
-                    self._engine._unlink(cr)
-            self._engine.comps = self._engine.components_with()
             pol.error = e.message
             return BatchResult()
         pol.error = None
@@ -553,12 +541,15 @@ class Runtime:
         ]
 
     def _select_rule(self, policy: str, q: Rule) -> list[Literal]:
-        pol = self._policy(policy)
+        """Answers of a rule query (``q(x) :- p(x), r(x)``), under this runtime's limits."""
+        self._policy(policy)
         r = analysis.check_statement(q, policy=policy, kind="nonrecursive", schema=self)
-        cr = CompiledRule(r, pol.name, self._clock)
-        batch = Batch()
+        cr = CompiledRule(r, policy, self._clock)
+        batch = self._txn().batch()
         out: dict[Row, int] = {}
         self._engine._run_plan(batch, cr, cr.plan(None), (), out, 1, set())
+        if batch.budget is not None:
+            batch.budget.spend(len(out), policy)
         return [instance(r.head[0], row) for row in out]
 
 

@@ -67,15 +67,13 @@ def simulate(
     lines: list[str] = []
     before = set(rt.select_rows(policy, q)) if delta else set()
     txn = rt._txn(undo=True)
-    relinks: list[_RuleChange] = []
     with gc_paused(0):
         try:
             for step in steps:
-                _apply_step(rt, txn, policy, action_policy, step, lines, relinks)
+                _apply_step(rt, txn, policy, action_policy, step, lines)
             after = set(rt.select_rows(policy, q))
         finally:
             txn.rollback()
-            _undo_rule_changes(rt, relinks)
     answers = _answers(q, before, after, delta)
     if trace:
         lines.append(f"Query {to_text(q)}: {len(answers)} answer(s)")
@@ -84,7 +82,7 @@ def simulate(
 
 def _answers(q: Literal, before: set[Row], after: set[Row], delta: bool) -> list[Literal]:
     def lit(table: str, row: Row) -> Literal:
-        return Literal(table, tuple(Constant(v) for v in row), q.policy)
+        return Literal(table, tuple(Constant(v) for v in row), q.policy, q.modal)
 
     if not delta:
         return [lit(q.table, r) for r in sorted(after, key=repr)]
@@ -93,30 +91,7 @@ def _answers(q: Literal, before: set[Row], after: set[Row], delta: bool) -> list
     return gained + lost
 
 
-@dataclass(slots=True)
-class _RuleChange:
-    """A rule linked or unlinked during a simulation, and its head relation's facts before."""
-
-    rule: CompiledRule
-    added: bool
-    facts: set[Row] | None
-
-
-def _undo_rule_changes(rt: Runtime, changes: list[_RuleChange]) -> None:
-    engine = rt._engine
-    for ch in reversed(changes):
-        if ch.added:
-            engine._unlink(ch.rule)
-        else:
-            engine._link(ch.rule)
-        engine.rel(ch.rule.head_key).facts = ch.facts
-    if changes:
-        engine.comps = engine.components_with()
-
-
-def _change_rule(
-    rt: Runtime, txn: Txn, target: str, rule: Rule, add: bool, relinks: list[_RuleChange]
-) -> str:
+def _change_rule(rt: Runtime, txn: Txn, target: str, rule: Rule, add: bool) -> str:
     """Insert or delete a rule of ``target`` for the rest of the simulation."""
     pol = rt._policy(target)
     checked = analysis.check_statement(rule, policy=target, kind=pol.kind, schema=rt)
@@ -132,14 +107,10 @@ def _change_rule(
         if linked is None:
             return "not present"
         cr = linked
-    facts = rt._engine.rel(cr.head_key).facts
-    relinks.append(_RuleChange(cr, add, set(facts) if facts is not None else None))
-    batch = txn.batch()
     if add:
-        rt._engine.add_rule(batch, cr)
+        txn.add_rule(cr)
     else:
-        rt._engine.remove_rule(batch, cr)
-    txn.run(batch)
+        txn.remove_rule(cr)
     return "inserted" if add else "deleted"
 
 
@@ -150,7 +121,6 @@ def _apply_step(
     action_policy: str | None,
     step: Statement,
     lines: list[str],
-    relinks: list[_RuleChange],
 ) -> None:
     if not isinstance(step, Rule) or len(step.head) != 1:
         raise _not_allowed(step)
@@ -159,7 +129,7 @@ def _apply_step(
         # p+(x) :- q(x) inserts the rule p(x) :- q(x); p-(...) :- ... deletes it
         target = head.policy or policy
         rule = Rule((Literal(head.table[:-1], head.args),), step.body, step.loc)
-        what = _change_rule(rt, txn, target, rule, head.table.endswith("+"), relinks)
+        what = _change_rule(rt, txn, target, rule, head.table.endswith("+"))
         lines.append(f"Rule update {to_text(step)}: {what} in {target}")
         return
     if head.is_update and not head.negated:
@@ -251,7 +221,12 @@ class _ActionScratch:
         self.action_policy = action_policy
         self.rules: list[CompiledRule] = list(rt._policy(action_policy).rules.values())
         self.derived = {cr.head_key for cr in self.rules}
-        self.scratch: dict[Key, Relation] = {k: Relation(k) for k in self.derived}
+        self.scratch: dict[Key, Relation] = {}
+        for k in self.derived:
+            rel = self.scratch[k] = Relation(k)
+            facts = rt._engine.relations.get(k)  # the action policy's own facts of that table
+            if facts is not None and facts.rows:
+                rel.add_new(dict.fromkeys(facts.rows, 1))
         if action is not None:
             invoked = Relation((action_policy, action))
             invoked.add(row)

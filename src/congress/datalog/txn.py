@@ -9,6 +9,8 @@ import contextlib
 import gc
 from collections.abc import Callable, Iterator
 
+from congress.datalog.ast import Row
+from congress.datalog.compiler import CompiledRule
 from congress.datalog.maintain import Batch, Budget, Engine
 from congress.datalog.model import ActionRequest, BatchResult, Limits, split_action
 
@@ -56,6 +58,30 @@ class Txn:
             self.budget = Budget(limits.max_rows, limits.max_seconds, timer)
             self.budget.start()
         self.undo = undo or self.budget is not None
+        # rule links changed by batch i: (rule, added, the head's facts before), for undo
+        self.rule_changes: dict[int, tuple[CompiledRule, bool, set[Row] | None]] = {}
+
+    def add_rule(self, cr: CompiledRule) -> None:
+        """Link a rule and propagate what it derives, in a batch of its own."""
+        self._rule_change(cr, True)
+
+    def remove_rule(self, cr: CompiledRule) -> None:
+        """Unlink a rule and propagate what it no longer derives, in a batch of its own."""
+        self._rule_change(cr, False)
+
+    def _rule_change(self, cr: CompiledRule, add: bool) -> None:
+        facts = self.engine.rel(cr.head_key).facts
+        batch = self.batch()
+        self.rule_changes[len(self.batches) - 1] = (
+            cr,
+            add,
+            set(facts) if facts is not None else None,
+        )
+        if add:
+            self.engine.add_rule(batch, cr)
+        else:
+            self.engine.remove_rule(batch, cr)
+        self.run(batch)
 
     def batch(self) -> Batch:
         b = Batch(undo=self.undo, budget=self.budget)
@@ -66,8 +92,20 @@ class Txn:
         self.engine.run(batch)
 
     def rollback(self) -> None:
-        for b in reversed(self.batches):
-            self.engine.rollback(b)
+        """Undo every batch, rule links included, in reverse order (needs ``undo``)."""
+        engine = self.engine
+        for i in reversed(range(len(self.batches))):
+            engine.rollback(self.batches[i])
+            change = self.rule_changes.get(i)
+            if change is not None:
+                cr, added, facts = change
+                if added:
+                    engine._unlink(cr)
+                else:
+                    engine._link(cr)
+                engine.rel(cr.head_key).facts = facts
+        if self.rule_changes:
+            engine.comps = engine.components_with()
 
     def result(self) -> BatchResult:
         if len(self.batches) == 1:
