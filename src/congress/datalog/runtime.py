@@ -303,7 +303,7 @@ class Runtime:
     def _change(
         self, pol: Policy, add: list[Rule], remove: list[Rule], compiled: list[CompiledRule]
     ) -> BatchResult:
-        with gc_paused(len(add) + len(remove)):
+        with gc_paused():
             return self._change_txn(pol, add, remove, compiled)
 
     def _change_txn(
@@ -378,7 +378,7 @@ class Runtime:
             width = self._width(pol, table)
             prepared.append(((policy, table), _rows(ins, width, table), _rows(dels, width, table)))
         result = BatchResult()
-        with gc_paused(sum(len(i) + len(d) for _, i, d in prepared)):
+        with gc_paused():
             while True:
                 txn = self._txn()
                 try:

@@ -67,7 +67,7 @@ def simulate(
     lines: list[str] = []
     before = set(rt.select_rows(policy, q)) if delta else set()
     txn = rt._txn(undo=True)
-    with gc_paused(0):
+    with gc_paused():
         try:
             for step in steps:
                 _apply_step(rt, txn, policy, action_policy, step, lines)

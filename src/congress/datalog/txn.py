@@ -14,28 +14,30 @@ from congress.datalog.compiler import CompiledRule
 from congress.datalog.maintain import Batch, Budget, Engine
 from congress.datalog.model import ActionRequest, BatchResult, Limits, split_action
 
-BULK_ROWS = 10_000
-"""Input rows from which a batch counts as a bulk load (see ``gc_paused``)."""
+TENURE = 5_000
+"""Objects a batch must allocate before they are tenured without a collection (``gc_paused``)."""
 
 
 @contextlib.contextmanager
-def gc_paused(rows: int = BULK_ROWS) -> Iterator[None]:
-    """Hold the cyclic garbage collector during a bulk batch (``rows`` rows in).
+def gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector during a batch.
 
-    A bulk load allocates many containers (rows, index buckets) and creates no reference
-    cycles; letting the collector run every few hundred allocations traverses the whole heap
-    again and again and makes bulk loads several times slower. Small batches leave it alone:
-    there one late collection over everything the batch allocated costs more than the
-    collector's usual small steps.
+    A batch allocates containers (rows, index buckets, deltas) and creates no reference cycles.
+    Letting the collector run every few hundred allocations traverses a growing heap again and
+    again, and letting it run once afterwards traverses everything the batch made. So a batch
+    runs with the collector off; if it allocated much, what it allocated is then moved to the
+    oldest generation in one step (``freeze`` then ``unfreeze``: two list splices, no
+    traversal), where only the rare full collections examine it, like any long-lived data. A
+    batch that allocated little leaves it to the collector's usual small steps.
     """
-    if rows < BULK_ROWS:
-        yield
-        return
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if gc.get_count()[0] >= TENURE:
+            gc.freeze()
+            gc.unfreeze()
         if was:
             gc.enable()
 
