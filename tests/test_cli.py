@@ -174,7 +174,7 @@ def test_eval_recursion_needs_a_materialized_policy(
     code, out, err = run(["eval", g, "--query", "path(x, y)"], capsys)
     assert code == 1
     assert out == ""
-    assert err == f"{g}:0:0: recursive_rules: Rules are recursive: g:path -> g:path\n"
+    assert err == f"{g}:3:1: recursive_rules: Rules are recursive: g:path -> g:path\n"
 
 
 def test_eval_policy_file_errors_with_locations(

@@ -97,7 +97,10 @@ def test_invalid_policy_names(rt: Runtime, name: str) -> None:
     with pytest.raises(PolicyError) as e:
         rt.create_policy(name)
     assert e.value.code == "invalid_policy_name"
-    assert e.value.message == f"Invalid policy name: {name!r}"
+    assert e.value.message == (
+        f"Invalid policy name {name!r}: a name is an identifier "
+        "([a-zA-Z_.][a-zA-Z0-9_.]*) other than 'builtin'"
+    )
 
 
 def test_unknown_policy_everywhere(rt: Runtime) -> None:
@@ -469,13 +472,16 @@ def test_nonrecursive_policy_rejects_recursion(rt: Runtime) -> None:
     with pytest.raises(PolicyError) as e:
         rt.insert("a", "edge(1, 2) " + CLOSURE)
     assert e.value.code == "recursive_rules"
-    assert e.value.message == "Rules are recursive: a:path -> a:path"
+    assert e.value.first.message == "Rules are recursive: a:path -> a:path"
     assert e.value.first.policy == "a"
+    # the rule that closes the cycle is named, with its place in the text
+    assert e.value.first.rule == "path(x, z) :- edge(x, y), path(y, z)"
+    assert (e.value.first.line, e.value.first.column) == (1, 38)
     assert rt.rules("a") == []
     assert rt.rows("a", "edge") == set()
     with pytest.raises(PolicyError) as e:
         rt.insert("a", "p(x) :- q(x)  q(x) :- p(x)")
-    assert e.value.message == "Rules are recursive: a:p -> a:q -> a:p"
+    assert e.value.first.message == "Rules are recursive: a:p -> a:q -> a:p"
 
 
 def test_recursion_across_a_nonrecursive_policy_is_rejected(rt: Runtime) -> None:
@@ -486,7 +492,8 @@ def test_recursion_across_a_nonrecursive_policy_is_rejected(rt: Runtime) -> None
         rt.insert("n", "q(x) :- m:p(x)")
     assert e.value.code == "recursive_rules"
     assert e.value.first.policy == "n"
-    assert e.value.message == "Rules are recursive: m:p -> n:q -> m:p"
+    assert e.value.first.message == "Rules are recursive: m:p -> n:q -> m:p"
+    assert e.value.first.rule == "q(x) :- m:p(x)"
 
 
 def test_materialized_transitive_closure_over_a_cycle(rt: Runtime) -> None:
@@ -559,14 +566,14 @@ def test_unstratifiable_is_rejected_with_the_cycle_named(rt: Runtime) -> None:
     with pytest.raises(PolicyError) as e:
         rt.insert("m", "p(x) :- r(x), not q(x)  q(x) :- r(x), p(x)")
     assert e.value.code == "unstratifiable"
-    assert e.value.message == (
+    assert e.value.first.message == (
         "Rules are recursive through negation and cannot be stratified: m:q -> m:p -> m:q"
     )
     assert e.value.first.policy == "m"
     assert rt.rows("m", "p") == set()
     with pytest.raises(PolicyError) as e:
         rt.insert("m", "s(x) :- r(x), not s(x)")
-    assert e.value.message == (
+    assert e.value.first.message == (
         "Rules are recursive through negation and cannot be stratified: m:s -> m:s"
     )
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -55,6 +56,7 @@ __all__ = [
     "parse_query_text",
 ]
 
+_NAME = re.compile(r"[a-zA-Z_.][a-zA-Z0-9_.]*")
 KINDS = ("nonrecursive", "materialized", "action", "database", "datasource")
 RECURSIVE_KINDS = ("materialized",)
 SYSTEM_POLICIES = ("classification", "action")
@@ -96,8 +98,12 @@ class Runtime:
             raise KindNotSupported(f"Unknown kind of policy: {kind}")
         if name in self._policies:
             raise PolicyExists(name)
-        if not name or name == "builtin" or ":" in name:
-            raise policy_error("invalid_policy_name", f"Invalid policy name: {name!r}")
+        if name == "builtin" or not _NAME.fullmatch(name):
+            raise policy_error(
+                "invalid_policy_name",
+                f"Invalid policy name {name!r}: a name is an identifier "
+                "([a-zA-Z_.][a-zA-Z0-9_.]*) other than 'builtin'",
+            )
         cols = None if schema is None else {t: tuple(c) for t, c in schema.items()}
         self._policies[name] = Policy(name, kind, abbreviation or name[:5], cols)
 
@@ -279,13 +285,27 @@ class Runtime:
         parked = [cr for p in self._policies.values() if p.error for cr in p.rules.values()]
         comps: Components = self._engine.components_with(extra=compiled + parked)
         for comp in comps.recursive_components():
+            members = set(comp)
+            # blame the first new rule that closes the cycle (its text, line and column)
+            closing = [
+                cr
+                for cr in compiled
+                if cr.head_key in members and any(k in members for _, k, _ in cr.reads())
+            ]
+            culprit = closing[0] if closing else compiled[0]
+            where = culprit.rule.loc
+            line, column = (where.line, where.column) if where else (None, None)
+            rule = to_text(culprit.rule)
             bad = [k for k in comp if self._policy_kind_of(k[0]) not in RECURSIVE_KINDS]
             cycle = " -> ".join(f"{p}:{t}" for p, t in comps.cycle_of(comp))
             if bad:
                 raise policy_error(
                     "recursive_rules",
                     f"Rules are recursive: {cycle}",
-                    policy=bad[0][0],
+                    policy=culprit.policy,
+                    rule=rule,
+                    line=line,
+                    column=column,
                 )
             neg = comps.negative_cycle(comp)
             if neg is not None:
@@ -293,7 +313,10 @@ class Runtime:
                 raise policy_error(
                     "unstratifiable",
                     f"Rules are recursive through negation and cannot be stratified: {names}",
-                    policy=neg[0][0],
+                    policy=culprit.policy,
+                    rule=rule,
+                    line=line,
+                    column=column,
                 )
 
     def _policy_kind_of(self, name: str) -> str | None:
