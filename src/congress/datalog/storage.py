@@ -108,13 +108,7 @@ class Relation:
             self._indexes.clear()
             return list(self.rows)
         new = [r for r in dict.fromkeys(rows) if r not in present]
-        if self._bulk(len(new)):
-            self._indexes.clear()
-        if not self._indexes:
-            present.update(dict.fromkeys(new, 1))
-        else:
-            for r in new:
-                self.add(r)
+        self.add_new(dict.fromkeys(new, 1))
         return new
 
     def add_new(self, rows: dict[Row, int]) -> None:
@@ -165,13 +159,7 @@ class Relation:
             elif new < 0:
                 raise AssertionError(f"negative support {new} for {row} in {self.key}")
         if ins:
-            if self._bulk(len(ins)):
-                self._indexes.clear()
-            if self._indexes:
-                for row, n in ins.items():
-                    self.add(row, n)
-            else:
-                rows.update(ins)
+            self.add_new(ins)
         return set(ins), dels
 
     def set_count(self, row: Row, count: int) -> None:
