@@ -47,7 +47,6 @@ CODES: dict[str, str] = {
     "invalid_sequence": "a simulate sequence element that is neither an action nor an update",
     "invalid_query": "a query that is not exactly one literal or rule",
     "limit_exceeded": "an evaluation budget (rows or time) ran out",
-    "system_policy": "a system-maintained policy cannot be deleted",
 }
 
 

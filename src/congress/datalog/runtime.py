@@ -59,7 +59,6 @@ __all__ = [
 _NAME = re.compile(r"[a-zA-Z_.][a-zA-Z0-9_.]*")
 KINDS = ("nonrecursive", "materialized", "action", "database", "datasource")
 RECURSIVE_KINDS = ("materialized",)
-SYSTEM_POLICIES = ("classification", "action")
 
 
 def _default_clock() -> datetime.datetime:
@@ -67,7 +66,12 @@ def _default_clock() -> datetime.datetime:
 
 
 class Runtime:
-    """Policies, their rules and data, kept evaluated incrementally."""
+    """Policies, their rules and data, kept evaluated incrementally.
+
+    ``clock`` gives the time for the ``now`` builtin (without one, ``now`` fails); ``timer``
+    (monotonic seconds) and ``limits`` bound the work of one request (``docs/language.md``,
+    Budgets). The runtime is not thread-safe: the service that owns it serialises calls.
+    """
 
     def __init__(
         self,
@@ -247,7 +251,6 @@ class Runtime:
             return None
 
     def _check_all(self, pol: Policy, rules: str | Iterable[Statement]) -> list[Rule]:
-        text = rules if isinstance(rules, str) else None
         stmts = parse(rules) if isinstance(rules, str) else list(rules)
         out: list[Rule] = []
         problems: list[Problem] = []
@@ -259,9 +262,7 @@ class Runtime:
                 )
                 continue
             try:
-                r = analysis.check_statement(
-                    s, policy=pol.name, kind=pol.kind, schema=self, text=_line_of(text, s)
-                )
+                r = analysis.check_statement(s, policy=pol.name, kind=pol.kind, schema=self)
             except PolicyError as e:
                 problems.extend(e.problems)
                 continue
@@ -296,7 +297,7 @@ class Runtime:
             where = culprit.rule.loc
             line, column = (where.line, where.column) if where else (None, None)
             rule = to_text(culprit.rule)
-            bad = [k for k in comp if self._policy_kind_of(k[0]) not in RECURSIVE_KINDS]
+            bad = [k for k in comp if self.policy_kind(k[0]) not in RECURSIVE_KINDS]
             cycle = " -> ".join(f"{p}:{t}" for p, t in comps.cycle_of(comp))
             if bad:
                 raise policy_error(
@@ -318,10 +319,6 @@ class Runtime:
                     line=line,
                     column=column,
                 )
-
-    def _policy_kind_of(self, name: str) -> str | None:
-        pol = self._policies.get(name)
-        return None if pol is None else pol.kind
 
     def _change(
         self, pol: Policy, add: list[Rule], remove: list[Rule], compiled: list[CompiledRule]
@@ -396,8 +393,6 @@ class Runtime:
         prepared = []
         for (policy, table), (ins, dels) in changes.items():
             pol = self._policy(policy)
-            if pol.kind not in ("datasource", "database", "nonrecursive", "materialized", "action"):
-                raise KindNotSupported(f"Policy {policy} of kind {pol.kind} takes no data")
             width = self._width(pol, table)
             prepared.append(((policy, table), _rows(ins, width, table), _rows(dels, width, table)))
         result = BatchResult()
@@ -594,9 +589,3 @@ def _rows(rows: Iterable[Any], width: int | None, table: str) -> list[Row]:
                     f"Row {list(r)!r} of table {table} has {len(r)} columns; {width} expected",
                 )
     return out
-
-
-def _line_of(text: str | None, s: Rule) -> str | None:
-    if text is None or s.loc is None:
-        return None
-    return to_text(s)
