@@ -427,7 +427,11 @@ def test_error_carries_a_problem() -> None:
     with pytest.raises(PolicyError) as info:
         parse("p(")
     assert info.value.code == "policy_parse_error"
-    assert info.value.first.located().startswith("line:1,col:3 Parse failure")
+    # the message already names the place, so ``located`` does not say it twice
+    assert info.value.first.located() == (
+        "Parse failure at line 1, column 3: expected a term but found end of input"
+    )
+    assert (info.value.first.line, info.value.first.column) == (1, 3)
 
 
 # -- entry points -------------------------------------------------------------------------------

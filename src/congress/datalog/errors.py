@@ -60,8 +60,9 @@ class Problem:
     rule: str | None = None
 
     def located(self) -> str:
-        """``message`` prefixed with ``line:L,col:C`` when the location is known."""
-        if self.line is None:
+        """``message`` prefixed with ``line:L,col:C`` when the location is known and the message
+        does not already say it (parse errors do)."""
+        if self.line is None or f"line {self.line}, column" in self.message:
             return self.message
         return f"line:{self.line},col:{self.column} {self.message}"
 
