@@ -118,7 +118,7 @@ def test_unknown_policy_everywhere(rt: Runtime) -> None:
         with pytest.raises(PolicyNotFound) as e:
             call()
         assert e.value.code == "policy_not_found"
-        assert e.value.message == "Policy zz does not exist"
+        assert e.value.message == "Unknown policy zz"
 
 
 def test_delete_policy_retracts_its_rows_from_readers(rt: Runtime) -> None:

@@ -117,7 +117,7 @@ class PolicyNotFound(DatalogError):
     code = "policy_not_found"
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"Policy {name} does not exist")
+        super().__init__(f"Unknown policy {name}")  # the original's wording
         self.name = name
 
 
