@@ -1,15 +1,24 @@
-"""Query helpers: parse a query, match rows against a query literal, build answers.
+"""Queries: parse a query, match a relation's rows against a query literal (through an index
+on its constant columns), resolve column references, answer rule queries, build answers.
 
 Imports: standard library and congress.datalog only.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from congress.datalog.ast import Constant, Literal, Row, Rule
+from congress.datalog import analysis
+from congress.datalog.ast import Constant, Literal, Row, Rule, Variable
+from congress.datalog.compiler import CompiledRule
 from congress.datalog.errors import PolicyError, policy_error
 from congress.datalog.parser import parse, parse_query
+from congress.datalog.storage import Relation
+
+if TYPE_CHECKING:
+    from congress.datalog.runtime import Runtime
 
 
 def parse_query_text(text: str) -> Literal | Rule:
@@ -50,3 +59,51 @@ def consistent(row: Row, names: list[str | None]) -> bool:
 
 def instance(lit: Literal, row: Row) -> Literal:
     return Literal(lit.table, tuple(Constant(v) for v in row), lit.policy, lit.modal)
+
+
+def match(rel: Relation, lit: Literal) -> list[Row]:
+    """Rows of ``rel`` matching the literal's constants (read through an index on their
+    columns) and repeated variables; ``rel`` must not be empty."""
+    args = lit.args
+    consts = [i for i, a in enumerate(args) if isinstance(a, Constant)]
+    if len(consts) == len(args):
+        row = tuple(a.value for a in args)  # type: ignore[union-attr]
+        return [row] if row in rel.rows else []
+    cand: Iterable[Row]
+    if consts:
+        cols = tuple(consts)
+        k = (
+            args[cols[0]].value  # type: ignore[union-attr]
+            if len(cols) == 1
+            else tuple(args[c].value for c in cols)  # type: ignore[union-attr]
+        )
+        cand = rel.index(cols).get(k, ())
+    else:
+        cand = rel.rows
+    names = [a.name if isinstance(a, Variable) else None for a in args]
+    if len({n for n in names if n}) == sum(1 for n in names if n):
+        width = len(next(iter(rel.rows)))
+        return list(cand) if width == len(args) else []
+    return [r for r in cand if consistent(r, names)]
+
+
+def positional(rt: Runtime, policy: str, lit: Literal) -> Literal:
+    """A query literal with its column references resolved against the schema."""
+    target = lit.policy or policy
+    qualified = dataclasses.replace(lit, policy=target)
+    probe = Rule((Literal("__query", ()),), (qualified,), lit.loc)
+    checked = analysis.check_statement(probe, policy="__query", kind="nonrecursive", schema=rt)
+    return dataclasses.replace(checked.body[0], policy=lit.policy)
+
+
+def select_rule(rt: Runtime, policy: str, q: Rule) -> list[Literal]:
+    """Answers of a rule query (``q(x) :- p(x), r(x)``), under the runtime's limits."""
+    rt._policy(policy)
+    r = analysis.check_statement(q, policy=policy, kind="nonrecursive", schema=rt)
+    cr = CompiledRule(r, policy, rt._clock)
+    batch = rt._txn().batch()
+    out: dict[Row, int] = {}
+    rt._engine._run_plan(batch, cr, cr.plan(None), (), out, 1, set())
+    if batch.budget is not None:
+        batch.budget.spend(len(out), policy)
+    return [instance(r.head[0], row) for row in out]

@@ -15,14 +15,13 @@ applies a sequence of updates and actions, answers the query and rolls everythin
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from congress.datalog import analysis
-from congress.datalog.ast import Constant, Literal, Row, Rule, Statement, Variable
+from congress.datalog.ast import Literal, Row, Rule, Statement
 from congress.datalog.compiler import CompiledRule, head_key
 from congress.datalog.errors import (
     DatalogError,
@@ -40,7 +39,14 @@ from congress.datalog.maintain import Engine
 from congress.datalog.model import ActionRequest, BatchResult, Limits, Policy, merge
 from congress.datalog.parser import parse, parse_ground
 from congress.datalog.printer import to_text
-from congress.datalog.query import as_literal, consistent, instance, parse_query_text
+from congress.datalog.query import (
+    as_literal,
+    instance,
+    match,
+    parse_query_text,
+    positional,
+    select_rule,
+)
 from congress.datalog.simulate import SimulateResult, action_policy_rows, simulate
 from congress.datalog.storage import Relation
 from congress.datalog.txn import Txn, gc_paused
@@ -488,7 +494,7 @@ class Runtime:
         key = head_key(lit, policy) if lit.modal else (lit.policy or policy, lit.table)
         pol = self._policy(key[0])
         if lit.named:
-            lit = self._positional(policy, lit)
+            lit = positional(self, policy, lit)
         rel = self._engine.relations.get(key)
         if pol.kind == "action" and not lit.modal:
             derived = action_policy_rows(self, key[0], key[1])
@@ -497,47 +503,16 @@ class Runtime:
                 rel.add_new(dict.fromkeys(derived, 1))
         if rel is None or not rel.rows:
             return []
-        args = lit.args
-        consts = [i for i, a in enumerate(args) if isinstance(a, Constant)]
-        if len(consts) == len(args):
-            row = tuple(a.value for a in args)  # type: ignore[union-attr]
-            return [row] if row in rel.rows else []
-        if consts:
-            cols = tuple(consts)
-            k = (
-                args[cols[0]].value  # type: ignore[union-attr]
-                if len(cols) == 1
-                else tuple(args[c].value for c in cols)  # type: ignore[union-attr]
-            )
-            cand: Iterable[Row] = rel.index(cols).get(k, ())
-        else:
-            cand = rel.rows
-        names = [a.name if isinstance(a, Variable) else None for a in args]
-        if len({n for n in names if n}) == sum(1 for n in names if n):
-            width = len(next(iter(rel.rows)))
-            if width == len(args):
-                return list(cand)
-            return []
-        return [r for r in cand if consistent(r, names)]
+        return match(rel, lit)
 
     def select(self, policy: str, query: str | Literal | Rule) -> list[Literal]:
         """Ground instances of the query that hold."""
         q = parse_query_text(query) if isinstance(query, str) else query
         if isinstance(q, Rule):
-            return self._select_rule(policy, q)
+            return select_rule(self, policy, q)
         if q.named:
-            q = self._positional(policy, q)
+            q = positional(self, policy, q)
         return [instance(q, r) for r in self.select_rows(policy, q)]
-
-    def _positional(self, policy: str, lit: Literal) -> Literal:
-        """A query literal with its column references resolved against the schema."""
-        target = lit.policy or policy
-        qualified = dataclasses.replace(lit, policy=target)
-        probe = Rule((Literal("__query", ()),), (qualified,), lit.loc)
-        checked = analysis.check_statement(
-            probe, policy="__query", kind="nonrecursive", schema=self
-        )
-        return dataclasses.replace(checked.body[0], policy=lit.policy)
 
     def simulate(
         self,
@@ -557,18 +532,6 @@ class Runtime:
         return [
             p for lit in self.select(policy, as_literal(query)) if (p := explain(self, policy, lit))
         ]
-
-    def _select_rule(self, policy: str, q: Rule) -> list[Literal]:
-        """Answers of a rule query (``q(x) :- p(x), r(x)``), under this runtime's limits."""
-        self._policy(policy)
-        r = analysis.check_statement(q, policy=policy, kind="nonrecursive", schema=self)
-        cr = CompiledRule(r, policy, self._clock)
-        batch = self._txn().batch()
-        out: dict[Row, int] = {}
-        self._engine._run_plan(batch, cr, cr.plan(None), (), out, 1, set())
-        if batch.budget is not None:
-            batch.budget.spend(len(out), policy)
-        return [instance(r.head[0], row) for row in out]
 
 
 def _fact_key(policy: str, r: Rule) -> Key:
