@@ -1,0 +1,261 @@
+"""Every option of Congress, and the ``congress`` namespace of ``oslo-config-generator``.
+
+The options keep the original Congress's names, groups and defaults, plus ``state_path``
+(``~/.local/state/congress``, the OpenStack name) for local state; ``verbose`` and
+``[json_ingester]`` are accepted for old files and do nothing (``congress.common.config``
+registers them all and warns about those two). ``congress-server``'s flags are command-line
+options here too: no role flag means every role.
+
+``list_opts`` (entry point ``oslo.config.opts``) lists the options of the sample file, which
+leaves out what is only accepted. ``set_config_defaults`` (entry point
+``oslo.config.opts.defaults``, called by the generator before it lists any namespace, and by
+the API before it builds its CORS middleware) sets Congress's defaults on library options:
+CORS as the original, and ``[database]``. Every default in the sample is the same on every
+machine: ``node_id`` shows ``<hostname>``, ``state_path`` a ``~`` path, and the database
+``$state_path/congress.sqlite``. ``tox -e genconfig`` writes ``etc/congress.conf.sample``.
+
+Imports: the standard library, oslo.config, ``oslo_db.options`` and, inside
+``set_config_defaults`` only, ``oslo_middleware.cors`` (it imports webob).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any, Final
+
+from oslo_config import cfg, types
+from oslo_db import options as db_options  # type: ignore[import-untyped]
+
+#: The CORS defaults of the original Congress.
+CORS_DEFAULTS: Final[dict[str, list[str]]] = {
+    "allow_headers": [
+        "X-Auth-Token",
+        "X-OpenStack-Request-ID",
+        "X-Identity-Status",
+        "X-Roles",
+        "X-Service-Catalog",
+        "X-User-Id",
+        "X-Tenant-Id",
+    ],
+    "expose_headers": ["X-OpenStack-Request-ID"],
+    "allow_methods": ["GET", "PUT", "POST", "DELETE", "PATCH"],
+}
+
+#: Defaults of oslo.db's ``[database]`` options (``connection`` refers to ``state_path``).
+DATABASE_DEFAULTS: Final[dict[str, Any]] = {
+    "connection": "sqlite:///$state_path/congress.sqlite",
+    "max_pool_size": 10,
+    "max_overflow": 20,
+    "pool_timeout": 10,
+}
+
+
+class _UserPath(types.String):
+    """A path option: a leading ``~`` is the home directory of the user running Congress."""
+
+    def __call__(self, value: Any) -> str:
+        return os.path.expanduser(super().__call__(value))
+
+
+cli_opts: Final[list[cfg.Opt]] = [
+    cfg.BoolOpt("api", default=False, help="Run the API service on this node."),
+    cfg.BoolOpt(
+        "policy-engine",
+        default=False,
+        help="Run the policy engine (and the policy library service) on this node.",
+    ),
+    cfg.BoolOpt("datasources", default=False, help="Run the datasource drivers on this node."),
+    cfg.StrOpt(
+        "node-id",
+        default=socket.gethostname(),
+        sample_default="<hostname>",
+        help="Name of this node on the bus; unique among the nodes of one bus_id.",
+    ),
+    cfg.BoolOpt(
+        "delete-missing-driver-datasources",
+        default=False,
+        help="On start, delete the datasources whose driver is not installed or not "
+        "permitted; without it such a datasource stops the server from starting.",
+    ),
+]
+
+#: Accepted so that old command lines and files still work; warned about, never used.
+compat_cli_opts: Final[list[cfg.Opt]] = [
+    cfg.BoolOpt(
+        "verbose",
+        short="v",
+        default=False,
+        help="Deprecated and without effect: INFO is the default log level; use debug.",
+    ),
+]
+
+core_opts: Final[list[cfg.Opt]] = [
+    cfg.HostAddressOpt("bind_host", default="0.0.0.0", help="Address the API server binds."),
+    cfg.PortOpt("bind_port", default=1789, help="Port the API server listens on."),
+    cfg.IntOpt(
+        "max_simultaneous_requests",
+        default=1024,
+        help="Most requests the API server serves at the same time.",
+    ),
+    cfg.BoolOpt(
+        "tcp_keepalive",
+        default=False,
+        help="Turn TCP keep-alive on for the connections that the API server accepts.",
+    ),
+    cfg.IntOpt(
+        "tcp_keepidle",
+        default=600,
+        help="Seconds a connection stays idle before the first keep-alive probe "
+        "(TCP_KEEPIDLE); only with tcp_keepalive, and not on macOS.",
+    ),
+    cfg.IntOpt("api_workers", default=1, help="Number of API server processes."),
+    cfg.StrOpt(
+        "api_paste_config",
+        default="api-paste.ini",
+        help="Paste file that assembles the API; a relative name is looked for where the "
+        "config files are.",
+    ),
+    cfg.StrOpt(
+        "auth_strategy",
+        default="keystone",
+        choices=[
+            ("keystone", "Keystone tokens, checked by keystonemiddleware"),
+            ("noauth", "no authentication: every request acts as an administrator"),
+        ],
+        help="How the API authenticates requests.",
+    ),
+    cfg.ListOpt(
+        "drivers",
+        default=[],
+        help="Datasource drivers that may be used, by entry-point name (group "
+        "congress.datasource.drivers) or class path; empty permits every installed driver.",
+    ),
+    cfg.ListOpt(
+        "disabled_drivers",
+        default=[],
+        help="Datasource drivers that may not be used, even when drivers lists them.",
+    ),
+    cfg.ListOpt(
+        "custom_driver_endpoints",
+        default=[],
+        help="Drivers added to the installed ones, each as name=module:Class.",
+    ),
+    cfg.IntOpt(
+        "datasource_sync_period",
+        default=60,
+        help="Seconds between two readings of the datasource configuration (and, on policy "
+        "engines, of the policies and rules) from the database: a safety net behind the "
+        "change notifications.",
+    ),
+    cfg.BoolOpt(
+        "enable_execute_action",
+        default=True,
+        help="Execute the actions that policies derive (execute[...]); when False they are "
+        "only logged.",
+    ),
+    cfg.BoolOpt(
+        "replicated_policy_engine",
+        default=False,
+        help="Several policy engines share the database (which must be MySQL, MariaDB or "
+        "PostgreSQL).",
+    ),
+    cfg.StrOpt(
+        "policy_library_path",
+        default="/etc/congress/library",
+        help="Folder of YAML policy files loaded into the library when it is empty; when "
+        "the default folder does not exist, the library shipped with Congress.",
+    ),
+    cfg.StrOpt(
+        "encryption_key_path",
+        default="/etc/congress/keys",
+        help="Folder of the key that encrypts secret datasource settings; when the default "
+        "folder does not exist, the folder keys under state_path.",
+    ),
+    cfg.Opt(
+        "state_path",
+        type=_UserPath(),
+        default="~/.local/state/congress",
+        help="Folder of this node's local state: the default SQLite database and keys. A "
+        "leading ~ is the home directory of the user running Congress.",
+    ),
+    cfg.StrOpt("tempdir", help="Folder for temporary files; the system's when unset."),
+    cfg.BoolOpt(
+        "fatal_exception_format_errors",
+        default=False,
+        help="Raise, instead of logging, when an error message cannot be formatted (for tests).",
+    ),
+]
+
+DSE_GROUP: Final = cfg.OptGroup(
+    "dse", title="Bus", help="The bus between the nodes of one Congress deployment."
+)
+dse_opts: Final[list[cfg.Opt]] = [
+    cfg.StrOpt(
+        "bus_id",
+        default="bus",
+        help="Name of the deployment on the bus: the nodes with the same bus_id and "
+        "transport_url form one Congress.",
+    ),
+    cfg.IntOpt(
+        "ping_timeout",
+        default=5,
+        help="Seconds to wait for a service that is not known yet to answer a ping.",
+    ),
+    cfg.IntOpt(
+        "long_timeout",
+        default=120,
+        help="Seconds to wait for a call that may take long, such as an action execution.",
+    ),
+    cfg.IntOpt(
+        "time_to_resub",
+        default=10,
+        help="Seconds a subscriber waits for a missing table update before it subscribes again.",
+    ),
+    cfg.BoolOpt(
+        "execute_action_retry",
+        default=False,
+        help="Send an action execution request again when it timed out (the action may then "
+        "run more than once).",
+    ),
+    cfg.IntOpt(
+        "execute_action_retry_timeout",
+        default=600,
+        help="Seconds to keep sending an execution request again; 0 or less: for ever.",
+    ),
+]
+
+JSON_INGESTER_GROUP: Final = cfg.OptGroup("json_ingester", title="JSON ingester (not supported)")
+_NOT_SUPPORTED = "Not supported: the JSON ingester was not carried over (use the json driver)."
+json_ingester_opts: Final[list[cfg.Opt]] = [
+    cfg.BoolOpt("enable", default=False, help=_NOT_SUPPORTED),
+    cfg.StrOpt("config_path", default="/etc/congress/json_ingesters", help=_NOT_SUPPORTED),
+    cfg.StrOpt(
+        "config_reusables_path",
+        default="/etc/congress/config_reusables.yaml",
+        help=_NOT_SUPPORTED,
+    ),
+    cfg.StrOpt("db_connection", secret=True, help=_NOT_SUPPORTED),
+]
+
+
+def list_opts() -> list[tuple[str | cfg.OptGroup, list[cfg.Opt]]]:
+    """Congress's own options, by group, for ``oslo-config-generator``."""
+    return [
+        ("DEFAULT", [*core_opts, *cli_opts]),
+        (DSE_GROUP, list(dse_opts)),
+    ]
+
+
+def set_config_defaults() -> None:
+    """Set Congress's defaults on the CORS and ``[database]`` options, for every ConfigOpts.
+
+    The API calls it before it builds the CORS middleware; ``config.register_opts`` already
+    sets the ``[database]`` defaults on each ConfigOpts it registers on.
+    """
+    from oslo_middleware import cors  # imports webob: only where CORS is wanted
+
+    cors.set_defaults(**CORS_DEFAULTS)
+    database_defaults: dict[str, Any] = DATABASE_DEFAULTS
+    for _group, opts in db_options.list_opts():
+        cfg.set_defaults(opts, **database_defaults)
