@@ -90,8 +90,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps([p.as_dict() for p in proofs], indent=1))
         else:
-            for p in proofs:
-                print("\n".join(p.lines()))
+            for proof in proofs:
+                print("\n".join(proof.lines()))
         return 0
     if args.json:
         print(json.dumps([to_text(a) for a in answers]))
