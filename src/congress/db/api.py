@@ -1,0 +1,102 @@
+"""The repository API of the persistence layer, in one namespace.
+
+Imports: congress.db only. Every function takes an ``Engine`` (it runs in its own transaction,
+retried on deadlocks and serialization failures) or a ``Session`` (it joins the caller's
+transaction, so several calls commit together), and returns plain records
+(``congress.db.records``), never ORM objects. Errors are ``congress.db.errors.DBError``s.
+
+Typical use::
+
+    engine = make_engine(url)
+    policy = api.create_policy(engine, "classification")
+    api.add_rule(engine, "classification", "p(x) :- q(x)", expected_revision=policy.revision)
+    state = api.load_policy_state(engine)          # then, later:
+    log = api.changes_since(engine, state.revision)
+"""
+
+from __future__ import annotations
+
+from congress.db.changes import changes_since, load_policy_state
+from congress.db.datasources import (
+    create_datasource,
+    delete_datasource,
+    delete_table_data,
+    find_datasource,
+    get_all_table_data,
+    get_datasource,
+    get_datasource_by_name,
+    get_table_data,
+    list_datasources,
+    put_table_data,
+    update_datasource,
+)
+from congress.db.executions import (
+    list_executions,
+    prune_executions,
+    record_execution,
+    set_execution_status,
+)
+from congress.db.library import (
+    create_library_policy,
+    delete_all_library_policies,
+    delete_library_policy,
+    get_library_policy,
+    get_library_policy_by_name,
+    list_library_policies,
+    replace_library_policy,
+)
+from congress.db.policies import (
+    add_rule,
+    add_rules,
+    create_policy,
+    delete_policy,
+    delete_rule,
+    delete_rules,
+    find_policy,
+    get_policy,
+    get_policy_by_name,
+    get_rule,
+    list_policies,
+    list_rules,
+)
+from congress.db.revisions import current_revision
+
+__all__ = [
+    "add_rule",
+    "add_rules",
+    "changes_since",
+    "create_datasource",
+    "create_library_policy",
+    "create_policy",
+    "current_revision",
+    "delete_all_library_policies",
+    "delete_datasource",
+    "delete_library_policy",
+    "delete_policy",
+    "delete_rule",
+    "delete_rules",
+    "delete_table_data",
+    "find_datasource",
+    "find_policy",
+    "get_all_table_data",
+    "get_datasource",
+    "get_datasource_by_name",
+    "get_library_policy",
+    "get_library_policy_by_name",
+    "get_policy",
+    "get_policy_by_name",
+    "get_rule",
+    "get_table_data",
+    "list_datasources",
+    "list_executions",
+    "list_library_policies",
+    "list_policies",
+    "list_rules",
+    "load_policy_state",
+    "prune_executions",
+    "put_table_data",
+    "record_execution",
+    "replace_library_policy",
+    "set_execution_status",
+    "update_datasource",
+]

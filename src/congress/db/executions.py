@@ -1,0 +1,125 @@
+"""The execution log: one row per action a policy engine (or the API) asked a datasource for.
+
+Imports: standard library, SQLAlchemy, congress.db's errors, models, records and _support.
+
+Each function takes an ``Engine`` (its own transaction, retried on deadlocks) or a ``Session``
+(the caller's transaction). An entry records who asked (``policy``, ``node_id``), what
+(``datasource``, ``action``, ``args`` as JSON), why (the policy ``revision`` and the
+``derivation`` that produced it) and what happened (``status``, ``detail``). Status words are
+the caller's; ``STATUSES`` lists the usual ones. Entries are appended, updated in status and
+pruned by age; nothing else changes them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from congress.db import errors, models
+from congress.db._support import check_length, from_json, new_id, now, to_json, transactional
+from congress.db.models import ActionExecutionRow
+from congress.db.records import ActionExecution
+
+STATUSES = ("requested", "executed", "failed", "dropped", "logged")
+DEFAULT_LIMIT = 100
+
+
+def _record(row: ActionExecutionRow) -> ActionExecution:
+    return ActionExecution(
+        id=row.id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        policy=row.policy,
+        datasource=row.datasource,
+        action=row.action,
+        args=from_json(row.args),
+        revision=row.revision,
+        derivation=row.derivation,
+        node_id=row.node_id,
+        status=row.status,
+        detail=row.detail,
+    )
+
+
+@transactional()
+def record_execution(
+    session: Session,
+    *,
+    datasource: str,
+    action: str,
+    args: object,
+    policy: str | None = None,
+    revision: int | None = None,
+    derivation: str | None = None,
+    node_id: str | None = None,
+    status: str = "requested",
+    detail: str | None = None,
+) -> ActionExecution:
+    """Append an entry to the execution log. Raises InvalidValue."""
+    for field, value in (("datasource", datasource), ("action", action), ("policy", policy)):
+        check_length(field, value, models.NAME_LENGTH)
+    check_length("node_id", node_id, models.NAME_LENGTH)
+    check_length("status", status, models.STATUS_LENGTH)
+    row = ActionExecutionRow(
+        id=new_id(),
+        created_at=now(),
+        policy=policy,
+        datasource=datasource,
+        action=action,
+        args=to_json(args),
+        revision=revision,
+        derivation=derivation,
+        node_id=node_id,
+        status=status,
+        detail=detail,
+    )
+    session.add(row)
+    session.flush()
+    return _record(row)
+
+
+@transactional()
+def set_execution_status(
+    session: Session, execution_id: str, status: str, detail: str | None = None
+) -> ActionExecution:
+    """Set an entry's status (and detail). Raises NotFound or InvalidValue."""
+    check_length("status", status, models.STATUS_LENGTH)
+    row = session.get(
+        ActionExecutionRow, execution_id, with_for_update=True, populate_existing=True
+    )
+    if row is None:
+        raise errors.NotFound("action execution", execution_id)
+    row.status = status
+    row.detail = detail
+    row.updated_at = now()
+    session.flush()
+    return _record(row)
+
+
+@transactional(readonly=True)
+def list_executions(
+    session: Session,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    datasource: str | None = None,
+    policy: str | None = None,
+) -> list[ActionExecution]:
+    """The latest ``limit`` entries, newest first, optionally of one datasource or policy."""
+    statement = select(ActionExecutionRow)
+    if datasource is not None:
+        statement = statement.where(ActionExecutionRow.datasource == datasource)
+    if policy is not None:
+        statement = statement.where(ActionExecutionRow.policy == policy)
+    statement = statement.order_by(
+        ActionExecutionRow.created_at.desc(), ActionExecutionRow.id.desc()
+    ).limit(limit)
+    return [_record(row) for row in session.scalars(statement)]
+
+
+@transactional()
+def prune_executions(session: Session, older_than: datetime) -> int:
+    """Delete the entries created before ``older_than``; returns how many."""
+    statement = delete(ActionExecutionRow).where(ActionExecutionRow.created_at < older_than)
+    return session.connection().execute(statement).rowcount

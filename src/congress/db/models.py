@@ -1,0 +1,225 @@
+"""SQLAlchemy 2 declarative models: the tables of Congress's database.
+
+Imports: standard library and SQLAlchemy only. Nothing outside ``congress.db`` uses these classes:
+the repository modules turn rows into the plain records of ``congress.db.records``.
+
+Table and column names are the original Congress's; ``action_executions``, ``policy_revision``
+and the ``revision``/``deleted_revision``/``fingerprint`` columns are new. Invariants:
+
+- ``policies`` holds live policies only; deleting one moves its row to ``policiesdeleted``. So the
+  unique constraint on ``policies.name`` is "unique among live policies" and a deleted policy's
+  name can be reused.
+- ``policy_rules`` rows are soft-deleted: ``deleted`` is ``""`` while the rule is live and the
+  rule's own id once deleted, so ``uq_policy_rules_fingerprint`` (policy_name, fingerprint,
+  deleted) covers live rules only. A NULL fingerprint never conflicts.
+- ``policy_revision`` has exactly one row (id 1). Every policy or rule change increments its
+  ``revision`` in the change's own transaction and stamps the changed rows with the new value
+  (``revision`` when created, ``deleted_revision`` when deleted). The row lock on that one row
+  orders the writers, so revisions are committed in increasing order: a reader that sees revision
+  N in a snapshot sees every change up to N and none after it. No table is ever locked.
+- Timestamps are stored as naive UTC (microseconds on MySQL/MariaDB too) and read back aware.
+- JSON columns are text written by the repository (``LONGTEXT`` on MySQL/MariaDB); tables on
+  MySQL/MariaDB are InnoDB, utf8mb4 with the binary collation, so names compare exactly as on
+  PostgreSQL and SQLite (case-sensitive).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+NAMING_CONVENTION = {
+    "pk": "pk_%(table_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}
+MYSQL_TABLE_OPTIONS = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_bin",
+}
+LONG_TEXT = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+UUID_LENGTH = 36
+NAME_LENGTH = 255
+ABBREVIATION_LENGTH = 5
+KIND_LENGTH = 36
+STATUS_LENGTH = 32
+FINGERPRINT_LENGTH = 64
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as naive UTC and returned aware (tzinfo=UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class _Audit:
+    """The original's audit columns; ``deleted`` is ``""`` for live rows, the row's id after."""
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deleted: Mapped[str] = mapped_column(String(UUID_LENGTH), default="", server_default="")
+
+
+class _PolicyColumns(_Audit):
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    abbreviation: Mapped[str] = mapped_column(String(ABBREVIATION_LENGTH))
+    description: Mapped[str] = mapped_column(Text())
+    owner: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    kind: Mapped[str] = mapped_column(String(KIND_LENGTH))
+    revision: Mapped[int] = mapped_column(BigInteger())
+
+
+class PolicyRow(_PolicyColumns, Base):
+    """A live policy."""
+
+    __tablename__ = "policies"
+    __table_args__ = (UniqueConstraint("name", name="uq_policies_name"), MYSQL_TABLE_OPTIONS)
+
+
+class DeletedPolicyRow(_PolicyColumns, Base):
+    """A deleted policy, moved out of ``policies``; ``deleted_revision`` is when."""
+
+    __tablename__ = "policiesdeleted"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    deleted_revision: Mapped[int] = mapped_column(BigInteger(), index=True)
+
+
+class RuleRow(_Audit, Base):
+    """A rule (or fact) of a policy, live while ``deleted == ""``."""
+
+    __tablename__ = "policy_rules"
+    __table_args__ = (
+        UniqueConstraint(
+            "policy_name", "fingerprint", "deleted", name="uq_policy_rules_fingerprint"
+        ),
+        Index("ix_policy_rules_policy_name", "policy_name", "deleted"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    rule: Mapped[str] = mapped_column(Text())
+    policy_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    comment: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    fingerprint: Mapped[str | None] = mapped_column(String(FINGERPRINT_LENGTH))
+    revision: Mapped[int] = mapped_column(BigInteger(), index=True)
+    deleted_revision: Mapped[int | None] = mapped_column(BigInteger(), index=True)
+
+
+class RevisionRow(Base):
+    """The single row (id 1) holding the current policy revision."""
+
+    __tablename__ = "policy_revision"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=False)
+    revision: Mapped[int] = mapped_column(BigInteger())
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DatasourceRow(Base):
+    """A configured datasource; ``config`` is JSON text (secrets already encrypted by callers)."""
+
+    __tablename__ = "datasources"
+    __table_args__ = (UniqueConstraint("name", name="uq_datasources_name"), MYSQL_TABLE_OPTIONS)
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    driver: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    config: Mapped[str] = mapped_column(LONG_TEXT)
+    description: Mapped[str | None] = mapped_column(Text())
+    enabled: Mapped[bool] = mapped_column(Boolean())
+
+
+class TableDataRow(Base):
+    """Persisted push data of one datasource table: ``tabledata`` is a JSON list of rows."""
+
+    __tablename__ = "dstabledata"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    ds_id: Mapped[str] = mapped_column(
+        String(UUID_LENGTH), ForeignKey("datasources.id", ondelete="CASCADE"), primary_key=True
+    )
+    tablename: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    tabledata: Mapped[str] = mapped_column(LONG_TEXT)
+
+
+class LibraryPolicyRow(Base):
+    """A library policy: a named set of rules (JSON text) that can be activated."""
+
+    __tablename__ = "library_policies"
+    __table_args__ = (
+        UniqueConstraint("name", name="uq_library_policies_name"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    abbreviation: Mapped[str] = mapped_column(String(ABBREVIATION_LENGTH))
+    description: Mapped[str] = mapped_column(Text())
+    kind: Mapped[str] = mapped_column(String(KIND_LENGTH))
+    rules: Mapped[str] = mapped_column(LONG_TEXT)
+
+
+class ActionExecutionRow(Base):
+    """One entry of the execution log: an action a policy (or the API) asked a datasource for."""
+
+    __tablename__ = "action_executions"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    policy: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    datasource: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    action: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    args: Mapped[str] = mapped_column(LONG_TEXT)
+    revision: Mapped[int | None] = mapped_column(BigInteger())
+    derivation: Mapped[str | None] = mapped_column(Text())
+    node_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    status: Mapped[str] = mapped_column(String(STATUS_LENGTH))
+    detail: Mapped[str | None] = mapped_column(Text())
+
+
+ALL_TABLES = tuple(Base.metadata.sorted_tables)
