@@ -16,6 +16,22 @@ def test_every_error_code_is_documented() -> None:
     assert missing == []
 
 
+def test_every_driver_and_database_error_code_is_documented() -> None:
+    import inspect
+
+    from congress.datasources.errors import CODES as DS_CODES
+    from congress.db import errors as db_errors
+
+    text = (ROOT / "docs" / "errors.md").read_text()
+    db_codes = {
+        c.code
+        for _, c in inspect.getmembers(db_errors, inspect.isclass)
+        if issubclass(c, db_errors.DBError)
+    }
+    missing = [code for code in [*DS_CODES, *db_codes] if f"`{code}`" not in text]
+    assert missing == []
+
+
 def test_every_builtin_is_documented() -> None:
     text = (ROOT / "docs" / "language.md").read_text()
     missing = [name for name in BUILTINS if f"`{name}" not in text]
