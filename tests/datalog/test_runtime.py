@@ -14,6 +14,7 @@ from congress.datalog.errors import (
     PolicyExists,
     PolicyNotFound,
 )
+from congress.datalog.parser import parse_statement
 from congress.datalog.printer import to_text
 from congress.datalog.runtime import ActionRequest, BatchResult, Runtime
 
@@ -836,3 +837,19 @@ def test_errors_share_the_base_class(rt: Runtime) -> None:
     with pytest.raises(PolicyError) as e:
         rt.insert("a", "p(x)")
     assert e.value.code == "fact_not_ground"
+
+
+def test_check_validates_without_changing_anything(rt: Runtime) -> None:
+    rt.create_policy("a")
+    rt.insert("a", "p(1)")
+    checked = rt.check("a", "q(x) :- p(x)  r(2)")
+    assert [to_text(r) for r in checked] == ["q(x) :- p(x)", "r(2)"]
+    assert rt.rules("a") == [parse_statement("p(1)")]
+    assert rt.rows("a", "q") == set()
+    with pytest.raises(PolicyError) as e:
+        rt.check("a", "s(x) :- s(x)")
+    assert e.value.code == "recursive_rules"
+    with pytest.raises(PolicyError) as e:
+        rt.check("a", "t(x) :- u(y)")
+    assert e.value.code == "unsafe_rule"
+    assert rt.insert("a", checked).changes[("a", "q")] == ({(1,)}, set())

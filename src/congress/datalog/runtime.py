@@ -234,6 +234,20 @@ class Runtime:
                 self._ref_arities(policy, r, -1)
             raise
 
+    def check(self, policy: str, rules: str | Iterable[Statement]) -> list[Rule]:
+        """The checked form of each statement, as ``insert`` would take it, changing nothing.
+
+        Raises what ``insert`` would raise for bad statements (every problem) and for rules that
+        would make the dependency graph recursive where that is not allowed. A service calls it
+        before writing a rule to its database, then inserts the returned rules.
+        """
+        pol = self._policy(policy)
+        checked = self._check_all(pol, rules)
+        new = [r for r in dict.fromkeys(checked) if r not in pol.rules and r not in pol.facts]
+        if pol.kind != "action":
+            self._check_graph(self._compile(pol, [r for r in new if not r.is_fact]))
+        return checked
+
     def delete(self, policy: str, rules: str | Iterable[Statement]) -> BatchResult:
         """Delete rules and facts; statements not present are ignored."""
         pol = self._policy(policy)
