@@ -1,0 +1,65 @@
+"""Errors raised by the services, with the HTTP status and the original's error name they map to.
+
+May import the standard library only.
+
+``ServiceError`` carries a stable string ``code``, a ``message``, the HTTP ``status`` the API
+answers with and ``api_name``, the name of the original's integer error code in
+``congress.api.errors.CODES`` (``unknown`` when the original had none). Engine errors
+(``congress.datalog.errors``) and database errors (``congress.db.errors``) pass through the
+services unchanged; the API maps those itself.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    code = "service_error"
+    status = 400
+    api_name = "unknown"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(ServiceError):
+    code = "resource_not_found"
+    status = 404
+
+
+class PolicyNotFound(NotFound):
+    code = "policy_not_found"
+    api_name = "policy_not_exist"
+
+
+class Conflict(ServiceError):
+    code = "conflict"
+    status = 409
+
+
+class RuleExists(Conflict):
+    code = "rule_already_exists"
+    api_name = "rule_already_exists"
+
+
+class BadRequest(ServiceError):
+    code = "bad_request"
+
+
+class SystemPolicy(BadRequest):
+    code = "system_policy"
+
+
+class MultipleRules(BadRequest):
+    code = "multiple_rules"
+    api_name = "multiple_rules"
+
+
+class InvalidAbbreviation(BadRequest):
+    code = "invalid_abbreviation"
+    api_name = "policy_abbreviation_error"
+
+
+class Unavailable(ServiceError):
+    code = "unavailable"
+    status = 503

@@ -1,0 +1,497 @@
+"""The policy engine service: one ``Runtime`` kept in step with the database.
+
+May import congress.datalog, congress.db, congress.common and the standard library.
+
+The database is the source of truth for policies and rules. A change goes:
+
+1. checked against the runtime without applying it (``Runtime.check``: parse, analysis, graph);
+2. written to the database in one transaction at a new revision, on the condition that the
+   revision is still the one this engine has applied (``expected_revision``); when another
+   engine wrote first (``StaleRevision``) this one catches up and tries again;
+3. applied to the runtime. A change the runtime refuses at this point (an evaluation budget)
+   is removed from the database again and the error raised.
+
+``sync`` applies every change since the last applied revision (other engines' writes, or a
+missed notification); it runs before each write and periodically. Data of datasources reaches
+the runtime through ``receive``; every batch's ``execute[...]`` requests are recorded in the
+execution log and handed to ``executor`` (or only logged when execution is disabled).
+
+Every public method takes the service's lock: the runtime is not thread-safe and its calls are
+short.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Engine as DbEngine
+
+from congress.datalog import errors as dl
+from congress.datalog.ast import Literal, Row, Rule
+from congress.datalog.printer import format_rule, to_text
+from congress.datalog.runtime import ActionRequest, BatchResult, Limits, Runtime, SimulateResult
+from congress.db import api as db
+from congress.db import errors as db_errors
+from congress.db import records
+from congress.services import errors
+
+LOG = logging.getLogger(__name__)
+
+SYSTEM_POLICIES = {"classification": "nonrecursive", "action": "action"}
+"""Created on first start; they cannot be deleted."""
+
+MAX_WRITE_ATTEMPTS = 5
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyView:
+    id: str
+    name: str
+    abbreviation: str
+    description: str
+    owner_id: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleView:
+    id: str
+    policy: str
+    rule: str  # as submitted
+    name: str | None
+    comment: str
+
+
+Executor = Callable[[ActionRequest], None]
+
+
+def fingerprint(rule: Rule) -> str:
+    """A digest of the rule's canonical text: the database refuses two equal live rules."""
+    return hashlib.sha256(to_text(rule).encode()).hexdigest()
+
+
+def _view(p: records.Policy) -> PolicyView:
+    return PolicyView(p.id, p.name, p.abbreviation, p.description, p.owner, p.kind)
+
+
+class PolicyEngineService:
+    """Policies and rules from the database, evaluated by one runtime."""
+
+    def __init__(
+        self,
+        database: DbEngine,
+        *,
+        clock: Callable[[], datetime.datetime] = datetime.datetime.now,
+        timer: Callable[[], float] | None = None,
+        limits: Limits | None = None,
+        enable_execute_action: bool = True,
+        executor: Executor | None = None,
+        node_id: str = "",
+    ) -> None:
+        self._db = database
+        self._rt = Runtime(clock=clock, timer=timer, limits=limits)
+        self._lock = threading.RLock()
+        self._revision = 0
+        self._policies: dict[str, PolicyView] = {}  # by name
+        self._rules: dict[str, tuple[RuleView, Rule]] = {}  # by id: the record, checked form
+        self._pending: dict[str, records.Rule] = {}  # rules that could not be checked yet
+        self._execute = enable_execute_action
+        self._executor = executor
+        self._node_id = node_id
+
+    # -- life cycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Load every policy and rule; create the system policies when absent."""
+        with self._lock:
+            state = db.load_policy_state(self._db)
+            for policy in state.policies:
+                self._apply_policy_created(policy)
+            for rule in state.rules:
+                self._apply_rule_added(rule)
+            self._revision = state.revision
+            for name, kind in SYSTEM_POLICIES.items():
+                if name not in self._policies:
+                    try:
+                        self.create_policy(name, kind=kind)
+                    except db_errors.DuplicateName:
+                        self.sync()  # another engine made it first
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime (for reads by the same thread that holds ``lock``)."""
+        return self._rt
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    def sync(self) -> None:
+        """Apply every change written to the database since the last one applied here."""
+        with self._lock:
+            log = db.changes_since(self._db, self._revision)
+            if log.revision < self._revision:
+                LOG.warning("database revision went back: reloading every policy")
+                self._reload()
+                return
+            for change in log.changes:
+                self._apply_change(change)
+            self._revision = max(self._revision, log.revision)
+
+    def _reload(self) -> None:
+        for name in list(self._policies):
+            self._apply_policy_deleted(name)
+        self._rules.clear()
+        self._pending.clear()
+        self._revision = 0
+        self.start()
+
+    def _apply_change(self, change: records.Change) -> None:
+        if isinstance(change, records.PolicyCreated):
+            if change.policy.name not in self._policies:
+                self._apply_policy_created(change.policy)
+        elif isinstance(change, records.PolicyDeleted):
+            if change.policy.name in self._policies:
+                self._apply_policy_deleted(change.policy.name)
+        elif isinstance(change, records.RuleAdded):
+            if change.rule.id not in self._rules:
+                self._apply_rule_added(change.rule)
+        elif change.rule.id in self._rules or change.rule.id in self._pending:
+            self._apply_rule_deleted(change.rule.id)
+
+    # -- policies ------------------------------------------------------------------------
+    def list_policies(self) -> list[PolicyView]:
+        with self._lock:
+            return sorted(self._policies.values(), key=lambda p: p.name)
+
+    def get_policy(self, name_or_id: str) -> PolicyView:
+        with self._lock:
+            return self._find_policy(name_or_id)
+
+    def _find_policy(self, name_or_id: str) -> PolicyView:
+        pol = self._policies.get(name_or_id)
+        if pol is None:
+            pol = next((p for p in self._policies.values() if p.id == name_or_id), None)
+        if pol is None:
+            raise errors.PolicyNotFound(f"Policy {name_or_id} does not exist")
+        return pol
+
+    def create_policy(
+        self,
+        name: str,
+        *,
+        kind: str | None = None,
+        abbreviation: str | None = None,
+        description: str | None = None,
+        owner: str = "user",
+        rules: Sequence[Mapping[str, Any]] = (),
+    ) -> tuple[PolicyView, list[RuleView]]:
+        """Create a policy (and its rules, all or nothing)."""
+        kind = kind or "nonrecursive"
+        if abbreviation is not None and not 1 <= len(abbreviation) <= 5:
+            raise errors.InvalidAbbreviation(
+                f"abbreviation {abbreviation!r} is not 1 to 5 characters"
+            )
+        with self._lock:
+            self.sync()
+            scratch = Runtime()
+            scratch.create_policy(name, kind)  # validates name and kind
+            checked = [self._check_one(scratch, name, r["rule"]) for r in rules]
+            new = [
+                records.NewRule(
+                    rule=r["rule"],
+                    name=r.get("name"),
+                    comment=r.get("comment") or "",
+                    fingerprint=fingerprint(c),
+                )
+                for r, c in zip(rules, checked, strict=True)
+            ]
+            policy = self._write(
+                "create_policy",
+                lambda rev: db.create_policy(
+                    self._db,
+                    name,
+                    abbreviation=abbreviation,
+                    description=description or "",
+                    owner=owner,
+                    kind=kind,
+                    rules=new,
+                    expected_revision=rev,
+                ),
+            )
+            self._apply_policy_created(policy)
+            added = db.list_rules(self._db, name)
+            for rule in added:
+                self._apply_rule_added(rule)
+            self._revision = policy.revision
+            return self._policies[name], [
+                self._rules[r.id][0] for r in added if r.id in self._rules
+            ]
+
+    def delete_policy(self, name_or_id: str) -> PolicyView:
+        with self._lock:
+            self.sync()
+            pol = self._find_policy(name_or_id)
+            if pol.name in SYSTEM_POLICIES:
+                raise errors.SystemPolicy("Cannot delete system-maintained policy")
+            gone = self._write(
+                "delete_policy",
+                lambda rev: db.delete_policy(self._db, pol.id, expected_revision=rev),
+            )
+            self._apply_policy_deleted(pol.name)
+            self._revision = max(self._revision, gone.revision)
+            return pol
+
+    def _apply_policy_created(self, policy: records.Policy) -> None:
+        if not self._rt.policy_exists(policy.name):
+            self._rt.create_policy(policy.name, policy.kind, abbreviation=policy.abbreviation)
+        self._policies[policy.name] = _view(policy)
+
+    def _apply_policy_deleted(self, name: str) -> None:
+        for rid in [rid for rid, (v, _) in self._rules.items() if v.policy == name]:
+            del self._rules[rid]
+        for rid in [rid for rid, r in self._pending.items() if r.policy_name == name]:
+            del self._pending[rid]
+        self._handle(self._rt.delete_policy(name))
+        del self._policies[name]
+
+    # -- rules ---------------------------------------------------------------------------
+    def list_rules(self, policy: str) -> list[RuleView]:
+        with self._lock:
+            pol = self._find_policy(policy)
+            views = [v for v, _ in self._rules.values() if v.policy == pol.name]
+            views += [
+                self._rule_view(r) for r in self._pending.values() if r.policy_name == pol.name
+            ]
+            return views
+
+    def get_rule(self, policy: str, rule_id: str) -> RuleView:
+        with self._lock:
+            pol = self._find_policy(policy)
+            for view in self.list_rules(pol.name):
+                if view.id == rule_id or (view.name is not None and view.name == rule_id):
+                    return view
+            raise errors.NotFound(f"Rule {rule_id} does not exist in policy {pol.name}")
+
+    def create_rule(
+        self, policy: str, text: str, *, name: str | None = None, comment: str | None = None
+    ) -> RuleView:
+        """Check, persist, then apply one rule (or fact); 409 when it is already there."""
+        with self._lock:
+            self.sync()
+            pol = self._find_policy(policy)
+            checked = self._check_one(self._rt, pol.name, text)
+            if any(r == checked and v.policy == pol.name for v, r in self._rules.values()):
+                raise errors.RuleExists(f"Rule already exists in policy {pol.name}: {text}")
+            try:
+                record = self._write(
+                    "add_rule",
+                    lambda rev: db.add_rule(
+                        self._db,
+                        pol.name,
+                        text,
+                        name=name,
+                        comment=comment or "",
+                        fingerprint=fingerprint(checked),
+                        expected_revision=rev,
+                    ),
+                )
+            except db_errors.DuplicateRule as e:
+                raise errors.RuleExists(f"Rule already exists in policy {pol.name}") from e
+            if record.id in self._rules:  # another engine's copy arrived while catching up
+                return self._rules[record.id][0]
+            try:
+                self._insert(record, checked)
+            except dl.DatalogError:
+                # refused after all (a budget, or a cycle with a rule another engine wrote
+                # meanwhile): the database must not keep it
+                db.delete_rule(self._db, record.id)
+                self.sync()
+                raise
+            self._revision = max(self._revision, record.revision)
+            return self._rules[record.id][0]
+
+    def delete_rule(self, policy: str, rule_id: str) -> RuleView:
+        with self._lock:
+            self.sync()
+            view = self.get_rule(policy, rule_id)
+            gone = self._write(
+                "delete_rule",
+                lambda rev: db.delete_rule(
+                    self._db, view.id, policy_name=view.policy, expected_revision=rev
+                ),
+            )
+            self._apply_rule_deleted(view.id)
+            self._revision = max(self._revision, gone.revision)
+            return view
+
+    def _write(self, what: str, change: Callable[[int], T]) -> T:
+        """Run a database change conditional on the revision applied here; when another
+        engine wrote first, catch up and try again."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            try:
+                return change(self._revision)
+            except db_errors.StaleRevision:
+                self.sync()
+        raise errors.Unavailable(f"{what}: other policy engines kept changing policy; try again")
+
+    def _check_one(self, rt: Runtime, policy: str, text: str) -> Rule:
+        checked = rt.check(policy, text)
+        if len(checked) != 1:
+            raise errors.MultipleRules(
+                f"Received string representing {len(checked)} rules; exactly one expected"
+            )
+        return checked[0]
+
+    @staticmethod
+    def _rule_view(r: records.Rule) -> RuleView:
+        return RuleView(r.id, r.policy_name, r.rule, r.name, r.comment)
+
+    def _apply_rule_added(self, record: records.Rule) -> None:
+        try:
+            checked = self._check_one(self._rt, record.policy_name, record.rule)
+        except (dl.DatalogError, errors.ServiceError) as e:
+            # e.g. a column reference to a datasource whose schema is not known yet
+            LOG.info("rule %s of %s waits: %s", record.id, record.policy_name, e)
+            self._pending[record.id] = record
+            return
+        self._insert(record, checked)
+
+    def _insert(self, record: records.Rule, checked: Rule) -> None:
+        self._handle(self._rt.insert(record.policy_name, [checked]))
+        self._rules[record.id] = (self._rule_view(record), checked)
+        self._pending.pop(record.id, None)
+
+    def _apply_rule_deleted(self, rule_id: str) -> None:
+        if self._pending.pop(rule_id, None) is not None:
+            return
+        view, checked = self._rules.pop(rule_id)
+        if not any(r == checked and v.policy == view.policy for v, r in self._rules.values()):
+            self._handle(self._rt.delete(view.policy, [checked]))
+
+    def retry_pending(self) -> None:
+        """Try again the rules that could not be checked (a schema has become known)."""
+        with self._lock:
+            for record in list(self._pending.values()):
+                self._pending.pop(record.id)
+                self._apply_rule_added(record)
+
+    # -- tables, rows, queries -----------------------------------------------------------
+    def tables(self, policy: str) -> list[str]:
+        with self._lock:
+            return self._rt.tables(self._find_policy(policy).name)
+
+    def rows(self, policy: str, table: str) -> list[Row]:
+        """Rows of a table the policy mentions; a table it never mentions is a 404."""
+        with self._lock:
+            name = self._find_policy(policy).name
+            if table not in self._rt.tables(name):
+                raise errors.NotFound(f"Table {table} does not exist in policy {name}")
+            return sorted(self._rt.rows(name, table), key=repr)
+
+    def select(self, policy: str, query: str) -> list[Literal]:
+        with self._lock:
+            return self._rt.select(self._find_policy(policy).name, query)
+
+    def simulate(
+        self,
+        policy: str,
+        query: str,
+        sequence: str,
+        action_policy: str | None,
+        *,
+        delta: bool = False,
+        trace: bool = False,
+    ) -> SimulateResult:
+        with self._lock:
+            name = self._find_policy(policy).name
+            if action_policy is not None:
+                self._find_policy(action_policy)
+            return self._rt.simulate(name, query, sequence, action_policy, delta=delta, trace=trace)
+
+    # -- data from datasources -----------------------------------------------------------
+    def ensure_datasource(self, name: str, schema: Mapping[str, Sequence[str]]) -> None:
+        """Create (or re-schema) the datasource policy ``name``; rules waiting for it retry."""
+        with self._lock:
+            if self._rt.policy_exists(name):
+                self._rt.set_schema(name, schema)
+            else:
+                self._rt.create_policy(name, "datasource", schema=schema)
+            self.retry_pending()
+
+    def drop_datasource(self, name: str) -> None:
+        with self._lock:
+            if self._rt.policy_exists(name) and self._rt.kind(name) == "datasource":
+                self._handle(self._rt.delete_policy(name))
+
+    def receive(
+        self, datasource: str, table: str, inserts: Iterable[Row], deletes: Iterable[Row]
+    ) -> BatchResult:
+        """One batch of a datasource table's changes."""
+        with self._lock:
+            result = self._rt.apply({(datasource, table): (inserts, deletes)})
+            self._handle(result)
+            return result
+
+    def replace(self, datasource: str, table: str, rows: Iterable[Row]) -> BatchResult:
+        """A datasource table's full contents (a snapshot)."""
+        with self._lock:
+            result = self._rt.replace_table(datasource, table, rows)
+            self._handle(result)
+            return result
+
+    # -- enforcement ---------------------------------------------------------------------
+    def _handle(self, result: BatchResult) -> None:
+        for request in result.actions:
+            self._request(request)
+
+    def _request(self, req: ActionRequest) -> None:
+        args = list(req.args)
+        executed = self._execute and self._executor is not None
+        status = "requested" if executed else "logged"
+        try:
+            db.record_execution(
+                self._db,
+                policy=req.policy,
+                datasource=req.service,
+                action=req.action,
+                args={"positional": args, "named": {}},
+                revision=self._revision,
+                derivation=f"execute[{req.service}:{req.action}]",
+                node_id=self._node_id,
+                status=status,
+            )
+        except db_errors.DBError:
+            LOG.exception("could not record the execution of %s:%s", req.service, req.action)
+        LOG.info(
+            "%s %s:%s(%s) from policy %s",
+            "executing" if executed else "execution disabled, not calling",
+            req.service,
+            req.action,
+            ", ".join(map(repr, args)),
+            req.policy,
+        )
+        if executed:
+            assert self._executor is not None
+            try:
+                self._executor(req)
+            except Exception:  # an executor's failure must not break data processing
+                LOG.exception("executing %s:%s failed", req.service, req.action)
+
+
+def created_rule_text(view: RuleView) -> str:
+    """The rule as the original answered a create: ``head :-\\n  lit1,\\n  lit2``."""
+    from congress.datalog.parser import parse_statement
+
+    stmt = parse_statement(view.rule)
+    return format_rule(stmt) if isinstance(stmt, Rule) else view.rule
