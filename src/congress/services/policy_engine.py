@@ -399,6 +399,17 @@ class PolicyEngineService:
                 raise errors.NotFound(f"Table {table} does not exist in policy {name}")
             return sorted(self._rt.rows(name, table), key=repr)
 
+    def explain_rows(self, policy: str, table: str) -> str:
+        """Why each row of a table holds, as indented proof trees (the rows route's trace)."""
+        with self._lock:
+            name = self._find_policy(policy).name
+            width = len(next(iter(self._rt.rows(name, table)), ()))
+            args = ", ".join(f"x{i}" for i in range(width))
+            lines: list[str] = []
+            for proof in self._rt.explain(name, f"{table}({args})"):
+                lines.extend(proof.lines())
+            return "\n".join(lines)
+
     def select(self, policy: str, query: str) -> list[Literal]:
         with self._lock:
             return self._rt.select(self._find_policy(policy).name, query)

@@ -1,0 +1,147 @@
+"""The WSGI application: the route table, dispatch, authorisation and the middleware pipeline.
+
+May import WebOb, oslo.middleware, keystonemiddleware, congress.api, congress.services and
+congress.common.
+
+``ROUTES`` is the only place routes are declared: method, path pattern, handler, and the access
+rule it needs. A handler gets ``(req, services, **path_parameters)`` and returns a body (200), a
+``(status, body)`` pair or a ready ``webob.Response``; any exception becomes an error body
+(``congress.api.wire.to_api_error``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import webob
+from oslo_config import cfg
+
+from congress.api import auth, datasources, library, policies, system, versions, wire
+from congress.api.errors import CODES, ApiError
+from congress.api.services import Services
+
+Handler = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    access: str  # get_v1, create_v1, update_v1, delete_v1, or "" (no authorisation)
+
+
+def _r(method: str, path: str, handler: Handler, access: str) -> Route:
+    regex = "^" + re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", path) + "/?$"
+    return Route(method, re.compile(regex), handler, access)
+
+
+P = "/v1/policies/<policy>"
+D = "/v1/data-sources/<ds>"
+ROUTES: tuple[Route, ...] = (
+    _r("GET", "/v1", versions.v1, ""),
+    _r("GET", "/v1/policies", policies.list_policies, "get_v1"),
+    _r("POST", "/v1/policies", policies.create_policy, "create_v1"),
+    _r("GET", P, policies.show_policy, "get_v1"),
+    _r("DELETE", P, policies.delete_policy, "delete_v1"),
+    _r("POST", P, policies.policy_action, ""),  # simulate is a read, execute a write
+    _r("GET", P + "/status", policies.policy_status, "get_v1"),
+    _r("GET", P + "/rules", policies.list_rules, "get_v1"),
+    _r("POST", P + "/rules", policies.create_rule, "create_v1"),
+    _r("GET", P + "/rules/<rule>", policies.show_rule, "get_v1"),
+    _r("DELETE", P + "/rules/<rule>", policies.delete_rule, "delete_v1"),
+    _r("GET", P + "/rules/<rule>/status", policies.rule_status, "get_v1"),
+    _r("GET", P + "/tables", policies.list_tables, "get_v1"),
+    _r("GET", P + "/tables/<table>", policies.show_table, "get_v1"),
+    _r("GET", P + "/tables/<table>/rows", policies.list_rows, "get_v1"),
+    _r("GET", "/v1/data-sources", datasources.list_datasources, "get_v1"),
+    _r("POST", "/v1/data-sources", datasources.create_datasource, "create_v1"),
+    _r("GET", D, datasources.show_datasource, "get_v1"),
+    _r("DELETE", D, datasources.delete_datasource, "delete_v1"),
+    _r("POST", D, datasources.datasource_action, "create_v1"),
+    _r("GET", D + "/schema", datasources.schema, "get_v1"),
+    _r("GET", D + "/status", datasources.status, "get_v1"),
+    _r("GET", D + "/actions", datasources.actions, "get_v1"),
+    _r("GET", D + "/tables", datasources.list_tables, "get_v1"),
+    _r("GET", D + "/tables/<table>", datasources.show_table, "get_v1"),
+    _r("GET", D + "/tables/<table>/spec", datasources.table_spec, "get_v1"),
+    _r("GET", D + "/tables/<table>/rows", datasources.list_rows, "get_v1"),
+    _r("PUT", D + "/tables/<table>/rows", datasources.replace_rows, "update_v1"),
+    _r("POST", D + "/webhook", datasources.webhook, "create_v1"),
+    _r("GET", "/v1/system/drivers", system.list_drivers, "get_v1"),
+    _r("GET", "/v1/system/drivers/<driver>", system.show_driver, "get_v1"),
+    _r("GET", "/v1/librarypolicies", library.list_policies, "get_v1"),
+    _r("POST", "/v1/librarypolicies", library.create_policy, "create_v1"),
+    _r("GET", "/v1/librarypolicies/<lib>", library.show_policy, "get_v1"),
+    _r("PUT", "/v1/librarypolicies/<lib>", library.replace_policy, "update_v1"),
+    _r("DELETE", "/v1/librarypolicies/<lib>", library.delete_policy, "delete_v1"),
+)
+
+
+class CongressApp:
+    """Dispatches ``/v1`` requests through ``ROUTES``; other paths get the versions answer."""
+
+    def __init__(self, services: Services, conf: cfg.ConfigOpts) -> None:
+        self.services = services
+        self.strategy: str = conf.auth_strategy
+        self.authorizer = auth.Authorizer(conf)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        req = webob.Request(environ)
+        try:
+            resp = self.dispatch(req)
+        except Exception as e:  # every error becomes the original's error body
+            resp = wire.error_answer(self._error(e))
+        return resp(environ, start_response)
+
+    def _error(self, e: Exception) -> ApiError:
+        unknown = CODES["unknown"].number
+        if isinstance(e, auth.NotAuthenticated):
+            return ApiError(401, "Authentication required", unknown, {"code": "unauthorized"})
+        if isinstance(e, auth.Forbidden):
+            return ApiError(403, str(e), unknown, {"code": "forbidden"})
+        return wire.to_api_error(e)
+
+    def dispatch(self, req: webob.Request) -> webob.Response:
+        path = req.path_info.rstrip("/") or "/"
+        if path == "/":
+            return wire.answer(versions.root(req), 200)
+        if path == "/healthcheck":
+            return wire.answer(self.services.health(), 200)
+        if not (path == "/v1" or path.startswith("/v1/")):
+            return wire.answer(versions.root(req), 300)
+        allowed = []
+        for route in ROUTES:
+            m = route.pattern.match(path)
+            if m is None:
+                continue
+            if route.method != req.method:
+                allowed.append(route.method)
+                continue
+            access = route.access
+            if route.handler is policies.policy_action:
+                access = policies.action_access(req, route.handler)
+            if access:
+                ctx = auth.context_from(req, self.strategy)
+                self.authorizer.check(ctx, access)
+                req.environ["congress.context"] = ctx
+            return self._respond(route.handler(req, self.services, **m.groupdict()))
+        if allowed:  # the original answered 501 for a method a resource does not have
+            return wire.error_answer(
+                ApiError(501, "Method not supported", CODES["unknown"].number, None)
+            )
+        return wire.error_answer(
+            ApiError(404, "The resource could not be found.", CODES["unknown"].number, None)
+        )
+
+    @staticmethod
+    def _respond(result: Any) -> webob.Response:
+        if isinstance(result, webob.Response):
+            return result
+        if isinstance(result, tuple):
+            status, body = result
+            return wire.answer(body, status)
+        return wire.answer(result, 200)

@@ -1,0 +1,89 @@
+"""Who is asking, and may they: the request context and access rules (oslo.policy).
+
+May import oslo.policy, oslo.config, WebOb and the standard library.
+
+With ``auth_strategy = noauth`` every request is an administrator's. With ``keystone``,
+keystonemiddleware's ``auth_token`` has validated the token and set the identity headers, from
+which the context is built (no user id is a 401). Every route is authorised (elements too,
+unlike the original): reads need ``get_v1``, creations ``create_v1``, replacements
+``update_v1``, deletions ``delete_v1``; by default an administrator may do everything and a
+``reader`` (Keystone's standard role) may only read. ``simulate`` and explanations are reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import webob
+from oslo_config import cfg
+from oslo_policy import policy
+
+RULES = [
+    policy.RuleDefault("context_is_admin", "role:admin", "Administrators of Congress."),
+    policy.RuleDefault("admin_only", "rule:context_is_admin", "Only administrators."),
+    policy.RuleDefault("regular_user", "", "Any authenticated user."),
+    policy.RuleDefault("default", "rule:admin_only", "Anything not listed."),
+    policy.RuleDefault(
+        "get_v1", "role:reader or rule:context_is_admin", "Read any resource (GET, simulate)."
+    ),
+    policy.RuleDefault("create_v1", "rule:admin_only", "Create a resource or run an action."),
+    policy.RuleDefault("update_v1", "rule:admin_only", "Replace a resource (PUT)."),
+    policy.RuleDefault("delete_v1", "rule:admin_only", "Delete a resource."),
+]
+
+
+def list_rules() -> list[policy.RuleDefault]:
+    """For oslopolicy-sample-generator (entry point ``oslo.policy.policies``)."""
+    return list(RULES)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    user_id: str | None
+    project_id: str | None
+    roles: tuple[str, ...] = ()
+    is_admin: bool = False
+    request_id: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def creds(self) -> dict[str, object]:
+        return {
+            "user_id": self.user_id,
+            "project_id": self.project_id,
+            "roles": list(self.roles),
+            "is_admin": self.is_admin,
+        }
+
+
+class NotAuthenticated(Exception):
+    pass
+
+
+class Forbidden(Exception):
+    def __init__(self, action: str) -> None:
+        super().__init__(f"Policy doesn't allow {action} to be performed.")
+        self.action = action
+
+
+def context_from(req: webob.Request, strategy: str) -> Context:
+    request_id = req.environ.get("openstack.request_id")
+    if strategy == "noauth":
+        return Context("admin", None, ("admin",), True, request_id)
+    user = req.headers.get("X-User-Id") or req.headers.get("X-User")
+    if not user:
+        raise NotAuthenticated()
+    roles = tuple(r.strip() for r in req.headers.get("X-Roles", "").split(",") if r.strip())
+    project = req.headers.get("X-Project-Id") or req.headers.get("X-Tenant-Id")
+    return Context(user, project, roles, "admin" in roles, request_id)
+
+
+class Authorizer:
+    """oslo.policy enforcement of the four actions on every route."""
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self._enforcer = policy.Enforcer(conf)
+        self._enforcer.register_defaults(RULES)
+
+    def check(self, ctx: Context, action: str) -> None:
+        if not self._enforcer.enforce(action, {}, ctx.creds()):
+            raise Forbidden(action)

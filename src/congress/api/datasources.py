@@ -1,0 +1,118 @@
+"""``/v1/data-sources``: datasources, their schema, status, actions, tables, rows and pushes.
+
+May import WebOb, congress.api and congress.services.
+
+Secrets never leave the server: every configuration answered shows them as ``<hidden>``
+(the datasource host does the masking).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import webob
+
+from congress.api import wire
+from congress.api.services import Services
+
+
+def _host(s: Services) -> Any:
+    if s.datasources is None:
+        raise wire.BadRequest("No datasource host on this node")
+    return s.datasources
+
+
+def list_datasources(req: webob.Request, s: Services) -> dict[str, Any]:
+    return {"results": _host(s).list_datasources()}
+
+
+def create_datasource(req: webob.Request, s: Services) -> tuple[int, dict[str, Any]]:
+    body = wire.json_body(req)
+    if body.get("id") is not None:
+        raise wire.BadRequest("An id may not be provided when creating a datasource")
+    name = wire.text_field(body, "name", required=True, limit=255)
+    driver = wire.text_field(body, "driver", required=True)
+    config = body.get("config") or {}
+    if not isinstance(config, dict):
+        raise wire.BadRequest("Field 'config' must be an object")
+    enabled = body.get("enabled")
+    created = _host(s).create_datasource(
+        name,
+        driver,
+        config,
+        description=wire.text_field(body, "description"),
+        enabled=True if enabled is None else bool(enabled),
+    )
+    return 201, created
+
+
+def show_datasource(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
+    result: dict[str, Any] = _host(s).get_datasource(ds)
+    return result
+
+
+def delete_datasource(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
+    _host(s).delete_datasource(ds)
+    return {}
+
+
+def datasource_action(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
+    action = req.params.get("action")
+    host = _host(s)
+    if action == "request-refresh":
+        host.request_refresh(ds)
+        return {}
+    if action == "execute":
+        body = wire.json_body(req)
+        name = wire.text_field(body, "name", required=True) or ""
+        args = body.get("args") or {}
+        if not isinstance(args, dict):
+            raise wire.BadRequest("Field 'args' must be an object {positional, named}")
+        host.execute(ds, name, list(args.get("positional") or []), dict(args.get("named") or {}))
+        return {}
+    raise wire.BadRequest(f"Unknown action {action!r} on a datasource")
+
+
+def schema(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
+    result: dict[str, Any] = _host(s).schema(ds)
+    return result
+
+
+def table_spec(req: webob.Request, s: Services, ds: str, table: str) -> dict[str, Any]:
+    result: dict[str, Any] = _host(s).table_spec(ds, table)
+    return result
+
+
+def status(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
+    result: dict[str, Any] = _host(s).status(ds)
+    return result
+
+
+def actions(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
+    return {"results": _host(s).actions(ds)}
+
+
+def list_tables(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
+    return {"results": [{"id": t} for t in _host(s).tables(ds)]}
+
+
+def show_table(req: webob.Request, s: Services, ds: str, table: str) -> dict[str, Any]:
+    if table not in _host(s).tables(ds):
+        from congress.services.errors import NotFound
+
+        raise NotFound(f"Table {table} does not exist in datasource {ds}")
+    return {"id": table}
+
+
+def list_rows(req: webob.Request, s: Services, ds: str, table: str) -> dict[str, Any]:
+    return {"results": [{"data": list(r)} for r in _host(s).rows(ds, table)]}
+
+
+def replace_rows(req: webob.Request, s: Services, ds: str, table: str) -> webob.Response:
+    _host(s).replace_rows(ds, table, wire.json_value(req))
+    return webob.Response(status=200)
+
+
+def webhook(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
+    _host(s).webhook(ds, wire.json_value(req))
+    return {}

@@ -1,0 +1,48 @@
+"""``/v1/librarypolicies``: the policy library (list, create, show, replace, delete).
+
+May import WebOb, congress.api and congress.services.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import webob
+
+from congress.api import wire
+from congress.api.services import Services
+
+
+def _library(s: Services) -> Any:
+    if s.library is None:
+        raise wire.BadRequest("The policy library is not available on this node")
+    return s.library
+
+
+def _include_rules(req: webob.Request) -> bool:
+    value = req.params.get("include_rules")
+    return value is None or str(value).lower() not in ("false", "0", "no")
+
+
+def list_policies(req: webob.Request, s: Services) -> dict[str, Any]:
+    items = _library(s).list(include_rules=_include_rules(req), name=req.params.get("name"))
+    return {"results": items}
+
+
+def create_policy(req: webob.Request, s: Services) -> tuple[int, dict[str, Any]]:
+    return 201, _library(s).create(wire.json_body(req))
+
+
+def show_policy(req: webob.Request, s: Services, lib: str) -> dict[str, Any]:
+    result: dict[str, Any] = _library(s).get(lib, include_rules=_include_rules(req))
+    return result
+
+
+def replace_policy(req: webob.Request, s: Services, lib: str) -> dict[str, Any]:
+    result: dict[str, Any] = _library(s).replace(lib, wire.json_body(req))
+    return result
+
+
+def delete_policy(req: webob.Request, s: Services, lib: str) -> dict[str, Any]:
+    _library(s).delete(lib)
+    return {}

@@ -1,0 +1,51 @@
+"""The middleware pipeline around the application, built from ``auth_strategy``.
+
+May import oslo.middleware, keystonemiddleware, congress.api and congress.common.
+
+As the original's paste pipelines, outermost first: CORS, proxy headers (``X-Forwarded-*``),
+request id, catch errors, then, for ``keystone``, keystonemiddleware's ``auth_token``. The
+version documents (``/``, ``/v1``), ``/healthcheck`` and unknown paths outside ``/v1`` need no
+token (spec README, Unauthenticated routes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from oslo_config import cfg
+from oslo_middleware import catch_errors, cors, http_proxy_to_wsgi, request_id
+
+from congress.api.app import CongressApp
+from congress.api.services import Services
+from congress.common import opts
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
+
+OPEN_PATHS = ("/", "/v1", "/healthcheck")
+
+
+def _open(path: str) -> bool:
+    path = path.rstrip("/") or "/"
+    return path in OPEN_PATHS or not (path == "/v1" or path.startswith("/v1/"))
+
+
+def build(services: Services, conf: cfg.ConfigOpts) -> WSGIApp:
+    """The WSGI application to serve."""
+    opts.set_config_defaults()
+    app = CongressApp(services, conf)
+    protected: WSGIApp = app
+    if conf.auth_strategy == "keystone":
+        from keystonemiddleware import auth_token  # type: ignore[import-untyped]
+
+        protected = auth_token.AuthProtocol(app, {"oslo_config_config": conf})
+
+    def route(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        target = app if _open(environ.get("PATH_INFO", "/")) else protected
+        return target(environ, start_response)
+
+    wrapped: WSGIApp = catch_errors.CatchErrors(route)
+    wrapped = request_id.RequestId(wrapped)
+    wrapped = http_proxy_to_wsgi.HTTPProxyToWSGI(wrapped, conf)
+    wrapped = cors.CORS(wrapped, conf)
+    return wrapped

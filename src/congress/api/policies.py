@@ -1,0 +1,208 @@
+"""``/v1/policies``: policies, their rules, tables and rows, simulate and execute.
+
+May import WebOb, congress.api, congress.services and congress.datalog (syntax only).
+
+Wire shapes are the original's (reference 3.2, 3.3; client-api.md): a policy is
+``{id, name, owner_id, kind, description, abbreviation}``, a rule ``{id, name, comment, rule}``
+(``rule`` as submitted; the create answer lays it out as ``head :-\\n  lit1,\\n  lit2``), rows
+``{"results": [{"data": [...]}]}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import webob
+
+from congress.api import wire
+from congress.api.errors import api_error
+from congress.api.services import Services
+from congress.datalog.printer import to_text
+from congress.services.policy_engine import PolicyView, RuleView, created_rule_text
+
+KINDS = ("nonrecursive", "materialized", "action", "database", "z3", "delta", "datasource")
+
+
+def policy_body(p: PolicyView) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "owner_id": p.owner_id,
+        "kind": p.kind,
+        "description": p.description,
+        "abbreviation": p.abbreviation,
+    }
+
+
+def rule_body(r: RuleView) -> dict[str, Any]:
+    return {"id": r.id, "name": r.name, "comment": r.comment, "rule": r.rule}
+
+
+def action_access(req: webob.Request, handler: Any) -> str:
+    """The access rule of a POST ``?action=``: simulate is a read, anything else a write."""
+    return "get_v1" if req.params.get("action") == "simulate" else "create_v1"
+
+
+def list_policies(req: webob.Request, s: Services) -> dict[str, Any]:
+    return {"results": [policy_body(p) for p in s.engine.list_policies()]}
+
+
+def create_policy(req: webob.Request, s: Services) -> tuple[int, dict[str, Any]]:
+    library_policy = req.params.get("library_policy")
+    if library_policy:
+        if s.library is None:
+            raise wire.BadRequest("The policy library is not available on this node")
+        policy, rules = s.library.activate(library_policy)
+    else:
+        body = wire.json_body(req)
+        if body.get("id") is not None:
+            raise api_error("policy_id_must_not_be_provided")
+        name = wire.text_field(body, "name", limit=255)
+        if not name:
+            raise api_error("policy_name_must_be_provided")
+        kind = wire.text_field(body, "kind")
+        if kind is not None and kind not in KINDS:
+            raise wire.BadRequest(f"Field 'kind' must be one of {', '.join(KINDS)}")
+        rules_in = body.get("rules")
+        if rules_in is not None and not (
+            isinstance(rules_in, list)
+            and all(isinstance(r, dict) and isinstance(r.get("rule"), str) for r in rules_in)
+        ):
+            raise wire.BadRequest("Field 'rules' must be a list of objects with a string 'rule'")
+        abbreviation = wire.text_field(body, "abbreviation")
+        if abbreviation is not None and not 1 <= len(abbreviation) <= 5:
+            raise api_error("policy_abbreviation_error", abbreviation)
+        policy, rules = s.engine.create_policy(
+            name,
+            kind=kind,
+            abbreviation=abbreviation,
+            description=wire.text_field(body, "description"),
+            rules=rules_in or (),
+        )
+        if rules_in is None:
+            return 201, policy_body(policy)
+    out = policy_body(policy)
+    out["rules"] = [{"rule": r.rule, "name": r.name, "comment": r.comment} for r in rules]
+    return 201, out
+
+
+def show_policy(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
+    return policy_body(s.engine.get_policy(policy))
+
+
+def delete_policy(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
+    return policy_body(s.engine.delete_policy(policy))
+
+
+def policy_status(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
+    p = s.engine.get_policy(policy)
+    return {"name": p.name, "id": p.id}
+
+
+def policy_action(req: webob.Request, s: Services, policy: str) -> Any:
+    action = req.params.get("action")
+    if action == "simulate":
+        return _simulate(req, s, policy)
+    if action == "execute":
+        return _execute(req, s, policy)
+    raise wire.BadRequest(f"Unknown action {action!r} on a policy: simulate or execute")
+
+
+def _simulate(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
+    body = wire.json_body(req)
+    query = wire.text_field(body, "query")
+    sequence = wire.text_field(body, "sequence")
+    action_policy = wire.text_field(body, "action_policy")
+    if query is None or sequence is None or action_policy is None:
+        raise api_error("incomplete_simulate_args")
+    trace = wire.flag(req, "trace")
+    res = s.engine.simulate(
+        policy, query, sequence, action_policy, delta=wire.flag(req, "delta"), trace=trace
+    )
+    out: dict[str, Any] = {"result": [to_text(a) for a in res.answers]}
+    if trace:
+        out["trace"] = res.trace or ""
+    return out
+
+
+def _execute(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
+    body = wire.json_body(req)
+    name = wire.text_field(body, "name", required=True) or ""
+    service, sep, action = name.partition(":")
+    if not sep or not service or not action:
+        raise api_error("service_action_syntax", name)
+    positional, named = _action_args(body.get("args"))
+    if s.datasources is None:
+        raise wire.BadRequest("No datasource host on this node")
+    s.engine.get_policy(policy)
+    s.datasources.execute(service, action, positional, named)
+    return {}
+
+
+def _action_args(args: Any) -> tuple[list[Any], dict[str, Any]]:
+    if args is None:
+        return [], {}
+    if not isinstance(args, dict) or set(args) - {"positional", "named"}:
+        raise api_error("execute_action_args_syntax", repr(args))
+    positional = args.get("positional") or []
+    named = args.get("named") or {}
+    if not isinstance(positional, list) or not isinstance(named, dict):
+        raise api_error("execute_action_args_syntax", repr(args))
+    return positional, named
+
+
+def list_rules(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
+    return {"results": [rule_body(r) for r in s.engine.list_rules(policy)]}
+
+
+def create_rule(req: webob.Request, s: Services, policy: str) -> tuple[int, dict[str, Any]]:
+    body = wire.json_body(req)
+    if body.get("id") is not None:
+        raise api_error("add_item_id")
+    text = wire.text_field(body, "rule", required=True) or ""
+    view = s.engine.create_rule(
+        policy,
+        text,
+        name=wire.text_field(body, "name", limit=255),
+        comment=wire.text_field(body, "comment", limit=255),
+    )
+    out = rule_body(view)
+    out["rule"] = created_rule_text(view)
+    return 201, out
+
+
+def show_rule(req: webob.Request, s: Services, policy: str, rule: str) -> dict[str, Any]:
+    return rule_body(s.engine.get_rule(policy, rule))
+
+
+def delete_rule(req: webob.Request, s: Services, policy: str, rule: str) -> dict[str, Any]:
+    return rule_body(s.engine.delete_rule(policy, rule))
+
+
+def rule_status(req: webob.Request, s: Services, policy: str, rule: str) -> dict[str, Any]:
+    r = s.engine.get_rule(policy, rule)
+    return {"name": r.name, "id": r.id, "comment": r.comment, "original_str": r.rule}
+
+
+def list_tables(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
+    return {"results": [{"id": t} for t in s.engine.tables(policy)]}
+
+
+def show_table(req: webob.Request, s: Services, policy: str, table: str) -> dict[str, Any]:
+    if table not in s.engine.tables(policy):
+        raise wire.to_api_error(_not_found(policy, table))
+    return {"id": table}
+
+
+def _not_found(policy: str, table: str) -> Exception:
+    from congress.services.errors import NotFound
+
+    return NotFound(f"Table {table} does not exist in policy {policy}")
+
+
+def list_rows(req: webob.Request, s: Services, policy: str, table: str) -> dict[str, Any]:
+    rows = s.engine.rows(policy, table)
+    out: dict[str, Any] = {"results": [{"data": list(r)} for r in rows]}
+    if wire.flag(req, "trace"):
+        out["trace"] = s.engine.explain_rows(policy, table)
+    return out
