@@ -196,3 +196,23 @@ def test_rows_of_tables_never_mentioned_are_404(database: Engine) -> None:
     assert svc.rows("alice", "q") == []
     with pytest.raises(errors.NotFound):
         svc.rows("alice", "zz")
+
+
+def test_policy_created_with_rules_checked_together_against_schemas(database: Engine) -> None:
+    svc = service(database)
+    svc.ensure_datasource("nova", {"servers": ["id", "status"]})
+    pol, rules = svc.create_policy(
+        "eve", rules=[{"rule": 'bad(x) :- nova:servers(id=x, status="ERROR")'}]
+    )
+    assert [r.rule for r in rules] == ['bad(x) :- nova:servers(id=x, status="ERROR")']
+    svc.receive("nova", "servers", [("vm1", "ERROR")], [])
+    assert svc.rows("eve", "bad") == [("vm1",)]
+    # a problem only visible when the rules are checked together refuses the whole policy
+    with pytest.raises(PolicyError) as e:
+        svc.create_policy("frank", rules=[{"rule": "p(x) :- q(x)"}, {"rule": "q(x) :- p(x)"}])
+    assert e.value.code == "recursive_rules"
+    with pytest.raises(PolicyError) as e:
+        svc.create_policy("gina", rules=[{"rule": "p(1)"}, {"rule": "p(1, 2)"}])
+    assert e.value.code == "arity_mismatch"
+    assert {p.name for p in svc.list_policies()} == {"classification", "action", "eve"}
+    assert {p.name for p in db.list_policies(database)} == {"classification", "action", "eve"}

@@ -63,3 +63,53 @@ class InvalidAbbreviation(BadRequest):
 class Unavailable(ServiceError):
     code = "unavailable"
     status = 503
+
+
+class PolicyExists(Conflict):
+    code = "policy_exists"
+
+
+class LibraryPolicyNotFound(NotFound):
+    code = "library_policy_not_found"
+
+
+class LibraryPolicyExists(Conflict):
+    code = "library_policy_exists"
+
+
+class InvalidLibraryPolicy(BadRequest):
+    """A library policy (request body or library file document) that is not valid; ``field``
+    names what is wrong, e.g. ``kind`` or ``rules[2].comment``."""
+
+    code = "invalid_library_policy"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+# -- the datasource host --------------------------------------------------------------------
+
+
+class DatasourceNotFound(NotFound):
+    code = "datasource_not_found"
+
+
+class DatasourceExists(Conflict):
+    code = "datasource_exists"
+
+
+class InvalidDatasourceName(BadRequest):
+    code = "invalid_datasource_name"
+
+
+class InvalidDriver(BadRequest):
+    code = "invalid_driver"
+
+
+class DatasourceDisabled(NotFound):
+    code = "datasource_disabled"
+
+
+class DatasourceNotRunning(Unavailable):
+    code = "datasource_not_running"

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine as DbEngine
 
 from congress.datalog import errors as dl
 from congress.datalog.ast import Literal, Row, Rule
+from congress.datalog.parser import parse
 from congress.datalog.printer import format_rule, to_text
 from congress.datalog.runtime import ActionRequest, BatchResult, Limits, Runtime, SimulateResult
 from congress.db import api as db
@@ -204,39 +205,67 @@ class PolicyEngineService:
             )
         with self._lock:
             self.sync()
-            scratch = Runtime()
-            scratch.create_policy(name, kind)  # validates name and kind
-            checked = [self._check_one(scratch, name, r["rule"]) for r in rules]
-            new = [
-                records.NewRule(
-                    rule=r["rule"],
-                    name=r.get("name"),
-                    comment=r.get("comment") or "",
-                    fingerprint=fingerprint(c),
+            if name in self._policies or self._rt.policy_exists(name):
+                raise db_errors.DuplicateName("policy", name)
+            # the policy exists in memory while its rules are checked together, against the
+            # schemas of the datasources; it goes again if the database refuses the write
+            self._rt.create_policy(name, kind, abbreviation=abbreviation)
+            try:
+                policy, added = self._persist_policy(
+                    name, kind, abbreviation, description or "", owner, rules
                 )
-                for r, c in zip(rules, checked, strict=True)
-            ]
-            policy = self._write(
-                "create_policy",
-                lambda rev: db.create_policy(
-                    self._db,
-                    name,
-                    abbreviation=abbreviation,
-                    description=description or "",
-                    owner=owner,
-                    kind=kind,
-                    rules=new,
-                    expected_revision=rev,
-                ),
-            )
-            self._apply_policy_created(policy)
-            added = db.list_rules(self._db, name)
+            except BaseException:
+                self._rt.delete_policy(name)
+                raise
+            self._policies[name] = _view(policy)
             for rule in added:
                 self._apply_rule_added(rule)
-            self._revision = policy.revision
+            self._revision = max(self._revision, policy.revision)
             return self._policies[name], [
                 self._rules[r.id][0] for r in added if r.id in self._rules
             ]
+
+    def _persist_policy(
+        self,
+        name: str,
+        kind: str,
+        abbreviation: str | None,
+        description: str,
+        owner: str,
+        rules: Sequence[Mapping[str, Any]],
+    ) -> tuple[records.Policy, list[records.Rule]]:
+        statements = []
+        for r in rules:
+            parsed = parse(r["rule"])
+            if len(parsed) != 1:
+                raise errors.MultipleRules(
+                    f"Received string representing {len(parsed)} rules; exactly one expected"
+                )
+            statements.extend(parsed)
+        checked = self._rt.check(name, statements)
+        new = [
+            records.NewRule(
+                rule=r["rule"],
+                name=r.get("name"),
+                comment=r.get("comment") or "",
+                fingerprint=fingerprint(c),
+            )
+            for r, c in zip(rules, checked, strict=True)
+        ]
+        policy = self._write(
+            "create_policy",
+            lambda rev: db.create_policy(
+                self._db,
+                name,
+                abbreviation=abbreviation,
+                description=description,
+                owner=owner,
+                kind=kind,
+                rules=new,
+                expected_revision=rev,
+            ),
+        )
+        return policy, db.list_rules(self._db, name)
 
     def delete_policy(self, name_or_id: str) -> PolicyView:
         with self._lock:
