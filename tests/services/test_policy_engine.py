@@ -202,8 +202,9 @@ def test_policy_created_with_rules_checked_together_against_schemas(database: En
     svc = service(database)
     svc.ensure_datasource("nova", {"servers": ["id", "status"]})
     pol, rules = svc.create_policy(
-        "eve", rules=[{"rule": 'bad(x) :- nova:servers(id=x, status="ERROR")'}]
+        "eve", kind="nonrecursive", rules=[{"rule": 'bad(x) :- nova:servers(id=x, status="ERROR")'}]
     )
+    assert pol.name == "eve" and pol.kind == "nonrecursive"
     assert [r.rule for r in rules] == ['bad(x) :- nova:servers(id=x, status="ERROR")']
     svc.receive("nova", "servers", [("vm1", "ERROR")], [])
     assert svc.rows("eve", "bad") == [("vm1",)]

@@ -89,7 +89,8 @@ def status(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
 
 
 def actions(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
-    return {"results": _host(s).actions(ds)}
+    result: dict[str, Any] = _host(s).actions(ds)
+    return result
 
 
 def list_tables(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:

@@ -1,0 +1,146 @@
+"""Execute requests on the datasource host: local-leader choice and one worker thread.
+
+Imports: the standard library, SQLAlchemy's ``Engine`` type, congress.bus and congress.db.
+
+Policy engines derive ``execute[...]`` rows under their own lock and hand each request to an
+executor; the host must not call a driver from there (a poll in progress holds the driver's
+lock while it feeds the engine). So ``ExecutionWorker.submit`` only queues the request, and a
+daemon thread runs the queue in order. Before it is started (and after it is stopped) a
+request runs in the caller's thread.
+
+``record_execution`` appends a request's outcome to the execution log (the policy engine has
+recorded it as ``requested`` already; the host records failures, and the API's executions).
+
+Local leader (reference 1.5): with replicated policy engines every engine sends the same
+requests; for each datasource the first engine heard (by ``node_id``) becomes its leader and
+requests of other engines are dropped until ``forget_leader`` (called when the leader's
+heartbeat stops, once the bus carries heartbeats).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy.engine import Engine as DbEngine
+
+from congress.bus import ExecuteRequest
+from congress.db import api as db
+from congress.db import errors as db_errors
+
+LOG = logging.getLogger(__name__)
+
+JOIN_TIMEOUT = 10.0
+
+
+class ExecutionWorker:
+    """Runs accepted execute requests with ``run`` (which must not raise), in order."""
+
+    def __init__(self, run: Callable[[ExecuteRequest], None]) -> None:
+        self._run = run
+        self._cond = threading.Condition()
+        self._queue: collections.deque[ExecuteRequest | None] = collections.deque()
+        self._busy = 0
+        self._thread: threading.Thread | None = None
+        self._leaders: dict[str, str] = {}
+
+    def start(self) -> None:
+        with self._cond:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._loop, name="congress-execute", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Run what is queued, then stop the thread."""
+        with self._cond:
+            thread, self._thread = self._thread, None
+            if thread is None:
+                return
+            self._queue.append(None)
+            self._cond.notify_all()
+        thread.join(JOIN_TIMEOUT)
+        if thread.is_alive():
+            LOG.warning("the execution thread did not stop in time")
+
+    def leader(self, service: str) -> str | None:
+        with self._cond:
+            return self._leaders.get(service)
+
+    def forget_leader(self, service: str | None = None) -> None:
+        with self._cond:
+            if service is None:
+                self._leaders.clear()
+            else:
+                self._leaders.pop(service, None)
+
+    def submit(self, request: ExecuteRequest) -> bool:
+        """Queue a request; False if it was dropped (it does not come from the leader)."""
+        with self._cond:
+            leader = self._leaders.setdefault(request.service, request.node_id)
+            if request.node_id != leader:
+                LOG.debug(
+                    "dropping %s:%s from %r: %r is the leader",
+                    request.service,
+                    request.action,
+                    request.node_id,
+                    leader,
+                )
+                return False
+            if self._thread is not None:
+                self._busy += 1
+                self._queue.append(request)
+                self._cond.notify_all()
+                return True
+        self._run(request)
+        return True
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every queued request has run; False if ``timeout`` passed first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._busy:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue:
+                    self._cond.wait()
+                request = self._queue.popleft()
+            if request is None:
+                return
+            try:
+                self._run(request)
+            except Exception:  # ``run`` should not raise; the thread must survive anyway
+                LOG.exception("executing %s:%s failed", request.service, request.action)
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify_all()
+
+
+def record_execution(
+    database: DbEngine, request: ExecuteRequest, status: str, detail: str | None, node_id: str
+) -> None:
+    """Append to the execution log; a failure to write is logged, never raised."""
+    try:
+        db.record_execution(
+            database,
+            datasource=request.service,
+            action=request.action,
+            args={"positional": list(request.positional), "named": dict(request.named)},
+            policy=request.policy,
+            node_id=request.node_id or node_id,
+            status=status,
+            detail=detail,
+        )
+    except (db_errors.DBError, TypeError, ValueError):
+        LOG.exception("could not record the execution of %s:%s", request.service, request.action)

@@ -1,0 +1,215 @@
+"""One running datasource of the host: its driver, lock, publisher, persistence and threads.
+
+Imports: the standard library, SQLAlchemy's ``Engine`` type, congress.bus, congress.db and
+congress.datasources.
+
+A ``Runner`` serialises every call to its driver (drivers are not thread-safe) under ``lock``
+and publishes the driver's tables through a ``Publisher`` under the same lock, so the numbers
+of each table go out in order. Push drivers with ``persist_data`` have each changed table stored
+in ``dstabledata`` after it is published, and restored by ``restore`` before the first
+publication. Threads (daemons, stopped by ``stop``): a polling driver gets one that polls at
+once, then every ``poll_time`` seconds (0: only when asked) or as soon as ``request_refresh``
+wakes it; a driver with ``expire``/``expire_interval`` (vitrage) gets one that expires old rows.
+Without threads (``threads=False``), ``request_refresh`` polls in the caller's thread.
+
+Lock order (to stay free of deadlocks): runner lock, then publisher, then the bus's
+subscribers, then the policy engine. Nothing here waits for the host's lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.engine import Engine as DbEngine
+
+from congress.bus import Announcement, Publisher, Transport
+from congress.datasources.driver import Driver, PollingDriver, PushDriver
+from congress.datasources.errors import DatasourceError, NotSupported
+from congress.db import api as db
+from congress.db.records import Datasource
+
+LOG = logging.getLogger(__name__)
+
+JOIN_TIMEOUT = 10.0
+
+
+def _sort_key(row: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple(f"{type(v).__name__}:{v!r}" for v in row)
+
+
+def sorted_rows(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows in a stable order (values of mixed types compare by their type's name first)."""
+    return sorted(rows, key=_sort_key)
+
+
+class Runner:
+    """A datasource the host runs."""
+
+    def __init__(
+        self, record: Datasource, driver: Driver, bus: Transport, database: DbEngine
+    ) -> None:
+        self.record = record
+        self.driver = driver
+        self.lock = threading.RLock()
+        self._db = database
+        self._publisher = Publisher(bus, record.name, on_subscribe=self.activate)
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def threaded(self) -> bool:
+        return bool(self._threads)
+
+    def announcement(self, node_id: str) -> Announcement:
+        schema = self.driver.datasource_schema()
+        return Announcement(
+            self.name, {t: tuple(c.name for c in cols) for t, cols in schema.items()}, node_id
+        )
+
+    # -- life cycle --------------------------------------------------------------------------
+    def restore(self) -> None:
+        """Load the persisted tables of a push driver with ``persist_data``."""
+        driver = self.driver
+        if isinstance(driver, PushDriver) and driver.persist_data:
+            with self.lock:
+                driver.restore(db.get_all_table_data(self._db, self.record.id))
+
+    def start(self, threads: bool) -> None:
+        """Publish every table, then start the threads (when ``threads``)."""
+        self.publish()
+        if not threads:
+            return
+        if isinstance(self.driver, PollingDriver):
+            self._spawn("poll", self._poll_loop)
+        interval = getattr(self.driver, "expire_interval", None)
+        if callable(getattr(self.driver, "expire", None)) and isinstance(interval, int | float):
+            self._spawn("expire", lambda: self._expire_loop(float(interval)))
+
+    def _spawn(self, what: str, target: Any) -> None:
+        thread = threading.Thread(target=target, name=f"congress-{what}-{self.name}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def stop(self) -> None:
+        """Stop the threads (waiting for a poll in progress) and stop serving snapshots."""
+        self._stopping.set()
+        self._wake.set()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(JOIN_TIMEOUT)
+                if thread.is_alive():
+                    LOG.warning("thread %s did not stop in time", thread.name)
+        self._threads.clear()
+        self._publisher.close()
+
+    # -- tables ------------------------------------------------------------------------------
+    def publish(self, tables: Iterable[str] | None = None) -> None:
+        """Publish the driver's tables (only ``tables`` when given)."""
+        with self.lock:
+            current = self.driver.tables()
+            for table in current if tables is None else tables:
+                if table in current:
+                    self._publisher.publish(table, current[table])
+
+    def persist(self, tables: Iterable[str]) -> None:
+        driver = self.driver
+        if not (isinstance(driver, PushDriver) and driver.persist_data):
+            return
+        with self.lock:
+            current = driver.tables()
+            for table in tables:
+                rows = sorted_rows(current.get(table, ()))
+                db.put_table_data(self._db, self.record.id, table, rows)
+
+    def activate(self, table: str) -> None:
+        """Someone subscribed to ``table``: a lazy root becomes active and is polled."""
+        driver = self.driver
+        if not isinstance(driver, PollingDriver):
+            return
+        with self.lock:
+            try:
+                newly = driver.activate(table)
+            except DatasourceError:
+                return
+        if newly and self.threaded:
+            self.request_refresh()
+
+    # -- polling -----------------------------------------------------------------------------
+    def poll(self) -> None:
+        """Poll a polling driver now and publish what changed (failures become last_error)."""
+        driver = self.driver
+        if not isinstance(driver, PollingDriver):
+            return
+        with self.lock:
+            try:
+                driver.poll()
+            except Exception as exc:
+                LOG.exception("datasource %s: poll failed", self.name)
+                driver.last_error = exc
+            self.publish()
+
+    def request_refresh(self) -> None:
+        """Poll as soon as possible: wake the polling thread, or poll here without one."""
+        driver = self.driver
+        if not isinstance(driver, PollingDriver):
+            return
+        if self.threaded:
+            with self.lock:
+                driver.request_refresh()
+            self._wake.set()
+        else:
+            self.poll()
+
+    def _poll_loop(self) -> None:
+        assert isinstance(self.driver, PollingDriver)
+        while not self._stopping.is_set():
+            self.poll()
+            poll_time = self.driver.poll_time
+            self._wake.wait(poll_time if poll_time > 0 else None)
+            self._wake.clear()
+
+    def expire(self) -> None:
+        with self.lock:
+            try:
+                removed = self.driver.expire()  # type: ignore[attr-defined]
+            except Exception:
+                LOG.exception("datasource %s: expiring old rows failed", self.name)
+                return
+            if removed:
+                self.publish()
+                self.persist(self.driver.tables())
+
+    def _expire_loop(self, interval: float) -> None:
+        while not self._stopping.wait(interval):
+            self.expire()
+
+    # -- pushes and actions ------------------------------------------------------------------
+    def _push_driver(self, what: str) -> PushDriver:
+        if not isinstance(self.driver, PushDriver):
+            raise NotSupported(f"datasource {self.name} does not accept {what}")
+        return self.driver
+
+    def replace_rows(self, table: str, body: Any) -> None:
+        with self.lock:
+            self._push_driver("pushed rows").replace_table(table, body)
+            self.publish([table])
+            self.persist([table])
+
+    def webhook(self, payload: Any) -> list[str]:
+        with self.lock:
+            changed = self._push_driver("webhook notifications").webhook(payload)
+            self.publish(changed)
+            self.persist(changed)
+            return changed
+
+    def execute(self, action: str, positional: Sequence[Any], named: Mapping[str, Any]) -> Any:
+        with self.lock:
+            return self.driver.execute(action, positional, named)

@@ -1,0 +1,408 @@
+"""The datasource host: runs the datasources of the database, publishes their tables on the
+bus, takes pushes and webhooks, and executes actions.
+
+Imports: the standard library, SQLAlchemy's ``Engine`` type, congress.bus, congress.db,
+congress.datalog (``ActionRequest``), congress.datasources and congress.services.
+
+``DatasourceHost`` keeps the running datasources in step with the ``datasources`` table
+(``sync``, at ``start`` and every ``sync_period`` seconds when asked; create and delete act at
+once). Each runs in a ``Runner`` (``datasource_runner``): a polling thread per polling driver,
+pushed rows and webhook notifications validated by the driver, persisted when ``persist_data``,
+and every table published as a snapshot and then sequenced deltas. Each datasource is announced
+on the bus with its schema, so that policy engines (``PolicyEngineSink``) subscribe to it, and
+withdrawn when deleted (its policy then disappears from the engines).
+
+Configs are stored with their secret options encrypted (``datasource_config.SecretBox``) and
+every answer shows them as ``<hidden>``: secrets are never returned. Answers are JSON-ready
+dicts and lists, as the REST API sends them. Errors are ``congress.services.errors`` (the name,
+the driver, a missing or not running datasource) or pass through from
+``congress.datasources.errors`` (options, rows, tables, actions; they carry ``http_status``)
+and ``congress.db.errors``.
+
+Execute requests from a policy engine (``execute_request``, the engine's executor, or
+``handle_execute`` over the bus) are queued and run by one worker thread
+(``datasource_execution``); their failures are logged and recorded in the execution log.
+``execute`` (the API's route) runs at once and raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.engine import Engine as DbEngine
+
+from congress.bus import Announcement, ExecuteRequest, Transport
+from congress.datalog.runtime import ActionRequest
+from congress.datasources.driver import Clock, Driver, utc_now
+from congress.datasources.errors import DatasourceError, DriverNotFound
+from congress.datasources.loader import DriverLoader
+from congress.db import api as db
+from congress.db import errors as db_errors
+from congress.db.records import Datasource
+from congress.services import errors
+from congress.services.datasource_config import (
+    SecretBox,
+    check_name,
+    datasource_view,
+    driver_info,
+    secret_options,
+)
+from congress.services.datasource_execution import ExecutionWorker, record_execution
+from congress.services.datasource_runner import Runner, sorted_rows
+
+LOG = logging.getLogger(__name__)
+
+ClientFactory = Callable[[type[Driver], str, Mapping[str, Any]], Any]
+"""Builds a driver's client from its class, the datasource name and its (decrypted) config."""
+
+
+class DatasourceHost:
+    """Every enabled datasource of the database, run on this node."""
+
+    def __init__(
+        self,
+        database: DbEngine,
+        *,
+        bus: Transport,
+        loader: DriverLoader,
+        key_path: str | os.PathLike[str],
+        clock: Clock = utc_now,
+        node_id: str = "",
+        poll: bool = True,
+        client_factory: ClientFactory | None = None,
+        sync_period: float = 0.0,
+    ) -> None:
+        self._db = database
+        self._bus = bus
+        self._loader = loader
+        self._clock = clock
+        self._node_id = node_id
+        self._poll = poll
+        self._clients = client_factory
+        self._sync_period = sync_period
+        self._secrets = SecretBox(key_path)
+        self._lock = threading.RLock()
+        self._runners: dict[str, Runner] = {}  # by datasource id
+        self._failed: dict[str, str] = {}  # datasource id -> why it does not run
+        self._worker = ExecutionWorker(self._run_request)
+        self._started = False
+        self._stopping = threading.Event()
+        self._sync_thread: threading.Thread | None = None
+
+    # -- life cycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Run every enabled datasource of the database (restoring persisted pushed rows),
+        publish and announce their tables, and start the threads."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            self._stopping.clear()
+            self._worker.start()
+            self.sync()
+            if self._sync_period > 0:
+                self._sync_thread = threading.Thread(
+                    target=self._sync_loop, name="congress-datasource-sync", daemon=True
+                )
+                self._sync_thread.start()
+
+    def stop(self) -> None:
+        """Stop every thread; the datasources stay announced (their data stays in engines)."""
+        with self._lock:
+            self._started = False
+            self._stopping.set()
+            runners = list(self._runners.values())
+            self._runners.clear()
+        for runner in runners:
+            self._bus.stop_serving_executions(runner.name)
+            runner.stop()
+        self._worker.stop()
+        if self._sync_thread is not None:
+            self._sync_thread.join()
+            self._sync_thread = None
+
+    def sync(self) -> None:
+        """Make the running datasources match the database (the original's synchronizer)."""
+        with self._lock:
+            if not self._started:
+                return
+            records = {r.id: r for r in db.list_datasources(self._db)}
+            for ds_id, runner in list(self._runners.items()):
+                record = records.get(ds_id)
+                if record is None or not record.enabled:
+                    self._retire(runner)
+            for ds_id in [i for i in self._failed if i not in records]:
+                del self._failed[ds_id]
+            for record in records.values():
+                if record.enabled and record.id not in self._runners:
+                    self._launch(record)
+
+    def _sync_loop(self) -> None:
+        while not self._stopping.wait(self._sync_period):
+            try:
+                self.sync()
+            except Exception:
+                LOG.exception("synchronizing the datasources with the database failed")
+
+    def _launch(self, record: Datasource, driver: Driver | None = None) -> None:
+        runner = None
+        try:
+            if driver is None:
+                driver = self._make_driver(
+                    self._loader.load(record.driver),
+                    record.name,
+                    self._secrets.decrypt_config(record.config),
+                )
+            runner = Runner(record, driver, self._bus, self._db)
+            runner.restore()
+        except Exception as exc:
+            LOG.error("datasource %s (driver %s) cannot run: %s", record.name, record.driver, exc)
+            self._failed[record.id] = str(exc) or type(exc).__name__
+            if runner is not None:
+                runner.stop()
+            return
+        self._failed.pop(record.id, None)
+        self._runners[record.id] = runner
+        runner.start(threads=self._poll)
+        self._bus.serve_executions(record.name, self.handle_execute)
+        self._bus.announce(runner.announcement(self._node_id))
+
+    def _retire(self, runner: Runner) -> None:
+        self._runners.pop(runner.record.id, None)
+        self._bus.stop_serving_executions(runner.name)
+        runner.stop()
+        self._bus.announce(Announcement(runner.name, node_id=self._node_id, present=False))
+
+    def _make_driver(self, cls: type[Driver], name: str, config: Mapping[str, Any]) -> Driver:
+        client = None if self._clients is None else self._clients(cls, name, config)
+        return cls(name, config, client=client, clock=self._clock)
+
+    # -- drivers -----------------------------------------------------------------------------
+    def drivers(self) -> list[dict[str, Any]]:
+        """``[{id, description}]`` of every permitted driver that loads."""
+        return [
+            {"id": name, "description": cls.DESCRIPTION}
+            for name, cls in self._loader.available().items()
+        ]
+
+    def driver_info(self, name: str) -> dict[str, Any]:
+        """``{id, description, config, secret, module, tables}``; ``DriverNotFound`` (404)."""
+        return driver_info(name, self._loader.load(name))
+
+    # -- datasources -------------------------------------------------------------------------
+    def list_datasources(self) -> list[dict[str, Any]]:
+        return [self._view(r) for r in db.list_datasources(self._db)]
+
+    def get_datasource(self, name_or_id: str) -> dict[str, Any]:
+        return self._view(self._record(name_or_id))
+
+    def create_datasource(
+        self,
+        name: str,
+        driver: str,
+        config: Mapping[str, Any] | None,
+        description: str | None = None,
+        enabled: bool = True,
+    ) -> dict[str, Any]:
+        """Validate, store (secrets encrypted) and run a datasource; returns its view
+        ``{id, name, driver, description, config, enabled, type: None}``."""
+        check_name(name)
+        config = {} if config is None else config
+        if not isinstance(config, Mapping):
+            raise errors.BadRequest("The datasource config must be a JSON object")
+        if description is not None and not isinstance(description, str):
+            raise errors.BadRequest("The datasource description must be a string")
+        if not isinstance(enabled, bool):
+            raise errors.BadRequest("The datasource field enabled must be a boolean")
+        if not isinstance(driver, str) or not driver:
+            raise errors.InvalidDriver("A datasource needs a driver")
+        try:
+            cls = self._loader.load(driver)
+        except DriverNotFound as exc:
+            raise errors.InvalidDriver(f"Invalid driver: {driver}") from exc
+        cls.validate_config(config, datasource=name)
+        instance = self._make_driver(cls, name, config)
+        stored = self._secrets.encrypt_config(config, secret_options(cls))
+        with self._lock:
+            self._check_not_a_policy(name)
+            try:
+                record = db.create_datasource(
+                    self._db,
+                    name,
+                    driver,
+                    config=stored,
+                    description=description,
+                    enabled=enabled,
+                )
+            except db_errors.DuplicateName as exc:
+                raise errors.DatasourceExists(
+                    f"Datasource already in use with name {name}"
+                ) from exc
+            if enabled and self._started:
+                self._launch(record, instance)
+        return self._view(record, cls)
+
+    def _check_not_a_policy(self, name: str) -> None:
+        try:
+            db.get_policy_by_name(self._db, name)
+        except db_errors.NotFound:
+            return
+        raise errors.DatasourceExists(f"Name {name} is already in use by a policy")
+
+    def delete_datasource(self, name_or_id: str) -> dict[str, Any]:
+        """Stop and delete a datasource (its persisted rows too); engines drop its policy."""
+        with self._lock:
+            record = self._record(name_or_id)
+            runner = self._runners.get(record.id)
+            if runner is not None:
+                self._retire(runner)
+            else:
+                self._bus.announce(Announcement(record.name, node_id=self._node_id, present=False))
+            try:
+                db.delete_datasource(self._db, record.id)
+            except db_errors.NotFound as exc:
+                raise errors.DatasourceNotFound(f"Datasource not found {name_or_id}") from exc
+            self._failed.pop(record.id, None)
+        return self._view(record)
+
+    def _record(self, name_or_id: str) -> Datasource:
+        try:
+            return db.find_datasource(self._db, name_or_id)
+        except db_errors.NotFound as exc:
+            raise errors.DatasourceNotFound(f"Datasource not found {name_or_id}") from exc
+
+    def _view(self, record: Datasource, cls: type[Driver] | None = None) -> dict[str, Any]:
+        if cls is None:
+            try:
+                cls = self._loader.load(record.driver)
+            except DatasourceError:
+                cls = None
+        return datasource_view(record, cls)
+
+    def _runner(self, ds: str) -> Runner:
+        with self._lock:
+            found = self._runners.get(ds) or next(
+                (r for r in self._runners.values() if r.name == ds), None
+            )
+            if found is not None:
+                return found
+            record = self._record(ds)
+            if record.id in self._runners:
+                return self._runners[record.id]
+            if not record.enabled:
+                raise errors.DatasourceDisabled(f"Datasource {record.name} is disabled")
+            why = self._failed.get(record.id, "it is not running on this node")
+            raise errors.DatasourceNotRunning(f"Datasource {record.name} is not running: {why}")
+
+    # -- one datasource ----------------------------------------------------------------------
+    def schema(self, ds: str) -> dict[str, Any]:
+        """``{tables: [{table_id, columns: [{name, description}]}]}``."""
+        runner = self._runner(ds)
+        with runner.lock:
+            return runner.driver.schema_body()
+
+    def table_spec(self, ds: str, table: str) -> dict[str, Any]:
+        """``{table_id, columns}``; ``UnknownTable`` (404) if the schema has no such table."""
+        runner = self._runner(ds)
+        with runner.lock:
+            return runner.driver.table_spec(table)
+
+    def status(self, ds: str) -> dict[str, str]:
+        """``{last_updated, last_error, number_of_updates, initialized, subscriptions,
+        subscribers}``, every value a string."""
+        runner = self._runner(ds)
+        with runner.lock:
+            status = runner.driver.status()
+        status["subscriptions"] = str([])
+        status["subscribers"] = str(self._bus.subscribers(runner.name))
+        return status
+
+    def actions(self, ds: str) -> dict[str, list[dict[str, Any]]]:
+        """``{results: [{name, args: [{name, description}], description}]}``."""
+        runner = self._runner(ds)
+        with runner.lock:
+            return runner.driver.actions()
+
+    def tables(self, ds: str) -> list[str]:
+        """The names of the datasource's tables, in schema order."""
+        runner = self._runner(ds)
+        with runner.lock:
+            return list(runner.driver.datasource_schema())
+
+    def rows(self, ds: str, table: str) -> list[tuple[Any, ...]]:
+        """A table's rows; ``UnknownTable`` (404), ``LazyTableNotActive`` (400)."""
+        runner = self._runner(ds)
+        with runner.lock:
+            return sorted_rows(runner.driver.rows(table))
+
+    def replace_rows(self, ds: str, table: str, body: Any) -> None:
+        """PUT rows: replace a push driver's table (validated by the driver)."""
+        self._runner(ds).replace_rows(table, body)
+
+    def webhook(self, ds: str, payload: Any) -> list[str]:
+        """A webhook notification for a push driver; returns the tables it changed."""
+        return self._runner(ds).webhook(payload)
+
+    def request_refresh(self, ds: str) -> None:
+        """Poll a polling datasource now (in its thread; without threads, here)."""
+        self._runner(ds).request_refresh()
+
+    def execute(
+        self,
+        ds: str,
+        action: str,
+        positional: Sequence[Any] = (),
+        named: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Run an action now (the API's route); recorded in the execution log; raises
+        ``UnknownAction`` (400) or ``ActionFailed`` (500)."""
+        if not isinstance(action, str) or not action:
+            raise errors.BadRequest("An action name is required")
+        if not isinstance(positional, list | tuple):
+            raise errors.BadRequest("positional arguments must be a JSON list")
+        if named is not None and not isinstance(named, Mapping):
+            raise errors.BadRequest("named arguments must be a JSON object")
+        runner = self._runner(ds)
+        request = ExecuteRequest(runner.name, action, tuple(positional), named or {})
+        try:
+            result = runner.execute(action, request.positional, request.named)
+        except Exception as exc:
+            self._log_execution(request, "failed", str(exc))
+            raise
+        self._log_execution(request, "executed", None)
+        return result
+
+    # -- execute requests --------------------------------------------------------------------
+    def execute_request(self, req: ActionRequest) -> None:
+        """A policy engine's executor: queue ``req.service:req.action(*req.args)``."""
+        self.handle_execute(
+            ExecuteRequest(req.service, req.action, tuple(req.args), {}, req.policy, self._node_id)
+        )
+
+    def handle_execute(self, request: ExecuteRequest) -> None:
+        """An execute request from the bus: queued if it comes from the leader, else dropped."""
+        self._worker.submit(request)
+
+    def wait_for_executions(self, timeout: float | None = None) -> bool:
+        """Wait until every queued execute request has run (False on timeout)."""
+        return self._worker.wait_idle(timeout)
+
+    def _run_request(self, request: ExecuteRequest) -> None:
+        with self._lock:
+            runner = next((r for r in self._runners.values() if r.name == request.service), None)
+        try:
+            if runner is None:
+                raise errors.DatasourceNotFound(f"Datasource {request.service} is not running")
+            runner.execute(request.action, request.positional, request.named)
+        except Exception as exc:
+            LOG.error("executing %s:%s failed: %s", request.service, request.action, exc)
+            self._log_execution(request, "failed", str(exc))
+            return
+        LOG.info("executed %s:%s for policy %s", request.service, request.action, request.policy)
+
+    def _log_execution(self, request: ExecuteRequest, status: str, detail: str | None) -> None:
+        record_execution(self._db, request, status, detail, self._node_id)

@@ -1,0 +1,170 @@
+"""Datasource tables into a policy engine: ``PolicyEngineSink``; and ``bus_executor``.
+
+Imports: the standard library, congress.bus, congress.datalog (``ActionRequest``) and
+congress.services.policy_engine.
+
+``PolicyEngineSink(engine, bus)`` watches the bus's directory of publishers. For each
+datasource announced it makes the datasource policy (``ensure_datasource`` with the announced
+schema) and subscribes to every table with a ``Subscriber``: the snapshot replaces the table in
+the engine (``replace``), deltas go in as batches (``receive``). A datasource announced later is
+subscribed to when it is announced; one that goes away is unsubscribed and its policy dropped
+(its rows leave every policy). An announcement whose name belongs to a policy that is not a
+datasource policy is refused with an error in the log.
+
+``check()`` heals gaps left by lost messages (``start(resync_period=...)`` runs it in a
+daemon thread; the in-process bus loses nothing, so a single process needs no thread).
+
+``bus_executor(bus, node_id)`` is an executor for ``PolicyEngineService`` that sends each
+action request over the bus (for a datasource host in another process); in one process the
+host's ``execute_request`` can be the executor directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from congress.bus import Announcement, ExecuteRequest, Subscriber, Transport
+from congress.bus.messages import Row
+from congress.bus.pubsub import DEFAULT_RESYNC_AFTER
+from congress.datalog.runtime import ActionRequest
+from congress.services.policy_engine import PolicyEngineService
+
+LOG = logging.getLogger(__name__)
+
+SUBSCRIBER_ID = "__engine"
+"""The name under which a policy engine subscribes (the original's service id)."""
+
+
+class PolicyEngineSink:
+    """Feeds a policy engine service with every datasource's tables from the bus."""
+
+    def __init__(
+        self,
+        engine: PolicyEngineService,
+        bus: Transport,
+        *,
+        resync_after: float = DEFAULT_RESYNC_AFTER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._engine = engine
+        self._bus = bus
+        self._resync_after = resync_after
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._schemas: dict[str, Mapping[str, tuple[str, ...]]] = {}
+        self._subs: dict[str, dict[str, Subscriber]] = {}  # datasource -> table -> subscriber
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, resync_period: float | None = None) -> None:
+        """Watch the directory (subscribing to every datasource present now); with
+        ``resync_period``, run ``check`` that often in a daemon thread."""
+        self._stopping.clear()
+        self._bus.watch_services(self.on_announcement)
+        if resync_period and self._thread is None:
+            self._thread = threading.Thread(
+                target=self._check_loop, args=(resync_period,), name="congress-sink", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching and unsubscribe (the engine keeps the data it has)."""
+        self._bus.unwatch_services(self.on_announcement)
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        with self._lock:
+            for tables in self._subs.values():
+                for sub in tables.values():
+                    sub.stop()
+            self._subs.clear()
+            self._schemas.clear()
+
+    def subscriptions(self) -> dict[str, list[str]]:
+        """The tables subscribed to, by datasource."""
+        with self._lock:
+            return {ds: sorted(tables) for ds, tables in sorted(self._subs.items())}
+
+    def check(self) -> int:
+        """Ask for a snapshot wherever a gap has been open too long; returns how many."""
+        with self._lock:
+            subs = [s for tables in self._subs.values() for s in tables.values()]
+        return sum(sub.check() for sub in subs)
+
+    def _check_loop(self, period: float) -> None:
+        while not self._stopping.wait(period):
+            try:
+                self.check()
+            except Exception:
+                LOG.exception("checking the datasource subscriptions failed")
+
+    # -- announcements -----------------------------------------------------------------------
+    def on_announcement(self, announcement: Announcement) -> None:
+        with self._lock:
+            if announcement.present:
+                self._attach(announcement.publisher, announcement.schema)
+            else:
+                self._detach(announcement.publisher)
+
+    def _attach(self, name: str, schema: Mapping[str, tuple[str, ...]]) -> None:
+        engine = self._engine
+        with engine.lock:
+            rt = engine.runtime
+            if rt.policy_exists(name) and rt.kind(name) != "datasource":
+                LOG.error("datasource %s has the name of a policy: its data is ignored", name)
+                return
+        if self._schemas.get(name) == schema and name in self._subs:
+            return
+        engine.ensure_datasource(name, {t: list(c) for t, c in schema.items()})
+        old_schema = self._schemas.get(name, {})
+        self._schemas[name] = dict(schema)
+        tables = self._subs.setdefault(name, {})
+        for table in list(tables):
+            if schema.get(table) != old_schema.get(table):
+                tables.pop(table).stop()
+        for table in schema:
+            if table not in tables:
+                sub = self._subscriber(name, table)
+                tables[table] = sub
+                sub.start()
+
+    def _detach(self, name: str) -> None:
+        for sub in self._subs.pop(name, {}).values():
+            sub.stop()
+        if self._schemas.pop(name, None) is not None:
+            self._engine.drop_datasource(name)
+
+    def _subscriber(self, name: str, table: str) -> Subscriber:
+        engine = self._engine
+
+        def replace(rows: frozenset[Row]) -> None:
+            engine.replace(name, table, rows)
+
+        def receive(inserts: frozenset[Row], deletes: frozenset[Row]) -> None:
+            engine.receive(name, table, inserts, deletes)
+
+        return Subscriber(
+            self._bus,
+            name,
+            table,
+            on_snapshot=replace,
+            on_delta=receive,
+            subscriber=SUBSCRIBER_ID,
+            resync_after=self._resync_after,
+            clock=self._clock,
+        )
+
+
+def bus_executor(bus: Transport, node_id: str = "") -> Callable[[ActionRequest], None]:
+    """An executor for ``PolicyEngineService`` that sends each request over ``bus``."""
+
+    def send(req: ActionRequest) -> None:
+        bus.send_execute(
+            ExecuteRequest(req.service, req.action, tuple(req.args), {}, req.policy, node_id)
+        )
+
+    return send
