@@ -1,0 +1,86 @@
+"""Datasource, driver and library routes of a whole single-process node (build_node)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from conftest import Client
+from oslo_config import cfg
+
+from congress.cmd.server import Node, build_node
+
+
+@pytest.fixture
+def node(conf: cfg.ConfigOpts) -> Iterator[Node]:
+    n = build_node(conf)
+    yield n
+    n.stop()
+
+
+@pytest.fixture
+def api(node: Node) -> Client:
+    return Client(node.app)
+
+
+def test_drivers(api: Client) -> None:
+    status, body = api.get("/v1/system/drivers")
+    assert status == 200 and {d["id"] for d in body["results"]} >= {"doctor", "push", "vitrage"}
+    status, body = api.get("/v1/system/drivers/doctor")
+    assert status == 200
+    assert [t["table_id"] for t in body["tables"]] == ["events"]
+    assert set(body) >= {"id", "description", "config", "secret", "tables"}
+    assert api.get("/v1/system/drivers/nosuch")[0] == 404
+
+
+def test_push_datasource_routes(api: Client) -> None:
+    tables = json.dumps({"servers": ["id", "status"]})
+    body = {"name": "inv", "driver": "push", "config": {"tables": tables}, "description": None}
+    status, ds = api.post("/v1/data-sources", body)
+    assert status == 201 and ds["type"] is None and ds["enabled"] is True
+    assert api.post("/v1/data-sources", body)[0] == 409
+    status, err = api.post("/v1/data-sources", {"name": "x", "driver": "nosuch", "config": {}})
+    assert status == 400
+    status, err = api.post("/v1/data-sources", {"name": "y", "driver": "push", "config": {}})
+    assert status == 400 and "tables" in err["error"]["message"]
+    assert api.put("/v1/data-sources/inv/tables/servers/rows", [["vm1", "ERROR"]])[0] == 200
+    status, err = api.put("/v1/data-sources/inv/tables/servers/rows", [["vm1"]])
+    assert status == 400 and err["error"]["error_data"]["code"] == "invalid_rows"
+    assert api.get("/v1/data-sources/inv/tables/servers/rows")[1] == {
+        "results": [{"data": ["vm1", "ERROR"]}]
+    }
+    assert api.get("/v1/data-sources/inv/tables")[1] == {"results": [{"id": "servers"}]}
+    spec = api.get("/v1/data-sources/inv/tables/servers/spec")[1]
+    assert spec["table_id"] == "servers"
+    assert [c["name"] for c in spec["columns"]] == ["id", "status"]
+    schema = api.get("/v1/data-sources/inv/schema")[1]
+    assert [t["table_id"] for t in schema["tables"]] == ["servers"]
+    assert api.get(f"/v1/data-sources/{ds['id']}")[1]["name"] == "inv"
+    assert set(api.get("/v1/data-sources/inv/status")[1]) >= {"last_updated", "initialized"}
+    assert api.get("/v1/data-sources/inv/actions")[0] == 200
+    assert api.post("/v1/data-sources/inv?action=request-refresh", {})[0] == 200
+    rule = {"rule": 'bad(x) :- inv:servers(id=x, status="ERROR")'}
+    assert api.post("/v1/policies/classification/rules", rule)[0] == 201
+    assert api.get("/v1/policies/classification/tables/bad/rows")[1] == {
+        "results": [{"data": ["vm1"]}]
+    }
+    assert api.delete("/v1/data-sources/inv")[0] == 200
+    assert api.get("/v1/data-sources/inv")[0] == 404
+    assert api.get("/v1/policies/classification/tables/bad/rows")[1] == {"results": []}
+
+
+def test_library_routes(api: Client) -> None:
+    status, body = api.get("/v1/librarypolicies?include_rules=false")
+    assert status == 200 and len(body["results"]) == 11
+    assert all("rules" not in p for p in body["results"])
+    new = {"name": "Mine", "rules": [{"rule": "p(1)"}, {"rule": "q(x) :- p(x)"}]}
+    status, lib = api.post("/v1/librarypolicies", new)
+    assert status == 201 and lib["name"] == "Mine"
+    status, lib = api.put(f"/v1/librarypolicies/{lib['id']}", {**new, "description": "d"})
+    assert status == 200 and lib["description"] == "d"
+    status, pol = api.post(f"/v1/policies?library_policy={lib['id']}")
+    assert status == 201 and pol["name"] == "Mine" and len(pol["rules"]) == 2
+    assert api.get("/v1/policies/Mine/tables/q/rows")[1] == {"results": [{"data": [1]}]}
+    assert api.delete(f"/v1/librarypolicies/{lib['id']}")[0] == 200
+    assert api.get(f"/v1/librarypolicies/{lib['id']}")[0] == 404
