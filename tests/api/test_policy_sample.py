@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 import subprocess
 import sys
@@ -42,3 +43,28 @@ def test_default_rules() -> None:
             assert action in str(e)
         else:
             raise AssertionError(f"{ctx.roles} may not {action}")
+
+
+def test_decisions_are_remembered_for_the_ttl_only(tmp_path: pathlib.Path) -> None:
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text('"get_v1": "role:reader"\n')
+    conf = cfg.ConfigOpts()
+    conf([], project="congress-test", default_config_files=[], default_config_dirs=[])
+    now = [0.0]
+    from oslo_policy import opts as policy_opts
+
+    policy_opts.set_defaults(conf, policy_file=str(policy_file))
+    authz = Authorizer(conf, ttl=1.0, timer=lambda: now[0])
+    reader = Context("u", "p", ("reader",))
+    authz.check(reader, "get_v1")
+    policy_file.write_text('"get_v1": "role:admin"\n')
+    later = policy_file.stat().st_mtime + 100
+    os.utime(policy_file, (later, later))  # a newer mtime: oslo.policy reloads on change
+    authz.check(reader, "get_v1")  # remembered
+    now[0] = 2.0
+    try:
+        authz.check(reader, "get_v1")
+    except Forbidden:
+        pass
+    else:
+        raise AssertionError("the changed policy file took no effect after the ttl")
