@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import webob
 from conftest import Client
 
 
@@ -162,3 +163,25 @@ def test_unsupported_method_and_unknown_route(client: Client) -> None:
     status, body = client.get("/v1/nothing-here")
     assert status == 404 and body["error"]["message"] == "The resource could not be found."
     assert client.get("/healthcheck")[1]["status"] == "OK"
+
+
+def test_creations_carry_a_location(client: Client) -> None:
+    # the Client keeps only bodies: read the header from the response itself
+    req = webob.Request.blank("/v1/policies", method="POST", body=b'{"name": "loc"}')
+    req.content_type = "application/json"
+    r = req.get_response(client.app)
+    assert r.status_int == 201
+    assert r.headers["Location"] == f"http://localhost/v1/policies/{r.json['id']}"
+
+
+def test_simulate_syntax_errors(client: Client) -> None:
+    base = {"sequence": "p+(1)", "action_policy": "action"}
+    status, out = client.post(
+        "/v1/policies/classification?action=simulate", {**base, "query": "p(x"}
+    )
+    assert status == 400 and out["error"]["error_code"] == 1002
+    status, out = client.post(
+        "/v1/policies/classification?action=simulate", {**base, "query": "p(x)", "sequence": "p+(1"}
+    )
+    assert status == 400 and out["error"]["error_code"] == 1006
+    assert out["error"]["error_data"]["code"] == "policy_parse_error"

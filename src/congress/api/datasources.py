@@ -13,6 +13,7 @@ from typing import Any
 import webob
 
 from congress.api import wire
+from congress.api.policies import action_args
 from congress.api.services import Services
 
 
@@ -26,7 +27,7 @@ def list_datasources(req: webob.Request, s: Services) -> dict[str, Any]:
     return {"results": _host(s).list_datasources()}
 
 
-def create_datasource(req: webob.Request, s: Services) -> tuple[int, dict[str, Any]]:
+def create_datasource(req: webob.Request, s: Services) -> webob.Response:
     body = wire.json_body(req)
     if body.get("id") is not None:
         raise wire.BadRequest("An id may not be provided when creating a datasource")
@@ -36,14 +37,16 @@ def create_datasource(req: webob.Request, s: Services) -> tuple[int, dict[str, A
     if not isinstance(config, dict):
         raise wire.BadRequest("Field 'config' must be an object")
     enabled = body.get("enabled")
+    if enabled is not None and not isinstance(enabled, bool):
+        raise wire.BadRequest("Field 'enabled' must be true or false")
     created = _host(s).create_datasource(
         name,
         driver,
         config,
         description=wire.text_field(body, "description"),
-        enabled=True if enabled is None else bool(enabled),
+        enabled=True if enabled is None else enabled,
     )
-    return 201, created
+    return wire.created(req, created["id"], created)
 
 
 def show_datasource(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
@@ -65,10 +68,8 @@ def datasource_action(req: webob.Request, s: Services, ds: str) -> dict[str, Any
     if action == "execute":
         body = wire.json_body(req)
         name = wire.text_field(body, "name", required=True) or ""
-        args = body.get("args") or {}
-        if not isinstance(args, dict):
-            raise wire.BadRequest("Field 'args' must be an object {positional, named}")
-        host.execute(ds, name, list(args.get("positional") or []), dict(args.get("named") or {}))
+        positional, named = action_args(body.get("args"))
+        host.execute(ds, name, positional, named)
         return {}
     raise wire.BadRequest(f"Unknown action {action!r} on a datasource")
 
@@ -111,7 +112,7 @@ def list_rows(req: webob.Request, s: Services, ds: str, table: str) -> dict[str,
 
 def replace_rows(req: webob.Request, s: Services, ds: str, table: str) -> webob.Response:
     _host(s).replace_rows(ds, table, wire.json_value(req))
-    return webob.Response(status=200)
+    return wire.empty()
 
 
 def webhook(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:

@@ -116,6 +116,8 @@ def from_datalog(err: dl.DatalogError, *, on_rule: bool = True) -> ApiError:
     if isinstance(err, dl.PolicyError):
         if err.code == "rules_not_permitted":
             return api_error("rule_not_permitted", err.message, problem_data(err))
+        if err.code == "invalid_policy_name":
+            return api_error("unknown", err.message, problem_data(err))
         if err.code == "invalid_sequence":
             return api_error("sequence_syntax", err.message, problem_data(err))
         name = "rule_syntax" if on_rule else "unknown"

@@ -29,8 +29,9 @@ def list_policies(req: webob.Request, s: Services) -> dict[str, Any]:
     return {"results": items}
 
 
-def create_policy(req: webob.Request, s: Services) -> tuple[int, dict[str, Any]]:
-    return 201, _library(s).create(wire.json_body(req))
+def create_policy(req: webob.Request, s: Services) -> webob.Response:
+    created = _library(s).create(wire.json_body(req))
+    return wire.created(req, created["id"], created)
 
 
 def show_policy(req: webob.Request, s: Services, lib: str) -> dict[str, Any]:

@@ -14,10 +14,14 @@ from typing import Any
 
 import webob
 
+from congress.api import errors as api_errors
 from congress.api import wire
 from congress.api.errors import api_error
 from congress.api.services import Services
+from congress.datalog.errors import PolicyError
+from congress.datalog.parser import parse
 from congress.datalog.printer import to_text
+from congress.datalog.query import parse_query_text
 from congress.services.policy_engine import PolicyView, RuleView, created_rule_text
 
 KINDS = ("nonrecursive", "materialized", "action", "database", "z3", "delta", "datasource")
@@ -47,7 +51,7 @@ def list_policies(req: webob.Request, s: Services) -> dict[str, Any]:
     return {"results": [policy_body(p) for p in s.engine.list_policies()]}
 
 
-def create_policy(req: webob.Request, s: Services) -> tuple[int, dict[str, Any]]:
+def create_policy(req: webob.Request, s: Services) -> webob.Response:
     library_policy = req.params.get("library_policy")
     if library_policy:
         if s.library is None:
@@ -80,10 +84,10 @@ def create_policy(req: webob.Request, s: Services) -> tuple[int, dict[str, Any]]
             rules=rules_in or (),
         )
         if rules_in is None:
-            return 201, policy_body(policy)
+            return wire.created(req, policy.id, policy_body(policy))
     out = policy_body(policy)
     out["rules"] = [{"rule": r.rule, "name": r.name, "comment": r.comment} for r in rules]
-    return 201, out
+    return wire.created(req, policy.id, out)
 
 
 def show_policy(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
@@ -115,6 +119,14 @@ def _simulate(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
     action_policy = wire.text_field(body, "action_policy")
     if query is None or sequence is None or action_policy is None:
         raise api_error("incomplete_simulate_args")
+    try:
+        parse_query_text(query)
+    except PolicyError as e:
+        raise api_errors.from_datalog(e) from None
+    try:
+        parse(sequence)
+    except PolicyError as e:
+        raise api_error("sequence_syntax", e.message, api_errors.problem_data(e)) from None
     trace = wire.flag(req, "trace")
     res = s.engine.simulate(
         policy, query, sequence, action_policy, delta=wire.flag(req, "delta"), trace=trace
@@ -131,7 +143,7 @@ def _execute(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
     service, sep, action = name.partition(":")
     if not sep or not service or not action:
         raise api_error("service_action_syntax", name)
-    positional, named = _action_args(body.get("args"))
+    positional, named = action_args(body.get("args"))
     if s.datasources is None:
         raise wire.BadRequest("No datasource host on this node")
     s.engine.get_policy(policy)
@@ -139,7 +151,7 @@ def _execute(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
     return {}
 
 
-def _action_args(args: Any) -> tuple[list[Any], dict[str, Any]]:
+def action_args(args: Any) -> tuple[list[Any], dict[str, Any]]:
     if args is None:
         return [], {}
     if not isinstance(args, dict) or set(args) - {"positional", "named"}:
@@ -155,7 +167,7 @@ def list_rules(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
     return {"results": [rule_body(r) for r in s.engine.list_rules(policy)]}
 
 
-def create_rule(req: webob.Request, s: Services, policy: str) -> tuple[int, dict[str, Any]]:
+def create_rule(req: webob.Request, s: Services, policy: str) -> webob.Response:
     body = wire.json_body(req)
     if body.get("id") is not None:
         raise api_error("add_item_id")
@@ -168,7 +180,7 @@ def create_rule(req: webob.Request, s: Services, policy: str) -> tuple[int, dict
     )
     out = rule_body(view)
     out["rule"] = created_rule_text(view)
-    return 201, out
+    return wire.created(req, view.id, out)
 
 
 def show_rule(req: webob.Request, s: Services, policy: str, rule: str) -> dict[str, Any]:

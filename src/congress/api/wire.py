@@ -101,6 +101,18 @@ def answer(body: Any, status: int = 200, headers: dict[str, str] | None = None) 
     return resp
 
 
+def created(req: webob.Request, item_id: str, body: Any) -> webob.Response:
+    """201 with the item and ``Location: <collection path>/<id>``, as the original."""
+    return answer(body, 201, {"Location": f"{req.path_url.rstrip('/')}/{item_id}"})
+
+
+def empty(status: int = 200) -> webob.Response:
+    """An answer with no body (PUT rows, as the original)."""
+    resp = webob.Response(status=status, content_type=JSON, charset="UTF-8")
+    resp.body = b""
+    return resp
+
+
 def error_answer(err: api_errors.ApiError) -> webob.Response:
     return answer(err.body(), err.status)
 

@@ -206,7 +206,7 @@ class PolicyEngineService:
         with self._lock:
             self.sync()
             if name in self._policies or self._rt.policy_exists(name):
-                raise db_errors.DuplicateName("policy", name)
+                raise errors.PolicyExists(f"Policy with name {name} already exists")
             # the policy exists in memory while its rules are checked together, against the
             # schemas of the datasources; it goes again if the database refuses the write
             self._rt.create_policy(name, kind, abbreviation=abbreviation)
@@ -214,6 +214,12 @@ class PolicyEngineService:
                 policy, added = self._persist_policy(
                     name, kind, abbreviation, description or "", owner, rules
                 )
+            except db_errors.DuplicateName as e:
+                self._rt.delete_policy(name)
+                raise errors.PolicyExists(f"Policy with name {name} already exists") from e
+            except db_errors.DuplicateRule as e:
+                self._rt.delete_policy(name)
+                raise errors.RuleExists(f"A rule is given twice in policy {name}") from e
             except BaseException:
                 self._rt.delete_policy(name)
                 raise

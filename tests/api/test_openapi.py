@@ -1,0 +1,495 @@
+"""docs/openapi.yaml describes the API: every route of ``ROUTES`` and nothing else, and every
+body a real node answers validates against the document's schema for its status code."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl
+
+import pytest
+import webob
+import yaml
+from oslo_config import cfg
+
+from congress.api.app import ROUTES, CongressApp
+from congress.api.services import Services
+from congress.cmd.server import Node, build_node
+from congress.datasources.execution import Action, ExecutionMixin
+from congress.datasources.options import Option
+from congress.datasources.push import PushDriver
+
+DOC: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml").read_text()
+)
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+EXTRA = {("GET", "/"), ("GET", "/healthcheck"), ("GET", "/{path}")}  # outside ROUTES
+UNSUPPORTED = "x-congress-unsupported"  # documents a 501 of a path, claims no route
+
+
+# -- a validator for the subset of JSON Schema the document uses --------------------------------
+KEYWORDS = {"$ref", "anyOf", "type", "enum", "properties", "required", "additionalProperties"}
+KEYWORDS |= {"items", "minLength", "maxLength"}
+ANNOTATIONS = {"description", "examples"}
+TYPES: dict[str, Any] = {"object": dict, "array": list, "string": str, "null": type(None)}
+
+
+def resolve(ref: str) -> Any:
+    """The node a local ``$ref`` (``#/components/...``) points to."""
+    assert ref.startswith("#/"), ref
+    node: Any = DOC
+    for part in ref[2:].split("/"):
+        node = node[part]
+    return node
+
+
+def deref(node: Mapping[str, Any]) -> Mapping[str, Any]:
+    return deref(resolve(node["$ref"])) if "$ref" in node else node
+
+
+def is_type(name: str, value: Any) -> bool:
+    if name in ("integer", "number", "boolean"):
+        if isinstance(value, bool):
+            return name == "boolean"
+        return isinstance(value, int) or (name == "number" and isinstance(value, float))
+    return isinstance(value, TYPES[name])
+
+
+def problems(schema: Mapping[str, Any], value: Any, where: str = "$") -> list[str]:
+    """Why ``value`` does not validate against ``schema`` (empty: it does)."""
+    if "$ref" in schema:
+        return problems(resolve(schema["$ref"]), value, where)
+    if "anyOf" in schema:
+        found = [problems(s, value, where) for s in schema["anyOf"]]
+        return [] if not all(found) else [f"{where}: matches no anyOf: {found}"]
+    types = schema.get("type")
+    if types is not None:
+        types = [types] if isinstance(types, str) else types
+        if not any(is_type(t, value) for t in types):
+            return [f"{where}: {value!r} is not of type {types}"]
+    if "enum" in schema and value not in schema["enum"]:
+        return [f"{where}: {value!r} is not one of {schema['enum']}"]
+    out = []
+    low, high = schema.get("minLength", 0), schema.get("maxLength", float("inf"))
+    if isinstance(value, str) and not low <= len(value) <= high:
+        out.append(f"{where}: length {len(value)} out of bounds")
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        out += [f"{where}: {k!r} is required" for k in schema.get("required", ()) if k not in value]
+        extra = schema.get("additionalProperties", True)
+        for key, item in value.items():
+            if key in props:
+                out += problems(props[key], item, f"{where}.{key}")
+            elif extra is False:
+                out.append(f"{where}: property {key!r} is not allowed")
+            elif isinstance(extra, dict):
+                out += problems(extra, item, f"{where}.{key}")
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            out += problems(schema["items"], item, f"{where}[{i}]")
+    return out
+
+
+# -- the document ------------------------------------------------------------------------------
+def route_template(pattern: str) -> str:
+    path = pattern.removeprefix("^").removesuffix("/?$")
+    return re.sub(r"\(\?P<(\w+)>\[\^/\]\+\)", r"{\1}", path)
+
+
+def operations() -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (method.upper(), path): op
+        for path, item in DOC["paths"].items()
+        for method, op in item.items()
+        if method in METHODS
+    }
+
+
+def parameters(method: str, path: str) -> list[Mapping[str, Any]]:
+    item = DOC["paths"][path]
+    return [
+        deref(p) for p in [*item.get("parameters", []), *item[method.lower()].get("parameters", [])]
+    ]
+
+
+def all_schemas() -> Iterator[tuple[str, Any]]:
+    """Every schema of the document: components and those inline in operations."""
+    yield from ((f"components/{n}", s) for n, s in DOC["components"]["schemas"].items())
+    for param in DOC["components"]["parameters"].values():
+        yield param["name"], param["schema"]
+    for (method, path), op in operations().items():
+        for param in op.get("parameters", []) + DOC["paths"][path].get("parameters", []):
+            yield f"{method} {path} {param}", deref(param).get("schema", {})
+        bodies = [op.get("requestBody", {})] + [deref(r) for r in op["responses"].values()]
+        for body in bodies:
+            for media in body.get("content", {}).values():
+                yield f"{method} {path}", media["schema"]
+
+
+def sub_schemas(schema: Any) -> Iterator[Any]:
+    yield schema
+    for sub in [*schema.get("properties", {}).values(), *schema.get("anyOf", [])]:
+        yield from sub_schemas(sub)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            yield from sub_schemas(schema[key])
+
+
+def test_every_route_is_documented_and_nothing_else() -> None:
+    routes = {(r.method, route_template(r.pattern.pattern)) for r in ROUTES}
+    ops = operations()
+    claimed = {key for key, op in ops.items() if not op.get(UNSUPPORTED)}
+    assert claimed - routes - EXTRA == set(), "documented but not served"
+    assert (routes | EXTRA) - claimed == set(), "served but not documented"
+    for (method, path), op in ops.items():
+        if op.get(UNSUPPORTED):  # a path that exists, with a method it does not have
+            assert (method, path) not in routes and any(p == path for _, p in routes)
+            assert set(op["responses"]) == {"501"}
+
+
+def test_the_document_is_sound() -> None:
+    assert DOC["openapi"].startswith("3.1.")
+    for item in DOC["paths"].values():
+        assert set(item) <= {*METHODS, "parameters", "summary", "description"}
+    ops = operations()
+    ids = [op["operationId"] for op in ops.values()]
+    assert len(ids) == len(set(ids))
+    for (method, path), op in ops.items():
+        declared = {p["name"] for p in parameters(method, path) if p["in"] == "path"}
+        assert declared == set(re.findall(r"{(\w+)}", path)), (method, path)
+        assert op["responses"], (method, path)
+        for status, response in op["responses"].items():
+            media = deref(response).get("content", {})
+            assert set(media) <= {"application/json"}, (method, path, status)
+            if int(status) >= 400:
+                assert media["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    refs = re.findall(r"'\$ref': '([^']+)'", repr(DOC))
+    assert refs and all(resolve(ref) is not None for ref in refs)
+    for where, schema in all_schemas():
+        for sub in sub_schemas(schema):
+            assert set(sub) <= KEYWORDS | ANNOTATIONS, (where, set(sub) - KEYWORDS - ANNOTATIONS)
+
+
+def test_the_validator_rejects_wrong_bodies() -> None:
+    error = {"$ref": "#/components/schemas/Error"}
+    good = {"error": {"message": "m", "error_code": 1000, "error_data": None}}
+    assert problems(error, good) == []
+    language = {"code": "policy_parse_error", "message": "m", "line": 1, "column": 2, "errors": []}
+    assert problems(error, {"error": {**good["error"], "error_data": language}}) == []
+    assert problems(error, {"error": {**good["error"], "error_code": "1000"}})
+    assert problems(error, {"error": {**good["error"], "error_code": True}})
+    assert problems(error, {"error": {**good["error"], "error_data": {"line": 1}}})
+    assert problems(error, {"error": {"message": "m", "error_code": 1000}})
+    assert problems(error, {**good, "extra": 1})
+    policy = {"$ref": "#/components/schemas/PolicyList"}
+    item = {"id": "i", "name": "n", "owner_id": "user", "kind": "nonrecursive"}
+    item |= {"description": "", "abbreviation": "n"}
+    assert problems(policy, {"results": [item]}) == []
+    assert problems(policy, {"results": [{**item, "kind": "weird"}]})
+    assert problems(policy, {"results": [{**item, "description": None}]})
+    assert problems(policy, {"results": item})
+    assert problems({"$ref": "#/components/schemas/PolicyCreate"}, {"name": ""})
+    health = {"$ref": "#/components/schemas/Health"}
+    assert problems(health, {"status": "OK", "policy_errors": {"p": "why"}}) == []
+    assert problems(health, {"status": "OK", "policy_errors": {"p": 1}})
+    assert problems(health, {"status": "BAD", "policy_errors": {}})
+    anyof = {"anyOf": [{"type": "null"}, {"type": "integer"}]}
+    assert problems(anyof, 1) == [] and problems(anyof, None) == [] and problems(anyof, 1.5)
+
+
+# -- a real node, with two drivers of the test's own ---------------------------------------------
+class SecretPushDriver(ExecutionMixin, PushDriver):
+    """A push driver with a secret option and two actions."""
+
+    DRIVER_NAME: ClassVar[str] = "secretpush"
+    CONFIG: ClassVar[Mapping[str, Option]] = {
+        **PushDriver.CONFIG,
+        "token": Option(secret=True, description="a secret"),
+    }
+    ACTIONS: ClassVar[Mapping[str, Action]] = {
+        "ping": Action("does nothing", (("x", "anything"),), "ping"),
+        "fail": Action("raises", (), "fail"),
+    }
+
+    def ping(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def fail(self) -> None:
+        raise RuntimeError("boom")
+
+
+class BrokenPushDriver(PushDriver):
+    """A push driver that cannot start (restoring its persisted data fails)."""
+
+    DRIVER_NAME: ClassVar[str] = "brokenpush"
+
+    def restore(self, tables: Any) -> None:
+        raise RuntimeError("cannot restore")
+
+
+@pytest.fixture
+def node(conf: cfg.ConfigOpts) -> Iterator[Node]:
+    drivers = (SecretPushDriver, BrokenPushDriver)
+    endpoints = [f"{d.DRIVER_NAME}={__name__}:{d.__name__}" for d in drivers]
+    conf.set_override("custom_driver_endpoints", endpoints)
+    n = build_node(conf)
+    yield n
+    n.stop()
+
+
+class Api:
+    """Calls an app and checks each answer against the document."""
+
+    def __init__(self, app: Any, seen: set[tuple[str, str, str]]) -> None:
+        self.app = app
+        self.seen = seen
+
+    def __call__(
+        self,
+        method: str,
+        template: str,
+        status: int,
+        body: Any = None,
+        *,
+        query: str = "",
+        headers: dict[str, str] | None = None,
+        **params: str,
+    ) -> Any:
+        path = template.format(**params) + (f"?{query}" if query else "")
+        req = webob.Request.blank(path, method=method, headers=headers or {})
+        if body is not None:
+            req.body = json.dumps(body).encode()
+            req.content_type = "application/json"
+        resp = req.get_response(self.app)
+        where = f"{method} {path}"
+        assert resp.status_int == status, (where, resp.status_int, resp.body[:300])
+        assert SECRET.encode() not in resp.body, where
+        op = DOC["paths"][template][method.lower()]
+        documented = {p["name"] for p in parameters(method, template) if p["in"] == "query"}
+        assert {k for k, _ in parse_qsl(query)} <= documented, where
+        if body is not None and status < 300 and "requestBody" in op:
+            schema = op["requestBody"]["content"]["application/json"]["schema"]
+            assert problems(schema, body) == [], where
+        assert str(status) in op["responses"], f"{where}: {status} is not documented"
+        self.seen.add((method, template, str(status)))
+        content = deref(op["responses"][str(status)]).get("content")
+        if content is None:
+            assert resp.body == b"", where
+            return None
+        assert resp.content_type == "application/json", where
+        data = json.loads(resp.body)
+        assert problems(content["application/json"]["schema"], data) == [], (where, data)
+        return data
+
+
+P, D, L = "/v1/policies/{policy}", "/v1/data-sources/{ds}", "/v1/librarypolicies/{lib}"
+SECRET = "s3cret-t0ken"  # never in an answer
+HOSTED = ("/v1/data-sources", "/v1/system", "/v1/librarypolicies")  # need a host or library
+
+
+def exercise_versions_and_policies(api: Api) -> None:
+    assert api("GET", "/", 200)["versions"][0]["id"] == "v1"
+    assert "choices" in api("GET", "/{path}", 300, path="foo/bar")
+    api("GET", "/healthcheck", 200)
+    api("GET", "/v1", 200)
+    api("GET", "/v1/policies", 200)
+    api("POST", "/v1/policies", 201, {"name": "p", "kind": None, "description": None})
+    made = api("POST", "/v1/policies", 201, {"name": "q", "rules": [{"rule": "r(1)", "name": "f"}]})
+    assert made["rules"] == [{"rule": "r(1)", "name": "f", "comment": ""}]
+    api("POST", "/v1/policies", 201, {"name": "acts", "kind": "action"})
+    for rule in ('action("boot")', "up+(x) :- boot(x)"):
+        api("POST", P + "/rules", 201, {"rule": rule}, policy="acts")
+    api("POST", "/v1/policies", 400, {"name": "x", "abbreviation": "toolong"})
+    api("POST", "/v1/policies", 400, {"name": "x", "id": "chosen"})
+    err = api("POST", "/v1/policies", 400, {"name": "x", "rules": [{"rule": "p(x) :- "}]})
+    data = err["error"]["error_data"]
+    assert err["error"]["error_code"] == 1002 and {"code", "line", "column", "errors"} <= set(data)
+    api("POST", "/v1/policies", 409, {"name": "p"})
+    api("POST", "/v1/policies", 404, query="library_policy=nosuch")
+    api("GET", P, 200, policy="p")
+    api("GET", P, 404, policy="nosuch")
+    api("PUT", P, 501, {}, policy="p")
+    api("PATCH", P, 501, {}, policy="p")
+    api("GET", P + "/status", 200, policy="p")
+    api("GET", P + "/status", 404, policy="nosuch")
+
+    rule = api(
+        "POST", P + "/rules", 201, {"rule": "up(x) :- down(x), r(x)", "comment": "c"}, policy="p"
+    )
+    assert rule["rule"] == "up(x) :-\n  down(x),\n  r(x)"
+    api("POST", P + "/rules", 201, {"rule": "down(1)", "name": "d"}, policy="p")
+    api("POST", P + "/rules", 409, {"rule": "down(1)"}, policy="p")
+    api("POST", P + "/rules", 400, {"rule": "a(1) b(2)"}, policy="p")
+    api("POST", P + "/rules", 404, {"rule": "a(1)"}, policy="nosuch")
+    api("GET", P + "/rules", 200, policy="p")
+    api("GET", P + "/rules", 404, policy="nosuch")
+    api("GET", P + "/rules/{rule}", 200, policy="p", rule=rule["id"])
+    api("GET", P + "/rules/{rule}", 404, policy="p", rule="nosuch")
+    status = api("GET", P + "/rules/{rule}/status", 200, policy="p", rule=rule["id"])
+    assert status["original_str"] == "up(x) :- down(x), r(x)"
+    api("GET", P + "/rules/{rule}/status", 404, policy="p", rule="nosuch")
+    api("GET", P + "/tables", 200, policy="p")
+    api("GET", P + "/tables", 404, policy="nosuch")
+    api("GET", P + "/tables/{table}", 200, policy="p", table="down")
+    api("GET", P + "/tables/{table}", 404, policy="p", table="nosuch")
+    rows = api("GET", P + "/tables/{table}/rows", 200, query="trace=True", policy="q", table="r")
+    assert rows["results"] == [{"data": [1]}] and rows["trace"]
+    api("GET", P + "/tables/{table}/rows", 404, policy="p", table="nosuch")
+
+    sim = {"query": "up(x)", "sequence": "boot(2) r+(2) down+(2)", "action_policy": "acts"}
+    got = api("POST", P, 200, sim, query="action=simulate&delta=True&trace=True", policy="p")
+    assert got["result"] == ["up+(2)"] and "trace" in got
+    api("POST", P, 400, {"query": "up(x)"}, query="action=simulate", policy="p")
+    api("POST", P, 400, {**sim, "sequence": "zz(1)"}, query="action=simulate", policy="p")
+    api("POST", P, 404, sim, query="action=simulate", policy="nosuch")
+    api("POST", P, 400, {}, query="action=bogus", policy="p")
+    api("POST", P, 400, {"name": "nocolon"}, query="action=execute", policy="p")
+
+    api("DELETE", P + "/rules/{rule}", 200, policy="p", rule=rule["id"])
+    api("DELETE", P + "/rules/{rule}", 404, policy="p", rule=rule["id"])
+    api("DELETE", P, 200, policy="q")
+    api("DELETE", P, 404, policy="q")
+    api("DELETE", P, 400, policy="classification")
+
+
+def exercise_datasources(api: Api) -> None:
+    api("GET", "/v1/system/drivers", 200)
+    info = api("GET", "/v1/system/drivers/{driver}", 200, driver="secretpush")
+    assert info["secret"] == ["token"] and info["config"]["tables"] == "required"
+    api("GET", "/v1/system/drivers/{driver}", 200, driver="doctor")
+    api("GET", "/v1/system/drivers/{driver}", 404, driver="nosuch")
+
+    tables = json.dumps({"servers": ["id", "status"]})
+    body = {"name": "sec", "driver": "secretpush", "config": {"tables": tables, "token": SECRET}}
+    made = api("POST", "/v1/data-sources", 201, body)
+    assert made["config"] == {"tables": tables, "token": "<hidden>"}
+    api("POST", "/v1/data-sources", 409, body)
+    api("POST", "/v1/data-sources", 400, {"name": "x", "driver": "nosuch"})
+    api("POST", "/v1/data-sources", 400, {"name": "x", "driver": "push", "config": {}})
+    off = {"name": "off", "driver": "push", "config": {"tables": tables}, "enabled": False}
+    api("POST", "/v1/data-sources", 201, off)
+    config = {"tables": tables, "persist_data": "true"}
+    api(
+        "POST",
+        "/v1/data-sources",
+        201,
+        {"name": "broken", "driver": "brokenpush", "config": config},
+    )
+    api("POST", "/v1/data-sources", 201, {"name": "vit", "driver": "vitrage", "config": {}})
+    listed = api("GET", "/v1/data-sources", 200)["results"]
+    assert [d["config"].get("token") for d in listed if d["name"] == "sec"] == ["<hidden>"]
+    assert api("GET", D, 200, ds=made["id"])["config"]["token"] == "<hidden>"
+    api("GET", D, 404, ds="nosuch")
+
+    for route in ("/schema", "/status", "/actions", "/tables"):
+        api("GET", D + route, 200, ds="sec")
+        api("GET", D + route, 404, ds="off")
+        api("GET", D + route, 503, ds="broken")
+    assert api("GET", D + "/actions", 200, ds="sec")["results"][1]["args"] == [
+        {"name": "x", "description": "anything"}
+    ]
+    for route, missing in (("", "nosuch"), ("/spec", "nosuch"), ("/rows", "nosuch")):
+        api("GET", D + "/tables/{table}" + route, 200, ds="sec", table="servers")
+        api("GET", D + "/tables/{table}" + route, 404, ds="sec", table=missing)
+        api("GET", D + "/tables/{table}" + route, 503, ds="broken", table="servers")
+    rows = D + "/tables/{table}/rows"
+    assert (
+        api("PUT", rows, 200, [["vm1", "ERROR"], {"id": "vm2"}], ds="sec", table="servers") is None
+    )
+    assert api("GET", rows, 200, ds="sec", table="servers")["results"] == [
+        {"data": ["vm1", "ERROR"]},
+        {"data": ["vm2", "None"]},
+    ]
+    api("PUT", rows, 400, [["too", "many", "values"]], ds="sec", table="servers")
+    api("PUT", rows, 404, [], ds="sec", table="nosuch")
+    api("PUT", rows, 503, [], ds="broken", table="servers")
+
+    alarm = {"payload": {"vitrage_id": "a1", "name": "down", "resource": {"id": "h1"}}}
+    api("POST", D + "/webhook", 200, alarm, ds="vit")
+    api("POST", D + "/webhook", 400, {"x": 1}, ds="sec")
+    api("POST", D + "/webhook", 404, {}, ds="nosuch")
+    api("POST", D + "/webhook", 503, {}, ds="broken")
+
+    ping = {"name": "ping", "args": {"positional": [1], "named": {}}}
+    api("POST", D, 200, {}, query="action=request-refresh", ds="sec")
+    api("POST", D, 200, ping, query="action=execute", ds="sec")
+    api("POST", D, 400, {"name": "nosuch"}, query="action=execute", ds="sec")
+    api("POST", D, 400, {}, query="action=bogus", ds="sec")
+    api("POST", D, 404, ping, query="action=execute", ds="nosuch")
+    api("POST", D, 500, {"name": "fail"}, query="action=execute", ds="sec")
+    api("POST", D, 503, ping, query="action=execute", ds="broken")
+    for ds, status in (("sec", 200), ("nosuch", 404), ("broken", 503)):
+        api(
+            "POST",
+            P,
+            status,
+            {**ping, "name": f"{ds}:ping"},
+            query="action=execute",
+            policy="classification",
+        )
+    api("POST", P, 500, {"name": "sec:fail"}, query="action=execute", policy="classification")
+    api("DELETE", D, 200, ds="sec")
+    api("DELETE", D, 404, ds="sec")
+
+
+def exercise_library(api: Api) -> None:
+    listed = api("GET", "/v1/librarypolicies", 200, query="include_rules=False")["results"]
+    assert listed and all("rules" not in p for p in listed)
+    named = api("GET", "/v1/librarypolicies", 200, query=f"name={listed[0]['name']}")
+    assert [p["id"] for p in named["results"]] == [listed[0]["id"]]
+    new = {
+        "name": "Mine",
+        "description": None,
+        "rules": [{"rule": "p(1)"}, {"rule": "q(x) :- p(x)"}],
+    }
+    lib = api("POST", "/v1/librarypolicies", 201, new)
+    api("POST", "/v1/librarypolicies", 409, new)
+    api("POST", "/v1/librarypolicies", 400, {"name": "Bad", "rules": [{"rule": "p(1"}]})
+    api("GET", L, 200, lib=lib["id"], query="include_rules=true")
+    api("GET", L, 404, lib="nosuch")
+    replaced = api("PUT", L, 200, {**lib, "description": "d"}, lib=lib["id"])
+    assert replaced["description"] == "d"
+    api("PUT", L, 400, {**lib, "id": "other"}, lib=lib["id"])
+    api("PUT", L, 404, new, lib="nosuch")
+    api("PUT", L, 409, {**new, "name": listed[0]["name"]}, lib=lib["id"])
+    made = api("POST", "/v1/policies", 201, query=f"library_policy={lib['id']}")
+    assert made["name"] == "Mine" and len(made["rules"]) == 2
+    api("POST", "/v1/policies", 409, query=f"library_policy={lib['id']}")
+    api("DELETE", L, 200, lib=lib["id"])
+    api("DELETE", L, 404, lib=lib["id"])
+
+
+def exercise_refusals(node: Node, conf: cfg.ConfigOpts, seen: set[tuple[str, str, str]]) -> None:
+    """400 from a node without datasource host and library; 401 and 403 with keystone."""
+    bare = Api(CongressApp(Services(node.services.engine), conf), seen)
+    conf.set_override("auth_strategy", "keystone")
+    keystone = Api(CongressApp(node.services, conf), seen)
+    no_user = {"X-Roles": "admin"}
+    member = {"X-User-Id": "u", "X-Project-Id": "p", "X-Roles": "member"}
+    for (method, path), op in operations().items():
+        params: dict[str, Any] = dict.fromkeys(re.findall(r"{(\w+)}", path), "x")
+        body: Any = {} if method in ("POST", "PUT") else None
+        if "401" in op["responses"]:
+            keystone(method, path, 401, body, headers=no_user, **params)
+        if "403" in op["responses"]:
+            keystone(method, path, 403, body, headers=member, **params)
+        if "400" in op["responses"] and path.startswith(HOSTED):
+            bare(method, path, 400, body, **params)
+
+
+def test_every_documented_answer(node: Node, conf: cfg.ConfigOpts) -> None:
+    seen: set[tuple[str, str, str]] = set()
+    api = Api(node.app, seen)
+    exercise_versions_and_policies(api)
+    exercise_datasources(api)
+    exercise_library(api)
+    exercise_refusals(node, conf, seen)
+    documented = {
+        (method, path, status)
+        for (method, path), op in operations().items()
+        for status in op["responses"]
+    }
+    assert documented - seen == set(), "documented answers never exercised"
