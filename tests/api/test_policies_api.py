@@ -185,3 +185,16 @@ def test_simulate_syntax_errors(client: Client) -> None:
     )
     assert status == 400 and out["error"]["error_code"] == 1006
     assert out["error"]["error_data"]["code"] == "policy_parse_error"
+
+
+def test_rows_answers_follow_every_change(client: Client) -> None:
+    client.post("/v1/policies", {"name": "cache"})
+    client.post("/v1/policies/cache/rules", {"rule": "p(1)"})
+    first = client.get("/v1/policies/cache/tables/p/rows")[1]
+    assert (
+        client.get("/v1/policies/cache/tables/p/rows")[1] == first == {"results": [{"data": [1]}]}
+    )
+    client.post("/v1/policies/cache/rules", {"rule": "p(2)"})
+    assert client.get("/v1/policies/cache/tables/p/rows")[1] == {
+        "results": [{"data": [1]}, {"data": [2]}]
+    }

@@ -5,7 +5,7 @@ May import congress.services.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from congress.services.policy_engine import PolicyEngineService
@@ -16,6 +16,8 @@ class Services:
     engine: PolicyEngineService
     datasources: Any = None  # congress.services.datasources.DatasourceHost
     library: Any = None  # congress.services.library.LibraryService
+    # encoded answers of GET rows: (policy, table) -> (engine generation, JSON body)
+    rows_cache: dict[tuple[str, str], tuple[int, bytes]] = field(default_factory=dict)
 
     def health(self) -> dict[str, Any]:
         """Liveness and readiness details; never a failure for policy errors (spec README)."""

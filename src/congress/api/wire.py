@@ -101,6 +101,11 @@ def answer(body: Any, status: int = 200, headers: dict[str, str] | None = None) 
     return resp
 
 
+def raw_json(body: bytes, status: int = 200) -> webob.Response:
+    """An answer whose JSON body is already encoded."""
+    return webob.Response(body=body, status=status, content_type=JSON, charset="UTF-8")
+
+
 def created(req: webob.Request, item_id: str, body: Any) -> webob.Response:
     """201 with the item and ``Location: <collection path>/<id>``, as the original."""
     return answer(body, 201, {"Location": f"{req.path_url.rstrip('/')}/{item_id}"})

@@ -100,6 +100,7 @@ class PolicyEngineService:
         self._rt = Runtime(clock=clock, timer=timer, limits=limits)
         self._lock = threading.RLock()
         self._revision = 0
+        self._generation = 0
         self._policies: dict[str, PolicyView] = {}  # by name
         self._rules: dict[str, tuple[RuleView, Rule]] = {}  # by id: the record, checked form
         self._pending: dict[str, records.Rule] = {}  # rules that could not be checked yet
@@ -288,11 +289,13 @@ class PolicyEngineService:
             return pol
 
     def _apply_policy_created(self, policy: records.Policy) -> None:
+        self._generation += 1
         if not self._rt.policy_exists(policy.name):
             self._rt.create_policy(policy.name, policy.kind, abbreviation=policy.abbreviation)
         self._policies[policy.name] = _view(policy)
 
     def _apply_policy_deleted(self, name: str) -> None:
+        self._generation += 1
         for rid in [rid for rid, (v, _) in self._rules.items() if v.policy == name]:
             del self._rules[rid]
         for rid in [rid for rid, r in self._pending.items() if r.policy_name == name]:
@@ -497,7 +500,14 @@ class PolicyEngineService:
             return result
 
     # -- enforcement ---------------------------------------------------------------------
+    @property
+    def generation(self) -> int:
+        """A number that changes whenever any table or policy may have changed (for caches of
+        answers: an answer computed at generation g is current while it stays g)."""
+        return self._generation
+
     def _handle(self, result: BatchResult) -> None:
+        self._generation += 1
         for request in result.actions:
             self._request(request)
 
