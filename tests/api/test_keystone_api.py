@@ -49,3 +49,17 @@ def test_roles_decide(tmp_path: Path, engine_service: PolicyEngineService) -> No
     sim = {"query": "p(x)", "sequence": "p+(2)", "action_policy": "action"}
     assert api.post("/v1/policies/x?action=simulate", sim, headers=reader)[0] == 200
     assert api.get("/v1/policies", headers={"X-Roles": "admin"})[0] == 401  # no user
+
+
+def test_keystone_not_configured_is_a_503_not_a_500(
+    tmp_path: Path, engine_service: PolicyEngineService
+) -> None:
+    c = cfg.ConfigOpts()
+    f = tmp_path / "bare.conf"
+    f.write_text(f"[DEFAULT]\nstate_path = {tmp_path}\n")  # auth_strategy defaults to keystone
+    config.init(["--config-file", str(f)], conf=c, default_config_files=[])
+    api = Client(pipeline.build(Services(engine_service), c))
+    assert api.get("/")[0] == 200
+    status, body = api.get("/v1/policies")
+    assert status == 503
+    assert "Keystone is not configured" in body["error"]["message"]

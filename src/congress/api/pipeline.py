@@ -10,16 +10,20 @@ token (spec README, Unauthenticated routes).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from oslo_config import cfg
 from oslo_middleware import catch_errors, cors, http_proxy_to_wsgi, request_id
 
+from congress.api import wire
 from congress.api.app import CongressApp
+from congress.api.errors import CODES, ApiError
 from congress.api.services import Services
 from congress.common import opts
 
+LOG = logging.getLogger(__name__)
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
 OPEN_PATHS = ("/", "/v1", "/healthcheck")
@@ -30,6 +34,27 @@ def _open(path: str) -> bool:
     return path in OPEN_PATHS or not (path == "/v1" or path.startswith("/v1/"))
 
 
+def _keystone_guard(authtoken: WSGIApp) -> WSGIApp:
+    """Turn a failure of the token middleware itself (Keystone not configured or not
+    reachable) into a 503 with the error body, instead of a bare 500."""
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        try:
+            return authtoken(environ, start_response)
+        except Exception as e:
+            LOG.error("Keystone token validation failed: %s", e)
+            err = ApiError(
+                503,
+                "Authentication is unavailable: Keystone is not configured or not reachable "
+                "([keystone_authtoken])",
+                CODES["unknown"].number,
+                {"code": "unavailable"},
+            )
+            return wire.error_answer(err)(environ, start_response)
+
+    return guarded
+
+
 def build(services: Services, conf: cfg.ConfigOpts) -> WSGIApp:
     """The WSGI application to serve."""
     opts.set_config_defaults()
@@ -38,7 +63,7 @@ def build(services: Services, conf: cfg.ConfigOpts) -> WSGIApp:
     if conf.auth_strategy == "keystone":
         from keystonemiddleware import auth_token  # type: ignore[import-untyped]
 
-        protected = auth_token.AuthProtocol(app, {"oslo_config_config": conf})
+        protected = _keystone_guard(auth_token.AuthProtocol(app, {"oslo_config_config": conf}))
 
     def route(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         target = app if _open(environ.get("PATH_INFO", "/")) else protected
