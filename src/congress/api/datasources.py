@@ -15,6 +15,7 @@ import webob
 from congress.api import wire
 from congress.api.policies import action_args
 from congress.api.services import Services
+from congress.services.errors import NotFound
 
 
 def _host(s: Services) -> Any:
@@ -100,8 +101,6 @@ def list_tables(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
 
 def show_table(req: webob.Request, s: Services, ds: str, table: str) -> dict[str, Any]:
     if table not in _host(s).tables(ds):
-        from congress.services.errors import NotFound
-
         raise NotFound(f"Table {table} does not exist in datasource {ds}")
     return {"id": table}
 

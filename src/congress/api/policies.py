@@ -23,6 +23,7 @@ from congress.datalog.errors import PolicyError
 from congress.datalog.parser import parse
 from congress.datalog.printer import to_text
 from congress.datalog.query import parse_query_text
+from congress.services.errors import NotFound
 from congress.services.policy_engine import PolicyView, RuleView, created_rule_text
 
 KINDS = ("nonrecursive", "materialized", "action", "database", "z3", "delta", "datasource")
@@ -203,14 +204,8 @@ def list_tables(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
 
 def show_table(req: webob.Request, s: Services, policy: str, table: str) -> dict[str, Any]:
     if table not in s.engine.tables(policy):
-        raise wire.to_api_error(_not_found(policy, table))
+        raise NotFound(f"Table {table} does not exist in policy {policy}")
     return {"id": table}
-
-
-def _not_found(policy: str, table: str) -> Exception:
-    from congress.services.errors import NotFound
-
-    return NotFound(f"Table {table} does not exist in policy {policy}")
 
 
 def list_rows(req: webob.Request, s: Services, policy: str, table: str) -> Any:

@@ -23,7 +23,7 @@ class Services:
         """Liveness and readiness details; never a failure for policy errors (spec README)."""
         errors = {}
         for p in self.engine.list_policies():
-            err = self.engine.runtime.policy_error(p.name) if p.name else None
+            err = self.engine.runtime.policy_error(p.name)
             if err:
                 errors[p.name] = err
         return {"status": "OK", "policy_errors": errors}
