@@ -157,16 +157,16 @@ class Engine:
         self._queue_rule(batch, cr, +1)
 
     def remove_rule(self, batch: Batch, cr: CompiledRule) -> None:
-        old = self.comps
         new = self.components_with(without=cr)
-        if not _changed_components(old, new):
+        changed = _changed_components(self.comps, new)
+        if not changed:
             self._queue_rule(batch, cr, -1)
             self._unlink(cr)
             self.comps = new
             return
         self._unlink(cr)
         self.comps = new
-        for comp in _changed_components(old, new):
+        for comp in changed:
             self._rebuild(batch, comp)
         if cr.head_key not in self.rules:
             self._rebuild(batch, (cr.head_key,))

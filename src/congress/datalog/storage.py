@@ -76,9 +76,6 @@ class Relation:
         their next use, if any) is cheaper than updating each of them row by row."""
         return n * BULK_FACTOR > len(self.rows)
 
-    def drop_indexes(self) -> None:
-        self._indexes.clear()
-
     def add(self, row: Row, count: int = 1) -> None:
         """Insert a row that is not present."""
         self.rows[row] = count
