@@ -33,7 +33,8 @@ DEFAULTS: list[tuple[str | None, str, Any]] = [
     (None, "encryption_key_path", "/etc/congress/keys"),
     (None, "tempdir", None),
     (None, "fatal_exception_format_errors", False),
-    (None, "api", False),
+    (None, "api_role", False),
+    ("api", "min_revision_wait", 5.0),
     (None, "policy_engine", False),
     (None, "datasources", False),
     (None, "node_id", socket.gethostname()),
@@ -154,7 +155,7 @@ def test_the_command_line_overrides_config_files(
     path = write_conf(tmp_path, "[DEFAULT]\nnode_id = from-file\nbind_port = 8888\n")
     argv = ["--config-file", str(path), "--api", "--policy-engine", "--node-id", "pe1"]
     config.init([*argv, "--delete-missing-driver-datasources"], conf=conf, default_config_files=[])
-    assert (conf.api, conf.policy_engine, conf.datasources) == (True, True, False)
+    assert (conf.api_role, conf.policy_engine, conf.datasources) == (True, True, False)
     assert (conf.node_id, conf.bind_port, conf.delete_missing_driver_datasources) == (
         "pe1",
         8888,

@@ -22,8 +22,14 @@ from oslo_config import cfg
 from congress.api import auth, datasources, library, policies, system, versions, wire
 from congress.api.errors import CODES, ApiError
 from congress.api.services import Services
+from congress.services import errors as svc_errors
 
 Handler = Callable[..., Any]
+
+REVISION_HEADER = "X-Congress-Revision"
+"""On the answer of every policy write: the global policy revision it produced."""
+MIN_REVISION_HEADER = "X-Congress-Min-Revision"
+"""On a request: answer only after this node has applied that revision (read-your-writes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +97,36 @@ class CongressApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         req = webob.Request(environ)
+        self.services.take_written_revision()  # forget an earlier request's write
         try:
             resp = self.dispatch(req)
         except Exception as e:  # every error becomes the original's error body
             resp = wire.error_answer(self._error(e))
+            if isinstance(e, svc_errors.Unavailable):
+                resp.headers["Retry-After"] = str(e.retry_after)
+            elif resp.status_int == 503:
+                resp.headers["Retry-After"] = str(svc_errors.Unavailable.retry_after)
+        revision = self.services.take_written_revision()
+        if revision is not None:
+            resp.headers[REVISION_HEADER] = str(revision)
         return resp(environ, start_response)
+
+    def _wait_for_revision(self, req: webob.Request) -> None:
+        """``X-Congress-Min-Revision: N``: answer only once this node has applied N."""
+        wanted = req.headers.get(MIN_REVISION_HEADER)
+        if wanted is None:
+            return
+        try:
+            revision = int(wanted)
+        except ValueError:
+            raise wire.BadRequest(
+                f"Header {MIN_REVISION_HEADER} must be an integer, not {wanted!r}"
+            ) from None
+        wait = self.services.min_revision_wait
+        if not self.services.engine.wait_for_revision(revision, wait):
+            raise svc_errors.RevisionNotReached(
+                f"This node has not applied policy revision {revision} within {wait:g} s; try again"
+            )
 
     def _error(self, e: Exception) -> ApiError:
         unknown = CODES["unknown"].number
@@ -128,6 +159,7 @@ class CongressApp:
                 ctx = auth.context_from(req, self.strategy)
                 self.authorizer.check(ctx, access)
                 req.environ["congress.context"] = ctx
+            self._wait_for_revision(req)
             return self._respond(route.handler(req, self.services, **m.groupdict()))
         if allowed:  # the original answered 501 for a method a resource does not have
             return wire.error_answer(

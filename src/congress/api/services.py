@@ -9,21 +9,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from congress.services.policy_engine import PolicyEngineService
+from congress.services.rpc import RemoteEngine
 
 
 @dataclass
 class Services:
-    engine: PolicyEngineService
+    """The services an API node uses: each is local or a proxy to another node
+    (``congress.services.rpc``)."""
+
+    engine: PolicyEngineService | RemoteEngine
     datasources: Any = None  # congress.services.datasources.DatasourceHost
     library: Any = None  # congress.services.library.LibraryService
     # encoded answers of GET rows: (policy, table) -> (engine generation, JSON body)
+    min_revision_wait: float = 5.0
     rows_cache: dict[tuple[str, str], tuple[int, bytes]] = field(default_factory=dict)
+
+    def take_written_revision(self) -> int | None:
+        """The policy revision this thread's request wrote, if any (then forgotten)."""
+        revisions = [self.engine.take_written_revision()]
+        take = getattr(self.library, "take_written_revision", None)
+        if callable(take):
+            revisions.append(take())
+        found = [r for r in revisions if r is not None]
+        return max(found) if found else None
 
     def health(self) -> dict[str, Any]:
         """Liveness and readiness details; never a failure for policy errors (spec README)."""
-        errors = {}
-        for p in self.engine.list_policies():
-            err = self.engine.runtime.policy_error(p.name)
-            if err:
-                errors[p.name] = err
-        return {"status": "OK", "policy_errors": errors}
+        return {"status": "OK", "policy_errors": self.engine.policy_errors()}

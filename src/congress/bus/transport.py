@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from congress.bus.messages import Announcement, ExecuteRequest, TableMessage, TableSnapshot
 
@@ -36,10 +36,19 @@ SnapshotProvider = Callable[[str], TableSnapshot | None]
 SubscribeHook = Callable[[str], None]
 AnnouncementHandler = Callable[[Announcement], None]
 ExecuteHandler = Callable[[ExecuteRequest], None]
+RpcHandler = Callable[[str, dict[str, Any]], Any]
+"""A named service's calls: ``handler(method, kwargs)`` answers JSON and never raises."""
+EventHandler = Callable[[dict[str, Any]], None]
+PeerHandler = Callable[[str, Any], None]
+"""``handler(event, peer)``: ``joined``, ``beat`` or ``expired`` of another node."""
 
 
 class NoSuchService(LookupError):
-    """No service of that name serves execute requests on the bus."""
+    """No node on the bus offers that service (or executes that datasource's actions)."""
+
+
+class BusUnavailable(RuntimeError):
+    """The bus could not deliver a call or did not get its answer in time."""
 
 
 class Transport(Protocol):
@@ -78,6 +87,29 @@ class Transport(Protocol):
 
     def stop_serving_executions(self, service: str) -> None: ...
 
+    def serve_rpc(self, service: str, handler: RpcHandler) -> None: ...
+
+    def stop_serving_rpc(self, service: str) -> None: ...
+
+    def offers(self, service: str) -> bool: ...
+
+    def call(
+        self,
+        service: str,
+        method: str,
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Any: ...
+
+    def broadcast(self, kind: str, body: Mapping[str, Any]) -> None: ...
+
+    def listen(self, kind: str, handler: EventHandler) -> None: ...
+
+    def watch_peers(self, handler: PeerHandler) -> None: ...
+
+    def add_heartbeat_info(self, key: str, provider: Callable[[], Any]) -> None: ...
+
 
 class InProcessBus:
     """A ``Transport`` within one process: every call is a direct, synchronous call."""
@@ -89,6 +121,8 @@ class InProcessBus:
         self._services: dict[str, Announcement] = {}
         self._watchers: list[AnnouncementHandler] = []
         self._executors: dict[str, ExecuteHandler] = {}
+        self._rpc: dict[str, RpcHandler] = {}
+        self._listeners: dict[str, list[EventHandler]] = {}
 
     # -- tables ------------------------------------------------------------------------------
     def publish(self, message: TableMessage) -> None:
@@ -201,3 +235,49 @@ class InProcessBus:
     def stop_serving_executions(self, service: str) -> None:
         with self._lock:
             self._executors.pop(service, None)
+
+    # -- named services and events (one process: direct calls; no peers) ---------------------
+    def serve_rpc(self, service: str, handler: RpcHandler) -> None:
+        with self._lock:
+            self._rpc[service] = handler
+
+    def stop_serving_rpc(self, service: str) -> None:
+        with self._lock:
+            self._rpc.pop(service, None)
+
+    def offers(self, service: str) -> bool:
+        with self._lock:
+            return service in self._rpc
+
+    def call(
+        self,
+        service: str,
+        method: str,
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
+        with self._lock:
+            handler = self._rpc.get(service)
+        if handler is None:
+            raise NoSuchService(f"no service {service} on the bus")
+        return handler(method, dict(kwargs or {}))
+
+    def broadcast(self, kind: str, body: Mapping[str, Any]) -> None:
+        with self._lock:
+            handlers = list(self._listeners.get(kind, ()))
+        for handler in handlers:
+            try:
+                handler(dict(body))
+            except Exception:
+                LOG.exception("a listener of %s failed", kind)
+
+    def listen(self, kind: str, handler: EventHandler) -> None:
+        with self._lock:
+            self._listeners.setdefault(kind, []).append(handler)
+
+    def watch_peers(self, handler: PeerHandler) -> None:
+        """No other node is ever heard in one process."""
+
+    def add_heartbeat_info(self, key: str, provider: Callable[[], Any]) -> None:
+        """One process sends no heartbeats."""

@@ -4,12 +4,15 @@
                     [--node-id ID]
 
 With no role flag every role runs in this one process (API, policy engine, datasource drivers,
-the policy library), on the in-process bus; with no options at all it runs on a SQLite file in
+the policy library); with no options at all it runs on the in-process bus and a SQLite file in
 ``state_path``, which it creates (``congress-db-manage upgrade head`` is needed only for other
 databases). The API is served by waitress on ``bind_host:bind_port`` (ADR 0003).
 
-Several processes on RabbitMQ (the role flags) come with issue 4; until then a role flag that
-leaves out a role this build needs in the same process is refused with a clear message.
+With ``transport_url`` the node joins the bus of its ``[dse] bus_id`` on oslo.messaging
+(ADR 0005): the role flags then choose what runs here (``--api --policy-engine`` for an API
+and policy engine node, ``--datasources`` for the datasources node); an API without a local
+engine or datasources calls them on the nodes that run them. A node id held by a live process
+on the bus is refused.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,35 +31,44 @@ from oslo_config import cfg
 
 from congress.api import pipeline
 from congress.api.services import Services
-from congress.bus.transport import InProcessBus
+from congress.bus.transport import InProcessBus, Transport
 from congress.common import config
 from congress.datasources.loader import DriverLoader
 from congress.db import migration
 from congress.db.engine import make_engine
+from congress.services import errors, rpc
 from congress.services.datasources import DatasourceHost
 from congress.services.library import LibraryService
 from congress.services.policy_engine import PolicyEngineService
-from congress.services.sink import PolicyEngineSink
+from congress.services.replication import Replicator
+from congress.services.sink import PolicyEngineSink, bus_executor
 
 LOG = logging.getLogger(__name__)
 API_THREADS = 16
+ROLES = ("api", "policy_engine", "datasources")
 
 
 @dataclass
 class Node:
-    """The services of one process and the WSGI application serving them."""
+    """The services of one process and, with the API role, the WSGI application."""
 
-    services: Services
-    app: Any
-    sink: PolicyEngineSink
+    bus: Transport
+    roles: frozenset[str]
+    services: Services | None = None
+    app: Any = None
+    engine: PolicyEngineService | None = None
+    host: DatasourceHost | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
+    stoppers: list[Callable[[], None]] = field(default_factory=list)
 
     def stop(self) -> None:
         self.stop_event.set()
-        self.sink.stop()
-        if self.services.datasources is not None:
-            self.services.datasources.stop()
+        for stop in reversed(self.stoppers):
+            try:
+                stop()
+            except Exception:
+                LOG.exception("stopping a service failed")
         for t in self.threads:
             t.join(timeout=5)
 
@@ -72,49 +84,153 @@ def _prepare_database(url: str) -> None:
         )
 
 
-def build_node(conf: cfg.ConfigOpts) -> Node:
-    """Wire every service of a single-process node and start them."""
+def roles_of(conf: cfg.ConfigOpts) -> frozenset[str]:
+    """The roles this process runs: those flagged, or every one when none is."""
+    flagged = {
+        r
+        for r, on in zip(ROLES, (conf.api_role, conf.policy_engine, conf.datasources), strict=True)
+        if on
+    }
+    return frozenset(flagged or ROLES)
+
+
+def make_bus(conf: cfg.ConfigOpts, roles: frozenset[str]) -> Transport:
+    """The in-process bus for a lone all-roles process; oslo.messaging with ``transport_url``."""
+    from congress.bus import messaging
+
+    messaging.set_defaults(conf)
+    url = conf.transport_url
+    if not url:
+        if roles != frozenset(ROLES):
+            raise SystemExit(
+                "congress-server: running only some roles (--api, --policy-engine, "
+                "--datasources) needs a message bus shared by the nodes: set transport_url "
+                "(e.g. rabbit://user:password@host:5672/) in [DEFAULT]"
+            )
+        return InProcessBus()
+    bus = messaging.MessagingBus(
+        conf,
+        node_id=conf.node_id,
+        bus_id=conf.dse.bus_id,
+        url=url,
+        call_timeout=float(conf.dse.ping_timeout) * 2,
+    )
+    try:
+        bus.start()
+    except messaging.NodeIdInUse as exc:
+        bus.stop()
+        raise SystemExit(f"congress-server: {exc}") from None
+    return bus
+
+
+def build_node(conf: cfg.ConfigOpts, roles: frozenset[str] | None = None) -> Node:
+    """Wire and start the services of this process's roles."""
+    roles = roles_of(conf) if roles is None else roles
     url = config.database_url(conf)
     _prepare_database(url)
+    if conf.replicated_policy_engine and url.startswith("sqlite"):
+        LOG.warning("replicated_policy_engine with SQLite: only one node can use that database")
     database = make_engine(url)
-    bus = InProcessBus()
-    allowed, disabled = config.allowed_drivers(conf)
-    host = DatasourceHost(
-        database,
-        bus=bus,
-        loader=DriverLoader(allowed, disabled, conf.custom_driver_endpoints),
-        key_path=config.key_path(conf),
-        clock=lambda: datetime.datetime.now(datetime.UTC),
-        node_id=conf.node_id,
-        sync_period=float(conf.datasource_sync_period),
-    )
-    engine = PolicyEngineService(
-        database,
-        clock=datetime.datetime.now,
-        timer=time.monotonic,
-        enable_execute_action=conf.enable_execute_action,
-        executor=host.execute_request,
-        node_id=conf.node_id,
-    )
-    engine.start()
-    sink = PolicyEngineSink(engine, bus)
-    sink.start()
-    host.start()
-    library = LibraryService(database, engine)
-    library.load_on_first_start(config.library_path(conf))
-    services = Services(engine, host, library)
-    node = Node(services, pipeline.build(services, conf), sink)
-    period = float(conf.datasource_sync_period)
-    if period > 0:
-        t = threading.Thread(
-            target=_sync_loop,
-            args=(engine, period, node.stop_event),
-            daemon=True,
-            name="congress-policy-sync",
-        )
-        t.start()
-        node.threads.append(t)
+    bus = make_bus(conf, roles)
+    node = Node(bus, roles)
+    node.stoppers.append(getattr(bus, "stop", lambda: None))
+    distributed = not isinstance(bus, InProcessBus)
+    try:
+        _start_services(conf, node, database, distributed)
+    except BaseException:
+        node.stop()
+        raise
+    LOG.info("node %s runs %s", conf.node_id, ", ".join(sorted(roles)))
     return node
+
+
+def _start_services(conf: cfg.ConfigOpts, node: Node, database: Any, distributed: bool) -> None:
+    bus, roles = node.bus, node.roles
+    host = engine = library = None
+    if "datasources" in roles:
+        allowed, disabled = config.allowed_drivers(conf)
+        host = DatasourceHost(
+            database,
+            bus=bus,
+            loader=DriverLoader(allowed, disabled, conf.custom_driver_endpoints),
+            key_path=config.key_path(conf),
+            clock=lambda: datetime.datetime.now(datetime.UTC),
+            node_id=conf.node_id,
+            sync_period=float(conf.datasource_sync_period),
+            local_engine="policy_engine" in roles,
+        )
+    if "policy_engine" in roles:
+        engine = PolicyEngineService(
+            database,
+            clock=datetime.datetime.now,
+            timer=time.monotonic,
+            enable_execute_action=conf.enable_execute_action,
+            executor=host.execute_request if host is not None else bus_executor(bus, conf.node_id),
+            node_id=conf.node_id,
+        )
+        engine.start()
+        sink = PolicyEngineSink(engine, bus, resync_after=float(conf.dse.time_to_resub))
+        sink.start(resync_period=1.0 if distributed else None)
+        node.stoppers.append(sink.stop)
+        if distributed:
+            replicator = Replicator(engine, bus)
+            replicator.start()
+            node.stoppers.append(replicator.stop)
+        library = LibraryService(database, engine)
+        library.load_on_first_start(config.library_path(conf))
+        if distributed:
+            rpc.serve(
+                bus,
+                rpc.ENGINE,
+                engine,
+                rpc.ENGINE_METHODS,
+                written_revision=engine.take_written_revision,
+            )
+            rpc.serve(
+                bus,
+                rpc.LIBRARY,
+                library,
+                rpc.LIBRARY_METHODS,
+                written_revision=engine.take_written_revision,
+            )
+        period = float(conf.datasource_sync_period)
+        if period > 0:
+            t = threading.Thread(
+                target=_sync_loop,
+                args=(engine, period, node.stop_event),
+                daemon=True,
+                name="congress-policy-sync",
+            )
+            t.start()
+            node.threads.append(t)
+        node.engine = engine
+    if host is not None:
+        host.start()
+        node.stoppers.append(host.stop)
+        if distributed:
+            rpc.serve(bus, rpc.DATASOURCES, host, rpc.DATASOURCE_METHODS)
+        node.host = host
+    if "api" in roles:
+        services = Services(
+            engine if engine is not None else rpc.RemoteEngine(bus),
+            host
+            if host is not None
+            else rpc.Remote(
+                bus,
+                rpc.DATASOURCES,
+                unavailable=errors.DatasourcesUnavailable,
+                what="datasources node",
+                timeout=float(conf.dse.long_timeout),
+            ),
+            library
+            if library is not None
+            else rpc.Remote(
+                bus, rpc.LIBRARY, unavailable=errors.EngineUnavailable, what="policy library"
+            ),
+            min_revision_wait=float(conf.api.min_revision_wait),
+        )
+        node.services = services
+        node.app = pipeline.build(services, conf)
 
 
 def _sync_loop(engine: PolicyEngineService, period: float, stop: threading.Event) -> None:
@@ -129,36 +245,36 @@ def _sync_loop(engine: PolicyEngineService, period: float, stop: threading.Event
 def main(argv: Sequence[str] | None = None) -> int:
     conf = config.CONF
     config.init(list(sys.argv[1:] if argv is None else argv), conf=conf)
-    roles = [r for r in ("api", "policy_engine", "datasources") if conf[r]]
-    if roles and set(roles) != {"api", "policy_engine", "datasources"}:
-        LOG.error("running only some roles (%s) needs the multi-process mode", ", ".join(roles))
-        print(
-            "congress-server: separate role processes are not available yet; "
-            "run without role flags for the single-process server",
-            file=sys.stderr,
-        )
-        return 2
     node = build_node(conf)
-    import waitress  # type: ignore[import-untyped]
-
-    LOG.info("Congress API on http://%s:%s", conf.bind_host, conf.bind_port)
-    server = waitress.create_server(
-        node.app,
-        host=conf.bind_host,
-        port=conf.bind_port,
-        threads=API_THREADS,
-        connection_limit=conf.max_simultaneous_requests,
-        ident="congress",
-    )
+    stopping = threading.Event()
+    server: Any = None
 
     def shutdown(signum: int, frame: Any) -> None:
         LOG.info("stopping on signal %s", signum)
-        server.close()
+        stopping.set()
+        if server is not None:
+            server.close()
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     try:
-        server.run()
+        if node.app is None:
+            while not stopping.wait(1.0):
+                pass
+            return 0
+        import waitress  # type: ignore[import-untyped]
+
+        LOG.info("Congress API on http://%s:%s", conf.bind_host, conf.bind_port)
+        server = waitress.create_server(
+            node.app,
+            host=conf.bind_host,
+            port=conf.bind_port,
+            threads=API_THREADS,
+            connection_limit=conf.max_simultaneous_requests,
+            ident="congress",
+        )
+        if not stopping.is_set():
+            server.run()
     finally:
         node.stop()
     return 0

@@ -31,9 +31,11 @@ from oslo_db import options as db_options  # type: ignore[import-untyped]
 
 from congress.common import log
 from congress.common.opts import (
+    API_GROUP,
     DATABASE_DEFAULTS,
     DSE_GROUP,
     JSON_INGESTER_GROUP,
+    api_opts,
     cli_opts,
     compat_cli_opts,
     core_opts,
@@ -62,6 +64,7 @@ def register_opts(conf: cfg.ConfigOpts = CONF) -> None:
     conf.register_cli_opts([*cli_opts, *compat_cli_opts])
     conf.register_opts(core_opts)
     conf.register_opts(dse_opts, group=DSE_GROUP)
+    conf.register_opts(api_opts, group=API_GROUP)
     conf.register_opts(json_ingester_opts, group=JSON_INGESTER_GROUP)
     db_options.set_defaults(conf, **DATABASE_DEFAULTS)
 

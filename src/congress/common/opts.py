@@ -59,7 +59,8 @@ class _UserPath(types.String):
 
 
 cli_opts: Final[list[cfg.Opt]] = [
-    cfg.BoolOpt("api", default=False, help="Run the API service on this node."),
+    # read as conf.api_role: [api] is also the name of a group
+    cfg.BoolOpt("api", default=False, dest="api_role", help="Run the API service on this node."),
     cfg.BoolOpt(
         "policy-engine",
         default=False,
@@ -225,6 +226,17 @@ dse_opts: Final[list[cfg.Opt]] = [
     ),
 ]
 
+API_GROUP: Final = cfg.OptGroup("api", title="API", help="The REST API of this node.")
+api_opts: Final[list[cfg.Opt]] = [
+    cfg.FloatOpt(
+        "min_revision_wait",
+        default=5.0,
+        min=0.0,
+        help="Seconds a request with X-Congress-Min-Revision waits for this node to apply that "
+        "policy revision before it is answered 503 with Retry-After.",
+    ),
+]
+
 JSON_INGESTER_GROUP: Final = cfg.OptGroup("json_ingester", title="JSON ingester (not supported)")
 _NOT_SUPPORTED = "Not supported: the JSON ingester was not carried over (use the json driver)."
 json_ingester_opts: Final[list[cfg.Opt]] = [
@@ -244,6 +256,7 @@ def list_opts() -> list[tuple[str | cfg.OptGroup, list[cfg.Opt]]]:
     return [
         ("DEFAULT", [*core_opts, *cli_opts]),
         (DSE_GROUP, list(dse_opts)),
+        (API_GROUP, list(api_opts)),
     ]
 
 

@@ -13,8 +13,9 @@ recorded it as ``requested`` already; the host records failures, and the API's e
 
 Local leader (reference 1.5): with replicated policy engines every engine sends the same
 requests; for each datasource the first engine heard (by ``node_id``) becomes its leader and
-requests of other engines are dropped until ``forget_leader`` (called when the leader's
-heartbeat stops, once the bus carries heartbeats).
+requests of other engines are dropped until ``forget_node`` (called when the leader's node
+stops heartbeating). A host whose own node runs a policy engine follows that one
+(``local_leader``).
 """
 
 from __future__ import annotations
@@ -39,8 +40,11 @@ JOIN_TIMEOUT = 10.0
 class ExecutionWorker:
     """Runs accepted execute requests with ``run`` (which must not raise), in order."""
 
-    def __init__(self, run: Callable[[ExecuteRequest], None]) -> None:
+    def __init__(
+        self, run: Callable[[ExecuteRequest], None], *, local_leader: str | None = None
+    ) -> None:
         self._run = run
+        self._local_leader = local_leader
         self._cond = threading.Condition()
         self._queue: collections.deque[ExecuteRequest | None] = collections.deque()
         self._busy = 0
@@ -77,10 +81,20 @@ class ExecutionWorker:
             else:
                 self._leaders.pop(service, None)
 
+    def forget_node(self, node_id: str) -> None:
+        """The policy engine of ``node_id`` has gone: it leads nothing any more."""
+        with self._cond:
+            for service in [s for s, n in self._leaders.items() if n == node_id]:
+                LOG.info("leader %s of %s has gone; the next engine heard leads", node_id, service)
+                del self._leaders[service]
+
     def submit(self, request: ExecuteRequest) -> bool:
         """Queue a request; False if it was dropped (it does not come from the leader)."""
         with self._cond:
-            leader = self._leaders.setdefault(request.service, request.node_id)
+            if self._local_leader is not None:
+                leader = self._local_leader  # the engine of this very node leads
+            else:
+                leader = self._leaders.setdefault(request.service, request.node_id)
             if request.node_id != leader:
                 LOG.debug(
                     "dropping %s:%s from %r: %r is the leader",

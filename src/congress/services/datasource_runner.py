@@ -111,6 +111,17 @@ class Runner:
         self._publisher.close()
 
     # -- tables ------------------------------------------------------------------------------
+    def published(self) -> dict[str, list[int]]:
+        """``{table: [epoch, seqnum]}`` of what has been published (sent in heartbeats, so a
+        subscriber that lost a message notices)."""
+        pub = self._publisher
+        out = {}
+        for table in pub.tables():
+            seqnum = pub.seqnum(table)
+            if seqnum is not None:
+                out[table] = [pub.epoch, seqnum]
+        return out
+
     def publish(self, tables: Iterable[str] | None = None) -> None:
         """Publish the driver's tables (only ``tables`` when given)."""
         with self.lock:

@@ -75,6 +75,7 @@ class DatasourceHost:
         poll: bool = True,
         client_factory: ClientFactory | None = None,
         sync_period: float = 0.0,
+        local_engine: bool = False,
     ) -> None:
         self._db = database
         self._bus = bus
@@ -88,7 +89,9 @@ class DatasourceHost:
         self._lock = threading.RLock()
         self._runners: dict[str, Runner] = {}  # by datasource id
         self._failed: dict[str, str] = {}  # datasource id -> why it does not run
-        self._worker = ExecutionWorker(self._run_request)
+        self._worker = ExecutionWorker(
+            self._run_request, local_leader=node_id if local_engine else None
+        )
         self._started = False
         self._stopping = threading.Event()
         self._sync_thread: threading.Thread | None = None
@@ -102,6 +105,8 @@ class DatasourceHost:
                 return
             self._started = True
             self._stopping.clear()
+            self._bus.add_heartbeat_info("tables", self.published)
+            self._bus.watch_peers(self._on_peer)
             self._worker.start()
             self.sync()
             if self._sync_period > 0:
@@ -140,6 +145,17 @@ class DatasourceHost:
             for record in records.values():
                 if record.enabled and record.id not in self._runners:
                     self._launch(record)
+
+    def published(self) -> dict[str, dict[str, list[int]]]:
+        """``{datasource: {table: [epoch, seqnum]}}`` of every running datasource."""
+        with self._lock:
+            runners = list(self._runners.values())
+        return {r.name: r.published() for r in runners}
+
+    def _on_peer(self, event: str, peer: Any) -> None:
+        if event == "expired":
+            # its policy engine stops leading the datasources that followed it
+            self._worker.forget_node(str(getattr(peer, "node_id", "")))
 
     def _sync_loop(self) -> None:
         while not self._stopping.wait(self._sync_period):

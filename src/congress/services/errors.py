@@ -61,8 +61,35 @@ class InvalidAbbreviation(BadRequest):
 
 
 class Unavailable(ServiceError):
+    """A 503: the API adds ``Retry-After: retry_after``."""
+
     code = "unavailable"
     status = 503
+    retry_after = 5
+
+
+class EngineUnavailable(Unavailable):
+    code = "policy_engine_unavailable"
+
+
+class DatasourcesUnavailable(Unavailable):
+    """The datasources node is down (or being failed over)."""
+
+    code = "datasources_unavailable"
+
+
+class RevisionNotReached(Unavailable):
+    """``X-Congress-Min-Revision`` was not applied in time on this node."""
+
+    code = "revision_not_reached"
+    retry_after = 1
+
+
+class InternalError(ServiceError):
+    """An unexpected failure of a service on another node (logged there)."""
+
+    code = "internal_error"
+    status = 500
 
 
 class PolicyExists(Conflict):

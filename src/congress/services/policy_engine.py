@@ -26,6 +26,7 @@ import datetime
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -107,6 +108,8 @@ class PolicyEngineService:
         self._execute = enable_execute_action
         self._executor = executor
         self._node_id = node_id
+        self._tl = threading.local()  # the revision the current thread's last write produced
+        self._write_listeners: list[Callable[[int], None]] = []
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -137,6 +140,53 @@ class PolicyEngineService:
     @property
     def revision(self) -> int:
         return self._revision
+
+    def current_revision(self) -> int:
+        """The latest policy revision applied here."""
+        return self._revision
+
+    def add_write_listener(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(revision)`` after each change this engine writes (to announce it)."""
+        self._write_listeners.append(listener)
+
+    def take_written_revision(self) -> int | None:
+        """The revision the last write of this thread produced (then forgotten)."""
+        revision: int | None = getattr(self._tl, "revision", None)
+        self._tl.revision = None
+        return revision
+
+    def _written(self, revision: int) -> None:
+        self._revision = max(self._revision, revision)
+        self._tl.revision = revision
+        for listener in self._write_listeners:
+            try:
+                listener(revision)
+            except Exception:
+                LOG.exception("announcing policy revision %d failed", revision)
+
+    def wait_for_revision(self, revision: int, wait: float) -> bool:
+        """True once this engine has applied ``revision`` (it reads the database's changes
+        while it waits); False if ``wait`` seconds pass first."""
+        deadline = time.monotonic() + max(0.0, wait)
+        while True:
+            if self._revision >= revision:
+                return True
+            self.sync()
+            if self._revision >= revision:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    def policy_errors(self) -> dict[str, str]:
+        """The policies in an error state (a budget ran out) and why."""
+        with self._lock:
+            out = {}
+            for name in self._policies:
+                err = self._rt.policy_error(name)
+                if err:
+                    out[name] = err
+            return out
 
     def sync(self) -> None:
         """Apply every change written to the database since the last one applied here."""
@@ -227,7 +277,7 @@ class PolicyEngineService:
             self._policies[name] = _view(policy)
             for rule in added:
                 self._apply_rule_added(rule)
-            self._revision = max(self._revision, policy.revision)
+            self._written(policy.revision)
             return self._policies[name], [
                 self._rules[r.id][0] for r in added if r.id in self._rules
             ]
@@ -285,7 +335,7 @@ class PolicyEngineService:
                 lambda rev: db.delete_policy(self._db, pol.id, expected_revision=rev),
             )
             self._apply_policy_deleted(pol.name)
-            self._revision = max(self._revision, gone.revision)
+            self._written(gone.revision)
             return pol
 
     def _apply_policy_created(self, policy: records.Policy) -> None:
@@ -356,7 +406,7 @@ class PolicyEngineService:
                 db.delete_rule(self._db, record.id)
                 self.sync()
                 raise
-            self._revision = max(self._revision, record.revision)
+            self._written(record.revision)
             return self._rules[record.id][0]
 
     def delete_rule(self, policy: str, rule_id: str) -> RuleView:
@@ -370,7 +420,7 @@ class PolicyEngineService:
                 ),
             )
             self._apply_rule_deleted(view.id)
-            self._revision = max(self._revision, gone.revision)
+            self._written(gone.revision)
             return view
 
     def _write(self, what: str, change: Callable[[int], T]) -> T:

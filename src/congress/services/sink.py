@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from congress.bus import Announcement, ExecuteRequest, Subscriber, Transport
 from congress.bus.messages import Row
@@ -33,6 +34,9 @@ from congress.datalog.runtime import ActionRequest
 from congress.services.policy_engine import PolicyEngineService
 
 LOG = logging.getLogger(__name__)
+
+BEHIND_GRACE = 1.0
+"""Seconds a subscription may stay behind its publisher's heartbeat (messages in flight)."""
 
 SUBSCRIBER_ID = "__engine"
 """The name under which a policy engine subscribes (the original's service id)."""
@@ -58,12 +62,14 @@ class PolicyEngineSink:
         self._subs: dict[str, dict[str, Subscriber]] = {}  # datasource -> table -> subscriber
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._behind: dict[tuple[str, str], float] = {}
 
     def start(self, resync_period: float | None = None) -> None:
         """Watch the directory (subscribing to every datasource present now); with
         ``resync_period``, run ``check`` that often in a daemon thread."""
         self._stopping.clear()
         self._bus.watch_services(self.on_announcement)
+        self._bus.watch_peers(self._on_peer)
         if resync_period and self._thread is None:
             self._thread = threading.Thread(
                 target=self._check_loop, args=(resync_period,), name="congress-sink", daemon=True
@@ -101,6 +107,38 @@ class PolicyEngineSink:
                 self.check()
             except Exception:
                 LOG.exception("checking the datasource subscriptions failed")
+
+    def _on_peer(self, event: str, peer: Any) -> None:
+        """A publisher's heartbeat names the last number of each table: a subscription still
+        behind it a grace period later lost a message, and asks for a snapshot at once."""
+        if event != "beat":
+            return
+        tables = getattr(peer, "info", {}).get("tables") or {}
+        now = self._clock()
+        stale = []
+        with self._lock:
+            for ds, states in tables.items():
+                subs = self._subs.get(ds, {})
+                for table, state in dict(states).items():
+                    sub = subs.get(table)
+                    if sub is None:
+                        continue
+                    key = (ds, table)
+                    epoch, seqnum = int(state[0]), int(state[1])
+                    if (
+                        sub.epoch is not None
+                        and sub.last_seqnum is not None
+                        and (sub.epoch, sub.last_seqnum) >= (epoch, seqnum)
+                    ):
+                        self._behind.pop(key, None)
+                        continue
+                    since = self._behind.setdefault(key, now)
+                    if now - since >= BEHIND_GRACE:
+                        del self._behind[key]
+                        stale.append(sub)
+        for sub in stale:
+            LOG.info("%s:%s fell behind; asking for a snapshot", sub.publisher, sub.table)
+            sub.resync()
 
     # -- announcements -----------------------------------------------------------------------
     def on_announcement(self, announcement: Announcement) -> None:

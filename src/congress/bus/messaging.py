@@ -1,0 +1,744 @@
+"""``MessagingBus``: the bus across processes, on oslo.messaging (RabbitMQ).
+
+Imports: the standard library, oslo.config, oslo.messaging and congress.bus.
+
+One process is one *node*: a ``node_id`` (the operator's name for it, ``--node-id``) and an
+``instance`` (a random id of this incarnation). A node listens on one RPC server, topic
+``congress-control-<bus_id>`` in the exchange ``congress``, whose server name is its instance:
+directed messages reach exactly this incarnation, and two processes never share a queue even
+when they claim the same node id. Every deployment on a broker has its own ``bus_id``, so its
+topics are its own: two deployments on one RabbitMQ never see each other.
+
+What travels (every payload is JSON; table messages in their ``to_wire`` form):
+
+- fan-out casts to every node: ``heartbeat`` (every ``heartbeat_interval`` seconds: the node's
+  RPC services, publishers, executors, announcements, subscriptions, the peers it knows with
+  their ages, and the ``info`` that the services add, e.g. a policy engine's revision),
+  ``hello`` (a node that starts asks everyone to heartbeat at once), ``table`` (a snapshot or
+  delta), ``announce`` and ``event`` (``broadcast``/``listen``). A node drops its own echoes;
+  local handlers are called directly, in the sender's thread, as on ``InProcessBus``.
+- directed calls to one node: ``snapshot`` (a subscriber asks the publisher's node), ``rpc``
+  (``call``: a named service's method with JSON arguments; the service's handler answers JSON
+  and never raises), and casts ``execute`` and ``subscribed`` (the publisher hears of a
+  subscription: lazy tables).
+
+Peers are the nodes heard within ``expiry`` seconds (at most 5 by default); one that stops
+heartbeating expires (the original kept dead peers for ever), and so does an older instance of
+a node id when a newer one heartbeats. ``watch_peers`` hears ``joined``, ``beat`` and ``expired``.
+
+Node ids are unique: ``start`` listens for one round of heartbeats before anything else; a
+node id held by a live process (its heartbeat heard, or reported by a peer as heard within the
+expiry time) makes ``start`` fail with ``NodeIdInUse``, unless the holder has only been
+reported (not heard) and expires meanwhile: a standby that takes over the id of a killed
+process starts as soon as that one has expired.
+
+The directory of publishers (``announce``/``watch_services``) is the union of the
+announcements heard; each heartbeat repeats its node's announcements, so a node that joins
+late, or missed a cast, learns them within a heartbeat. A publisher whose node expires stays
+in the directory (the data its subscribers hold stays until it is withdrawn or replaced):
+only an announcement with ``present`` false withdraws it.
+
+Failures: a call to a service no live node offers raises ``NoSuchService``; a call that times
+out or cannot be delivered (the broker is down) raises ``BusUnavailable`` after ``retry``
+attempts, never blocks for ever. Casts are tried twice and then dropped with a warning: the
+pub/sub protocol heals lost table messages, heartbeats repeat, and policy changes are also
+repaired from the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from oslo_config import cfg
+
+with warnings.catch_warnings():
+    # oslo.messaging imports eventlet (through futurist and oslo.utils), which warns that it
+    # is deprecated; Congress never uses eventlet (the threading executor)
+    warnings.simplefilter("ignore")
+    import oslo_messaging as om  # type: ignore[import-untyped]
+
+from congress.bus.messages import (
+    Announcement,
+    ExecuteRequest,
+    TableDelta,
+    TableMessage,
+    TableSnapshot,
+    from_wire,
+    to_wire,
+)
+from congress.bus.transport import (
+    AnnouncementHandler,
+    BusUnavailable,
+    EventHandler,
+    ExecuteHandler,
+    NoSuchService,
+    PeerHandler,
+    RpcHandler,
+    SnapshotProvider,
+    SubscribeHook,
+    TableHandler,
+)
+
+LOG = logging.getLogger(__name__)
+
+EXCHANGE = "congress"
+API_VERSION = "1.0"
+DEFAULT_HEARTBEAT_INTERVAL = 1.0
+DEFAULT_EXPIRY = 5.0
+DEFAULT_CALL_TIMEOUT = 10.0
+CAST_RETRY = 1
+CALL_RETRY = 1
+
+RABBIT_DEFAULTS: Mapping[str, Any] = {
+    # reconnect every ~1.5 s whatever the length of the outage (the library's default backs
+    # off up to 30 s, so a broker restart would cost far more than 10 s)
+    "rabbit_retry_interval": 1,
+    "rabbit_retry_backoff": 0,
+    "rabbit_interval_max": 2,
+    "kombu_reconnect_delay": 0.5,
+    # a node's queues go with it: a killed process leaves nothing behind on the broker
+    "amqp_auto_delete": True,
+}
+
+
+class NodeIdInUse(RuntimeError):
+    """Another live process holds this node id on the bus."""
+
+
+@dataclass
+class Peer:
+    """A node heard on the bus."""
+
+    node_id: str
+    instance: str
+    last_seen: float
+    rpc: frozenset[str] = frozenset()
+    publishers: frozenset[str] = frozenset()
+    executors: frozenset[str] = frozenset()
+    subscriptions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    known: dict[str, tuple[str, float]] = field(default_factory=dict)  # node_id -> (inst, age)
+
+
+def set_defaults(conf: cfg.ConfigOpts) -> None:
+    """Register oslo.messaging's options on ``conf`` and set Congress's defaults on them.
+
+    (The library registers some of its options on the global ``cfg.CONF`` only and reads them
+    from the ``conf`` it is given: use ``cfg.CONF``, as ``congress.common.config`` does.)"""
+    from oslo_messaging import opts as om_opts
+
+    om.set_transport_defaults(EXCHANGE)
+    for group, opts in om_opts.list_opts():
+        conf.register_opts(opts, group=group)
+    for name, value in RABBIT_DEFAULTS.items():
+        conf.set_default(name, value, group="oslo_messaging_rabbit")
+
+
+class _Endpoint:
+    """The RPC endpoint of a node: every method hands over to the bus."""
+
+    target = om.Target(namespace=None, version=API_VERSION)
+
+    def __init__(self, bus: MessagingBus) -> None:
+        self._bus = bus
+
+    def heartbeat(self, ctxt: dict[str, Any], beat: dict[str, Any]) -> None:
+        self._bus._on_heartbeat(beat)
+
+    def hello(self, ctxt: dict[str, Any], instance: str) -> None:
+        if instance != self._bus.instance:
+            self._bus._send_heartbeat()
+
+    def table(self, ctxt: dict[str, Any], message: dict[str, Any], origin: str) -> None:
+        if origin != self._bus.instance:
+            msg = from_wire(message)
+            if isinstance(msg, TableSnapshot | TableDelta):
+                self._bus._deliver(msg)
+
+    def announce(self, ctxt: dict[str, Any], announcement: dict[str, Any], origin: str) -> None:
+        if origin != self._bus.instance:
+            a = from_wire(announcement)
+            if isinstance(a, Announcement):
+                self._bus._directory_update(a, origin)
+
+    def event(self, ctxt: dict[str, Any], kind: str, body: dict[str, Any], origin: str) -> None:
+        if origin != self._bus.instance:
+            self._bus._dispatch_event(kind, body)
+
+    def snapshot(self, ctxt: dict[str, Any], publisher: str, table: str) -> Any:
+        snap = self._bus._local_snapshot(publisher, table)
+        return None if snap is None else to_wire(snap)
+
+    def subscribed(self, ctxt: dict[str, Any], publisher: str, table: str) -> None:
+        self._bus._hear_subscription(publisher, table)
+
+    def execute(self, ctxt: dict[str, Any], request: dict[str, Any]) -> None:
+        req = from_wire(request)
+        if isinstance(req, ExecuteRequest):
+            self._bus._execute_locally(req)
+
+    def rpc(self, ctxt: dict[str, Any], service: str, op: str, kwargs: dict[str, Any]) -> Any:
+        return self._bus._rpc_locally(service, op, kwargs)
+
+
+class MessagingBus:
+    """A ``Transport`` between processes over oslo.messaging."""
+
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        *,
+        node_id: str,
+        bus_id: str = "bus",
+        url: str | None = None,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+        expiry: float = DEFAULT_EXPIRY,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not node_id:
+            raise ValueError("a node on the bus needs a node id")
+        set_defaults(conf)
+        self.node_id = node_id
+        self.bus_id = bus_id
+        self.instance = uuid.uuid4().hex
+        self.topic = f"congress-control-{bus_id}"
+        self._interval = heartbeat_interval
+        self._expiry = expiry
+        self._timeout = call_timeout
+        self._clock = clock
+        self._transport = om.get_rpc_transport(conf, url=url)
+        self._client = om.get_rpc_client(
+            self._transport, om.Target(topic=self.topic, version=API_VERSION)
+        )
+        self._server: Any = None
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started = False
+        # local state
+        self._subs: dict[tuple[str, str], list[tuple[TableHandler, str]]] = {}
+        self._providers: dict[str, tuple[SnapshotProvider, SubscribeHook | None]] = {}
+        self._heard_subs: set[tuple[str, str]] = set()
+        self._executors: dict[str, ExecuteHandler] = {}
+        self._rpc: dict[str, RpcHandler] = {}
+        self._listeners: dict[str, list[EventHandler]] = {}
+        self._peer_watchers: list[PeerHandler] = []
+        self._info: dict[str, Callable[[], Any]] = {}
+        # the directory: publisher -> (announcement, instance that announced it)
+        self._services: dict[str, tuple[Announcement, str]] = {}
+        self._local_announcements: dict[str, Announcement] = {}
+        self._watchers: list[AnnouncementHandler] = []
+        self._peers: dict[str, Peer] = {}  # by instance
+
+    # -- life cycle --------------------------------------------------------------------------
+    def start(self, *, check_node_id: bool = True) -> None:
+        """Join the bus: listen, make sure the node id is free, then heartbeat."""
+        if self._started:
+            return
+        self._server = om.get_rpc_server(
+            self._transport,
+            om.Target(topic=self.topic, server=self.instance, exchange=EXCHANGE),
+            [_Endpoint(self)],
+        )
+        self._server.start()
+        try:
+            if check_node_id:
+                self._check_node_id()
+        except BaseException:
+            self._server.stop()
+            self._server.wait()
+            self._server = None
+            raise
+        self._started = True
+        self._stop.clear()
+        self._send_heartbeat()
+        self._thread = threading.Thread(
+            target=self._heartbeat_loop, name="congress-bus-heartbeat", daemon=True
+        )
+        self._thread.start()
+        LOG.info("node %s (instance %s) joined bus %s", self.node_id, self.instance, self.bus_id)
+
+    def stop(self) -> None:
+        """Leave the bus (peers see this node expire)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._server is not None:
+            try:
+                self._server.stop()
+                self._server.wait()
+            except Exception:
+                LOG.exception("stopping the bus listener failed")
+            self._server = None
+        self._started = False
+        try:
+            self._transport.cleanup()
+        except Exception:
+            LOG.exception("closing the bus connection failed")
+
+    def _check_node_id(self) -> None:
+        """Refuse a node id another live process holds (see the module's documentation)."""
+        self._cast("hello", instance=self.instance)
+        deadline = self._clock() + max(1.5 * self._interval, 1.5)
+        while True:
+            self._stop.wait(max(0.0, min(0.1, deadline - self._clock())))
+            with self._lock:
+                heard = [
+                    p
+                    for p in self._peers.values()
+                    if p.node_id == self.node_id and p.instance != self.instance
+                ]
+                reported = [
+                    (age, inst)
+                    for p in self._peers.values()
+                    for nid, (inst, age) in p.known.items()
+                    if nid == self.node_id and inst != self.instance and age < self._expiry
+                ]
+            if heard:
+                age = self._clock() - heard[0].last_seen
+                raise NodeIdInUse(
+                    f"node id {self.node_id!r} is held by a live process on bus "
+                    f"{self.bus_id!r} (its last heartbeat {age:.1f} s ago); stop that process "
+                    f"or choose another --node-id"
+                )
+            if self._clock() < deadline:
+                continue
+            if not reported:
+                return
+            wait = self._expiry - min(age for age, _ in reported)
+            LOG.info(
+                "node id %s was alive %.1f s ago; waiting %.1f s for it to expire",
+                self.node_id,
+                self._expiry - wait,
+                wait,
+            )
+            deadline = self._clock() + wait + 0.1
+            with self._lock:
+                for p in self._peers.values():
+                    p.known.pop(self.node_id, None)
+
+    # -- sending -----------------------------------------------------------------------------
+    def _ctxt(self) -> dict[str, Any]:
+        return {"node_id": self.node_id, "instance": self.instance}
+
+    def _cast(self, method: str, *, server: str | None = None, **kwargs: Any) -> bool:
+        """Fan out (or, with ``server``, send to one instance); False if it was dropped."""
+        if server is None:
+            client = self._client.prepare(fanout=True, retry=CAST_RETRY)
+        else:
+            client = self._client.prepare(server=server, retry=CAST_RETRY)
+        try:
+            client.cast(self._ctxt(), method, **kwargs)
+            return True
+        except Exception as exc:  # the broker is away: the protocols heal what is lost
+            LOG.warning("bus %s: could not send %s: %s", self.bus_id, method, exc)
+            return False
+
+    def _call(self, server: str, endpoint: str, timeout: float | None, **kwargs: Any) -> Any:
+        client = self._client.prepare(
+            server=server, timeout=timeout or self._timeout, retry=CALL_RETRY
+        )
+        try:
+            return client.call(self._ctxt(), endpoint, **kwargs)
+        except (om.MessagingTimeout, om.MessageDeliveryFailure) as exc:
+            raise BusUnavailable(f"the bus could not complete {endpoint}: {exc}") from exc
+        except om.MessagingException as exc:
+            raise BusUnavailable(f"the bus failed on {endpoint}: {exc}") from exc
+
+    # -- heartbeats and peers ----------------------------------------------------------------
+    def _beat(self) -> dict[str, Any]:
+        now = self._clock()
+        with self._lock:
+            info: dict[str, Any] = {}
+            for key, fn in self._info.items():
+                try:
+                    info[key] = fn()
+                except Exception:
+                    LOG.exception("heartbeat information %s failed", key)
+            subs: dict[str, dict[str, list[str]]] = {}
+            for (pub, table), handlers in self._subs.items():
+                subs.setdefault(pub, {})[table] = sorted({s for _, s in handlers if s})
+            return {
+                "node_id": self.node_id,
+                "instance": self.instance,
+                "rpc": sorted(self._rpc),
+                "publishers": sorted(self._providers),
+                "executors": sorted(self._executors),
+                "announcements": [to_wire(a) for a in self._local_announcements.values()],
+                "subscriptions": subs,
+                "peers": {
+                    p.node_id: [p.instance, round(now - p.last_seen, 3)]
+                    for p in self._peers.values()
+                },
+                "info": info,
+            }
+
+    def _send_heartbeat(self) -> None:
+        self._cast("heartbeat", beat=self._beat())
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._send_heartbeat()
+                self._expire()
+            except Exception:
+                LOG.exception("bus heartbeat failed")
+
+    def _expire(self) -> None:
+        now = self._clock()
+        with self._lock:
+            gone = [p for p in self._peers.values() if now - p.last_seen > self._expiry]
+            for p in gone:
+                del self._peers[p.instance]
+        for p in gone:
+            LOG.warning("node %s (instance %s) stopped heartbeating", p.node_id, p.instance)
+            self._tell_peers("expired", p)
+
+    def _on_heartbeat(self, beat: dict[str, Any]) -> None:
+        instance = str(beat.get("instance", ""))
+        if not instance or instance == self.instance:
+            return
+        node_id = str(beat.get("node_id", ""))
+        now = self._clock()
+        known = {
+            str(nid): (str(v[0]), float(v[1]))
+            for nid, v in (beat.get("peers") or {}).items()
+            if isinstance(v, list) and len(v) == 2
+        }
+        with self._lock:
+            replaced = [
+                p for p in self._peers.values() if p.node_id == node_id and p.instance != instance
+            ]
+            for p in replaced:
+                del self._peers[p.instance]
+            peer = self._peers.get(instance)
+            joined = peer is None
+            if peer is None:
+                peer = self._peers[instance] = Peer(node_id, instance, now)
+            peer.last_seen = now
+            peer.rpc = frozenset(beat.get("rpc") or ())
+            peer.publishers = frozenset(beat.get("publishers") or ())
+            peer.executors = frozenset(beat.get("executors") or ())
+            peer.subscriptions = dict(beat.get("subscriptions") or {})
+            peer.info = dict(beat.get("info") or {})
+            peer.known = known
+            lazy = [
+                (pub, table)
+                for pub, tables in peer.subscriptions.items()
+                if pub in self._providers
+                for table in tables
+                if (pub, table) not in self._heard_subs
+            ]
+        for p in replaced:
+            LOG.warning("node %s restarted: instance %s replaces %s", node_id, instance, p.instance)
+            self._tell_peers("expired", p)
+        if joined:
+            LOG.info("node %s (instance %s) joined", node_id, instance)
+            self._tell_peers("joined", peer)
+        for wire in beat.get("announcements") or ():
+            a = from_wire(wire)
+            if isinstance(a, Announcement):
+                self._directory_update(a, instance)
+        for pub, table in lazy:
+            self._hear_subscription(pub, table)
+        self._tell_peers("beat", peer)
+
+    def _tell_peers(self, event: str, peer: Peer) -> None:
+        with self._lock:
+            watchers = list(self._peer_watchers)
+        for watcher in watchers:
+            try:
+                watcher(event, peer)
+            except Exception:
+                LOG.exception("a peer watcher failed on %s of %s", event, peer.node_id)
+
+    def peers(self) -> list[Peer]:
+        """The live peers (not this node)."""
+        with self._lock:
+            return sorted(self._peers.values(), key=lambda p: (p.node_id, p.instance))
+
+    def watch_peers(self, handler: PeerHandler) -> None:
+        with self._lock:
+            if handler not in self._peer_watchers:
+                self._peer_watchers.append(handler)
+
+    def add_heartbeat_info(self, key: str, provider: Callable[[], Any]) -> None:
+        """Send ``provider()`` (JSON) as ``info[key]`` in every heartbeat of this node."""
+        with self._lock:
+            self._info[key] = provider
+
+    def _live_instance(self, instance: str) -> bool:
+        with self._lock:
+            return instance == self.instance or instance in self._peers
+
+    # -- tables ------------------------------------------------------------------------------
+    def publish(self, message: TableMessage) -> None:
+        self._deliver(message)
+        self._cast("table", message=to_wire(message), origin=self.instance)
+
+    def _deliver(self, message: TableMessage) -> None:
+        with self._lock:
+            handlers = [h for h, _ in self._subs.get((message.publisher, message.table), ())]
+        for handler in handlers:
+            try:
+                handler(message)
+            except Exception:
+                LOG.exception(
+                    "a subscriber of %s:%s failed on message %d",
+                    message.publisher,
+                    message.table,
+                    message.seqnum,
+                )
+
+    def subscribe(
+        self, publisher: str, table: str, handler: TableHandler, *, subscriber: str = ""
+    ) -> None:
+        with self._lock:
+            handlers = self._subs.setdefault((publisher, table), [])
+            if any(h == handler for h, _ in handlers):
+                return
+            handlers.append((handler, subscriber))
+            local = publisher in self._providers
+            host = self._host_of(publisher)
+        if local:
+            self._hear_subscription(publisher, table)
+        elif host is not None:
+            self._cast("subscribed", server=host, publisher=publisher, table=table)
+
+    def unsubscribe(self, publisher: str, table: str, handler: TableHandler) -> None:
+        with self._lock:
+            handlers = self._subs.get((publisher, table), [])
+            handlers[:] = [(h, s) for h, s in handlers if h != handler]
+            if not handlers:
+                self._subs.pop((publisher, table), None)
+
+    def _host_of(self, publisher: str) -> str | None:
+        """The live instance that serves ``publisher`` (None: none is known)."""
+        with self._lock:
+            if publisher in self._providers:
+                return self.instance
+            hosts = sorted(
+                (p.last_seen, p.instance) for p in self._peers.values() if publisher in p.publishers
+            )
+            if hosts:
+                return hosts[-1][1]
+            entry = self._services.get(publisher)
+            if entry is not None and entry[1] in self._peers:
+                return entry[1]
+            return None
+
+    def request_snapshot(self, publisher: str, table: str) -> TableSnapshot | None:
+        host = self._host_of(publisher)
+        if host is None:
+            return None
+        if host == self.instance:
+            return self._local_snapshot(publisher, table)
+        try:
+            body = self._call(host, "snapshot", None, publisher=publisher, table=table)
+        except BusUnavailable as exc:
+            LOG.warning("no snapshot of %s:%s: %s", publisher, table, exc)
+            return None
+        if body is None:
+            return None
+        snap = from_wire(body)
+        return snap if isinstance(snap, TableSnapshot) else None
+
+    def _local_snapshot(self, publisher: str, table: str) -> TableSnapshot | None:
+        with self._lock:
+            provider = self._providers.get(publisher, (None, None))[0]
+        return None if provider is None else provider(table)
+
+    def serve_tables(
+        self,
+        publisher: str,
+        provider: SnapshotProvider,
+        on_subscribe: SubscribeHook | None = None,
+    ) -> None:
+        with self._lock:
+            self._providers[publisher] = (provider, on_subscribe)
+            self._heard_subs = {k for k in self._heard_subs if k[0] != publisher}
+            wanted = {(p, t) for (p, t) in self._subs if p == publisher}
+            for peer in self._peers.values():
+                wanted |= {(publisher, t) for t in peer.subscriptions.get(publisher, {})}
+        for pub, table in sorted(wanted):
+            self._hear_subscription(pub, table)
+
+    def stop_serving_tables(self, publisher: str) -> None:
+        with self._lock:
+            self._providers.pop(publisher, None)
+            self._heard_subs = {k for k in self._heard_subs if k[0] != publisher}
+
+    def _hear_subscription(self, publisher: str, table: str) -> None:
+        with self._lock:
+            hook = self._providers.get(publisher, (None, None))[1]
+            if hook is None or (publisher, table) in self._heard_subs:
+                return
+            self._heard_subs.add((publisher, table))
+        try:
+            hook(table)
+        except Exception:
+            LOG.exception("publisher %s failed to hear of a subscription", publisher)
+
+    def subscribers(self, publisher: str) -> list[str]:
+        with self._lock:
+            names = {
+                s for (p, _), subs in self._subs.items() if p == publisher for _, s in subs if s
+            }
+            for peer in self._peers.values():
+                for subs in peer.subscriptions.get(publisher, {}).values():
+                    names.update(subs)
+            return sorted(names)
+
+    # -- the directory -----------------------------------------------------------------------
+    def announce(self, announcement: Announcement) -> None:
+        with self._lock:
+            if announcement.present:
+                self._local_announcements[announcement.publisher] = announcement
+            else:
+                self._local_announcements.pop(announcement.publisher, None)
+        self._directory_update(announcement, self.instance)
+        self._cast("announce", announcement=to_wire(announcement), origin=self.instance)
+
+    def _directory_update(self, announcement: Announcement, origin: str) -> None:
+        with self._lock:
+            current = self._services.get(announcement.publisher)
+            if announcement.present:
+                if current is not None and current[0] == announcement:
+                    self._services[announcement.publisher] = (announcement, origin)
+                    return
+                self._services[announcement.publisher] = (announcement, origin)
+            else:
+                if current is None:
+                    return
+                del self._services[announcement.publisher]
+            watchers = list(self._watchers)
+        for watcher in watchers:
+            self._tell(watcher, announcement)
+
+    def watch_services(self, handler: AnnouncementHandler) -> None:
+        with self._lock:
+            if handler in self._watchers:
+                return
+            self._watchers.append(handler)
+            present = [a for a, _ in self._services.values()]
+        for announcement in present:
+            self._tell(handler, announcement)
+
+    def unwatch_services(self, handler: AnnouncementHandler) -> None:
+        with self._lock:
+            self._watchers = [w for w in self._watchers if w != handler]
+
+    def services(self) -> list[Announcement]:
+        with self._lock:
+            return sorted((a for a, _ in self._services.values()), key=lambda a: a.publisher)
+
+    @staticmethod
+    def _tell(handler: AnnouncementHandler, announcement: Announcement) -> None:
+        try:
+            handler(announcement)
+        except Exception:
+            LOG.exception("a watcher failed on the announcement of %s", announcement.publisher)
+
+    # -- execute requests --------------------------------------------------------------------
+    def send_execute(self, request: ExecuteRequest) -> None:
+        with self._lock:
+            local = request.service in self._executors
+            hosts = sorted(
+                (p.last_seen, p.instance)
+                for p in self._peers.values()
+                if request.service in p.executors
+            )
+        if local:
+            self._execute_locally(request)
+            return
+        if not hosts:
+            raise NoSuchService(f"no node executes actions of {request.service}")
+        if not self._cast("execute", server=hosts[-1][1], request=to_wire(request)):
+            raise BusUnavailable(f"could not send {request.service}:{request.action}")
+
+    def _execute_locally(self, request: ExecuteRequest) -> None:
+        with self._lock:
+            handler = self._executors.get(request.service)
+        if handler is None:
+            LOG.warning("an execute request for %s reached a node without it", request.service)
+            return
+        handler(request)
+
+    def serve_executions(self, service: str, handler: ExecuteHandler) -> None:
+        with self._lock:
+            self._executors[service] = handler
+
+    def stop_serving_executions(self, service: str) -> None:
+        with self._lock:
+            self._executors.pop(service, None)
+
+    # -- named services (RPC) ----------------------------------------------------------------
+    def serve_rpc(self, service: str, handler: RpcHandler) -> None:
+        with self._lock:
+            self._rpc[service] = handler
+
+    def stop_serving_rpc(self, service: str) -> None:
+        with self._lock:
+            self._rpc.pop(service, None)
+
+    def offers(self, service: str) -> bool:
+        """Whether some live node (this one included) offers ``service``."""
+        with self._lock:
+            return service in self._rpc or any(service in p.rpc for p in self._peers.values())
+
+    def call(
+        self,
+        service: str,
+        method: str,
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
+        """Call ``method`` of ``service``: on this node when it offers it, else on a live node
+        that does (chosen at random); ``NoSuchService`` when none does."""
+        args = dict(kwargs or {})
+        with self._lock:
+            local = service in self._rpc
+            hosts = [p.instance for p in self._peers.values() if service in p.rpc]
+        if local:
+            return self._rpc_locally(service, method, args)
+        if not hosts:
+            raise NoSuchService(f"no node of bus {self.bus_id} offers {service}")
+        host = random.choice(hosts)
+        return self._call(host, "rpc", timeout, service=service, op=method, kwargs=args)
+
+    def _rpc_locally(self, service: str, method: str, kwargs: dict[str, Any]) -> Any:
+        with self._lock:
+            handler = self._rpc.get(service)
+        if handler is None:
+            raise NoSuchService(f"{service} is not offered on node {self.node_id}")
+        return handler(method, kwargs)
+
+    # -- events ------------------------------------------------------------------------------
+    def broadcast(self, kind: str, body: Mapping[str, Any]) -> None:
+        """Tell every node (this one first, directly) of an event."""
+        self._dispatch_event(kind, dict(body))
+        self._cast("event", kind=kind, body=dict(body), origin=self.instance)
+
+    def listen(self, kind: str, handler: EventHandler) -> None:
+        with self._lock:
+            self._listeners.setdefault(kind, []).append(handler)
+
+    def _dispatch_event(self, kind: str, body: dict[str, Any]) -> None:
+        with self._lock:
+            handlers = list(self._listeners.get(kind, ()))
+        for handler in handlers:
+            try:
+                handler(body)
+            except Exception:
+                LOG.exception("a listener of %s failed", kind)
