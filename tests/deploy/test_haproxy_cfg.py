@@ -147,7 +147,9 @@ class Balancer:
             if row["pxname"] == "congress_api" and row["svname"] in ("pe1", "pe2")
         }
 
-    def wait_status(self, name: str, status: str, seconds: float = 8) -> None:
+    def wait_status(self, name: str, status: str, seconds: float = 4) -> None:
+        """Wait for a check status. Checks every second, down after 2 failures and up after 2
+        successes take about 2 s; HAProxy's defaults (every 2 s, 3 and 2) would not fit."""
         deadline = time.monotonic() + seconds
         while (seen := self.server_status().get(name)) != status:
             assert time.monotonic() < deadline, f"{name} is {seen}, not {status}"

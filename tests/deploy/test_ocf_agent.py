@@ -102,7 +102,10 @@ def _env(work: Path, **params: str) -> dict[str, str]:
 def _run(
     work: Path, action: str, *, extra: dict[str, str] | None = None, **params: str
 ) -> subprocess.CompletedProcess[str]:
-    env = _env(work, **params) | (extra or {})
+    return _run_env(work, action, _env(work, **params) | (extra or {}))
+
+
+def _run_env(work: Path, action: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(work / "congress-datasource"), action],
         env=env,
@@ -275,6 +278,28 @@ def test_stop_escalates_to_sigkill_after_the_timeout(work: Path) -> None:
     assert 2 <= took < 6, took
 
 
+def test_stop_without_a_timeout_gives_sigterm_15_s(work: Path) -> None:
+    deaf = str(work / "deaf-server")
+    assert _rc(work, "start", binary=deaf) == SUCCESS
+    pid = _pid(work)
+    stop = subprocess.Popen(
+        [str(work / "congress-datasource"), "stop"],
+        env=_env(work, binary=deaf),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(4)
+        assert stop.poll() is None and _alive(pid), "killed before 15 s"
+        os.kill(pid, signal.SIGKILL)  # as if it had obeyed SIGTERM
+        assert stop.wait(timeout=5) == SUCCESS
+    finally:
+        if stop.poll() is None:
+            stop.kill()
+            stop.wait()
+    assert not (work / "run" / "congress_ds.pid").exists()
+
+
 def test_stop_waits_for_sigterm(work: Path) -> None:
     assert _rc(work, "start") == SUCCESS
     pid = _pid(work)
@@ -315,7 +340,8 @@ def test_validate_all_return_codes(work: Path) -> None:
     assert _rc(work, "monitor", binary=missing, extra=probe) == NOT_RUNNING
     # wrong everywhere: the configuration itself
     for name in ("binary", "config", "node_id", "pid", "user"):
-        assert _rc(work, "validate-all", **{name: ""}) == ERR_CONFIGURED, name
+        empty = _run_env(work, "validate-all", _env(work, **{name: ""}))
+        assert empty.returncode == ERR_CONFIGURED, name
     # the actions the agent knows
     assert _rc(work, "usage") == SUCCESS
     assert _rc(work, "help") == SUCCESS

@@ -38,7 +38,8 @@ late, or missed a cast, learns them within a heartbeat. A publisher whose node e
 in the directory (the data its subscribers hold stays until it is withdrawn or replaced):
 only an announcement with ``present`` false withdraws it.
 
-Failures: a call to a service no live node offers raises ``NoSuchService``; a call that times
+Failures: a call to a service no live node offers, or whose nodes have been silent for more
+than two and a half heartbeats, raises ``NoSuchService`` at once; a call that times
 out or cannot be delivered (the broker is down) raises ``BusUnavailable`` after ``retry``
 attempts, never blocks for ever. Casts are tried twice and then dropped with a warning: the
 pub/sub protocol heals lost table messages, heartbeats repeat, and policy changes are also
@@ -213,6 +214,7 @@ class MessagingBus:
         self.topic = f"congress-control-{bus_id}"
         self._interval = heartbeat_interval
         self._expiry = expiry
+        self._silent = min(expiry, max(2.5 * heartbeat_interval, 1.0))
         self._timeout = call_timeout
         self._clock = clock
         self._transport = om.get_rpc_transport(conf, url=url)
@@ -707,12 +709,20 @@ class MessagingBus:
         """Call ``method`` of ``service``: on this node when it offers it, else on a live node
         that does (chosen at random); ``NoSuchService`` when none does."""
         args = dict(kwargs or {})
+        now = self._clock()
         with self._lock:
             local = service in self._rpc
-            hosts = [p.instance for p in self._peers.values() if service in p.rpc]
+            offering = [p for p in self._peers.values() if service in p.rpc]
+            # a node not heard for a few heartbeats is most likely dead: do not wait for it
+            hosts = [p.instance for p in offering if now - p.last_seen <= self._silent]
         if local:
             return self._rpc_locally(service, method, args)
         if not hosts:
+            if offering:
+                raise NoSuchService(
+                    f"{service} of bus {self.bus_id} has not been heard from for "
+                    f"{now - max(p.last_seen for p in offering):.1f} s"
+                )
             raise NoSuchService(f"no node of bus {self.bus_id} offers {service}")
         host = random.choice(hosts)
         return self._call(host, "rpc", timeout, service=service, op=method, kwargs=args)

@@ -220,12 +220,17 @@ def _start_services(conf: cfg.ConfigOpts, node: Node, database: Any, distributed
                 rpc.DATASOURCES,
                 unavailable=errors.DatasourcesUnavailable,
                 what="datasources node",
-                timeout=float(conf.dse.long_timeout),
+                spec=DatasourceHost,
+                timeouts={"execute": float(conf.dse.long_timeout)},
             ),
             library
             if library is not None
             else rpc.Remote(
-                bus, rpc.LIBRARY, unavailable=errors.EngineUnavailable, what="policy library"
+                bus,
+                rpc.LIBRARY,
+                unavailable=errors.EngineUnavailable,
+                what="policy library",
+                spec=LibraryService,
             ),
             min_revision_wait=float(conf.api.min_revision_wait),
         )

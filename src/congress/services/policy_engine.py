@@ -266,13 +266,13 @@ class PolicyEngineService:
                     name, kind, abbreviation, description or "", owner, rules
                 )
             except db_errors.DuplicateName as e:
-                self._rt.delete_policy(name)
+                self._abandon(name, kind, abbreviation)
                 raise errors.PolicyExists(f"Policy with name {name} already exists") from e
             except db_errors.DuplicateRule as e:
-                self._rt.delete_policy(name)
+                self._abandon(name, kind, abbreviation)
                 raise errors.RuleExists(f"A rule is given twice in policy {name}") from e
             except BaseException:
-                self._rt.delete_policy(name)
+                self._abandon(name, kind, abbreviation)
                 raise
             self._policies[name] = _view(policy)
             for rule in added:
@@ -281,6 +281,22 @@ class PolicyEngineService:
             return self._policies[name], [
                 self._rules[r.id][0] for r in added if r.id in self._rules
             ]
+
+    def _abandon(self, name: str, kind: str, abbreviation: str | None) -> None:
+        """Take back a policy created in memory whose write failed. Another engine's policy of
+        the same name may have arrived meanwhile (``sync`` while retrying the write) into the
+        same runtime policy: it stays when it is of the same kind; else everything is
+        reloaded from the database (rare: two engines creating one name as different kinds)."""
+        arrived = self._policies.get(name)
+        if arrived is None:
+            self._rt.delete_policy(name)
+            return
+        if arrived.kind == kind and (abbreviation is None or arrived.abbreviation == abbreviation):
+            return
+        LOG.warning("policy %s was created by another engine as %s: reloading", name, arrived.kind)
+        self._rt.delete_policy(name)
+        del self._policies[name]
+        self._reload()
 
     def _persist_policy(
         self,

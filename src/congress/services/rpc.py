@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import logging
 import threading
 from collections.abc import Callable, Collection, Mapping
@@ -206,7 +207,8 @@ def serve(
 
 # -- calling ----------------------------------------------------------------------------------
 class Remote:
-    """Calls a service's methods over the bus: ``remote.method(**kwargs)``."""
+    """Calls a service's methods over the bus: ``remote.method(*args, **kwargs)`` (positional
+    arguments are named after the same method of ``spec``, the class that serves them)."""
 
     def __init__(
         self,
@@ -216,7 +218,11 @@ class Remote:
         unavailable: type[errors.Unavailable] = errors.Unavailable,
         what: str = "",
         timeout: float | None = None,
+        spec: type[Any] | None = None,
+        timeouts: Mapping[str, float] | None = None,
     ) -> None:
+        self._spec = spec
+        self._timeouts = dict(timeouts or {})
         self._bus = bus
         self._name = name
         self._unavailable = unavailable
@@ -227,7 +233,10 @@ class Remote:
     def call(self, method: str, /, *, timeout: float | None = None, **kwargs: Any) -> Any:
         try:
             answer = self._bus.call(
-                self._name, method, encode(kwargs), timeout=timeout or self._timeout
+                self._name,
+                method,
+                encode(kwargs),
+                timeout=timeout or self._timeouts.get(method) or self._timeout,
             )
         except NoSuchService as exc:
             raise self._unavailable(f"The {self._what} is not available: {exc}") from exc
@@ -249,7 +258,14 @@ class Remote:
         if method.startswith("_"):
             raise AttributeError(method)
 
-        def bound(**kwargs: Any) -> Any:
+        def bound(*args: Any, **kwargs: Any) -> Any:
+            if args:  # name the positional arguments after the served class's method
+                if self._spec is None:
+                    raise TypeError(f"{method} of a remote service takes keyword arguments")
+                signature = inspect.signature(getattr(self._spec, method))
+                bound_args = signature.bind(None, *args, **kwargs)
+                bound_args.apply_defaults()
+                kwargs = dict(list(bound_args.arguments.items())[1:])
             return self.call(method, **kwargs)
 
         return bound
