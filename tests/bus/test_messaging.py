@@ -337,14 +337,20 @@ def test_named_services_are_called_on_the_node_that_offers_them(nodes: Nodes, bu
         b.call("svc", "lookup")
 
 
-def test_a_call_to_a_node_that_is_gone_fails_within_the_timeout(nodes: Nodes, bus_id: str) -> None:
+def test_a_call_to_a_node_whose_rpc_server_is_gone_fails_within_the_timeout(
+    nodes: Nodes, bus_id: str
+) -> None:
     a = nodes.make("node-a", bus_id)
-    b = nodes.make("node-b", bus_id, expiry=30.0, call_timeout=2.0)
+    b = nodes.make("node-b", bus_id, call_timeout=2.0)
     a.serve_rpc("svc", lambda method, kwargs: "answer")
     wait_for(lambda: b.offers("svc"), "node-b learns that node-a offers svc")
     assert b.call("svc", "m") == "answer"
-    a.stop()
-    assert b.offers("svc")  # node-a has not expired yet: node-b still sends it the call
+    # node-a's listener goes (its queue with it) while it goes on heartbeating: node-b still
+    # sends it the call, which nobody answers
+    a._server.stop()
+    a._server.wait()
+    time.sleep(3 * INTERVAL)
+    assert names(b) == ["node-a"] and b.offers("svc")
     began = time.monotonic()
     with pytest.raises(BusUnavailable):
         b.call("svc", "m")
@@ -354,6 +360,22 @@ def test_a_call_to_a_node_that_is_gone_fails_within_the_timeout(nodes: Nodes, bu
     with pytest.raises(BusUnavailable):
         b.call("svc", "m", timeout=0.5)
     assert time.monotonic() - began < 1.5
+
+
+def test_a_call_to_a_silent_node_fails_at_once(nodes: Nodes, bus_id: str) -> None:
+    a = nodes.make("node-a", bus_id)
+    b = nodes.make("node-b", bus_id, expiry=30.0, call_timeout=10.0)
+    a.serve_rpc("svc", lambda method, kwargs: "answer")
+    wait_for(lambda: b.offers("svc"), "node-b learns that node-a offers svc")
+    assert b.call("svc", "m") == "answer"
+    a.stop()  # no goodbye: to node-b, node-a has only gone silent
+    silent = max(2.5 * INTERVAL, 1.0)
+    wait_for(lambda: time.monotonic() - b.peers()[0].last_seen > silent, "node-a is silent")
+    assert names(b) == ["node-a"] and b.offers("svc")  # not expired: 30 s
+    began = time.monotonic()
+    with pytest.raises(NoSuchService, match="not been heard from"):
+        b.call("svc", "m")
+    assert time.monotonic() - began < 0.5  # not the 10 s call timeout
 
 
 # -- tables -----------------------------------------------------------------------------------

@@ -168,6 +168,7 @@ class Cluster:
                 "state_path": str(self.directory),
                 "encryption_key_path": str(self.directory / "keys"),
                 "policy_library_path": str(self.directory / "library"),
+                "custom_driver_endpoints": "recorder=recorder:RecorderDriver",
                 "debug": "false",
             },
             "dse": {"bus_id": self.bus_id},
@@ -206,8 +207,17 @@ class Cluster:
         args += [*roles, "--node-id", name]
         log = open(self.directory / f"{name}.log", "ab")  # noqa: SIM115 (the child owns it)
         try:
+            env = dict(os.environ)  # the test drivers (tests/ha/recorder.py) load from here
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(ROOT / "tests" / "ha"), env.get("PYTHONPATH", "")) if p
+            )
             return subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                start_new_session=True,
+                env=env,
             )
         finally:
             log.close()

@@ -10,7 +10,9 @@ found it (three nodes up).
 from __future__ import annotations
 
 import glob
+import os
 import pathlib
+import signal
 import subprocess
 import sys
 import threading
@@ -410,6 +412,69 @@ def test_a_rabbitmq_restart_is_survived_with_identical_data(cluster: Cluster) ->
             timeout=max(0.1, 10 - (time.monotonic() - up)),
         )
     assert time.monotonic() - up <= 10
+
+
+# -- actions -----------------------------------------------------------------------------------
+
+
+def test_actions_run_once_through_a_failover_and_a_leader_change(
+    cluster: Cluster, tmp_path: pathlib.Path
+) -> None:
+    c = cluster
+    record = tmp_path / "actions.txt"
+    record.touch()
+    ds = f"rec{uuid.uuid4().hex[:8]}"
+    config = {"tables": PUSH_TABLES, "persist_data": "true", "file": str(record)}
+    body = {"name": ds, "driver": "recorder", "config": config}
+    assert http("POST", f"{url(c, 'pe1')}/v1/data-sources", body).status == 201
+    policy, _ = new_policy(c, "pe1")
+    rule = {"rule": f'execute[{ds}:record(x)] :- {ds}:data(x, "go")'}
+    assert http("POST", f"{url(c, 'pe1')}/v1/policies/{policy}/rules", rule).status == 201
+
+    def recorded() -> list[str]:
+        return sorted(line.split()[0] for line in record.read_text().splitlines())
+
+    def settle(expected: list[str], timeout: float = 15.0) -> None:
+        wait_until(lambda: recorded() == expected, timeout=timeout)
+        time.sleep(2.5)  # every engine sent it, resends included: still once
+        assert recorded() == expected
+
+    data = [[1, "go"], [2, "no"]]
+    wait_until(lambda: push(c, "pe1", ds, data) == 200)
+    settle(["1"])
+
+    # the datasources node dies; the standby restores the pushed rows: nothing fires again
+    c.kill("ds")
+    c.start("ds", "--datasources")
+    wait_until(lambda: push(c, "pe1", ds, data) == 200, timeout=30)
+    settle(["1"])
+
+    # only pe1 hears the next change (pe2 is frozen): pe1 leads the restarted datasource
+    os.kill(c.nodes["pe2"].proc.pid, signal.SIGSTOP)  # type: ignore[union-attr]
+    try:
+        data.append([3, "go"])
+        assert push(c, "pe1", ds, data) == 200
+        wait_until(lambda: recorded() == ["1", "3"])
+    finally:
+        os.kill(c.nodes["pe2"].proc.pid, signal.SIGCONT)  # type: ignore[union-attr]
+    settle(["1", "3"])  # pe2's copy of 3 is dropped (not the leader) and kept
+
+    # the leader dies: once it has expired, pe2 leads; its copy of 3 is a duplicate, 4 runs
+    c.kill("pe1")
+    data.append([4, "go"])
+    wait_until(lambda: push(c, "pe2", ds, data) == 200)
+    settle(["1", "3", "4"], timeout=20)
+
+    # a restarted engine fires nothing for the rows it finds
+    c.start("pe1", "--api", "--policy-engine")
+    settle(["1", "3", "4"])
+    engine = create_engine(c.url)
+    with engine.connect() as conn:
+        log = conn.execute(
+            text("SELECT status FROM action_executions WHERE datasource = :ds"), {"ds": ds}
+        ).all()
+    engine.dispose()
+    assert sorted(r[0] for r in log) == ["executed", "executed", "executed"]
 
 
 # -- no table locks ----------------------------------------------------------------------------

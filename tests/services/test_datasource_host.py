@@ -359,7 +359,7 @@ def test_an_execute_rule_runs_the_action_exactly_once(
     assert node.host.wait_for_executions(5)
     assert client.servers.paused == ["s1"]
     logged = db.list_executions(database, datasource="fake")
-    assert [(e.action, e.status) for e in logged] == [("servers.pause", "requested")]
+    assert [(e.action, e.status) for e in logged] == [("servers.pause", "executed")]
 
 
 def test_failed_actions_are_logged_and_recorded_not_raised(node: Node, database: Engine) -> None:
@@ -519,17 +519,16 @@ def test_the_sink_leaves_a_policy_of_the_same_name_alone(node: Node) -> None:
 
 
 def test_a_bus_executor_reaches_the_host_over_the_bus(node: Node) -> None:
-    from congress.bus import NoSuchService
-    from congress.datalog.runtime import ActionRequest
+    from congress.bus import ExecuteRequest, NoSuchService
     from congress.services.sink import bus_executor
 
     node.host.create_datasource("fake", "fake", CREDENTIALS)
     send = bus_executor(node.bus, "node1")
-    send(ActionRequest("enforce", "fake", "servers.pause", ("s5",)))
+    send(ExecuteRequest("fake", "servers.pause", ("s5",), policy="enforce", node_id="node1"))
     assert node.host.wait_for_executions(5)
     assert node.clients["fake"].servers.paused == ["s5"]
     with pytest.raises(NoSuchService):
-        send(ActionRequest("enforce", "nowhere", "act", ()))
+        send(ExecuteRequest("nowhere", "act", (), policy="enforce", node_id="node1"))
 
 
 def test_concurrent_pushes_polls_and_rule_changes_do_not_deadlock(
@@ -578,3 +577,38 @@ def test_concurrent_pushes_polls_and_rule_changes_do_not_deadlock(
     final = node.host.rows("pushed", "data")
     assert len(final) == 1
     assert node.engine.runtime.rows("pushed", "data") == set(final)
+
+
+def test_an_action_identity_runs_once_and_is_acknowledged(node: Node, database: Engine) -> None:
+    """Started before the driver runs; the same identity again (another engine, a resend after
+    a leader change) is a duplicate: not run, but acknowledged to every engine."""
+    from congress.bus import ExecuteRequest
+    from congress.services.datasource_execution import ACTION_DONE
+
+    done: list[dict[str, Any]] = []
+    node.bus.listen(ACTION_DONE, done.append)
+    node.host.create_datasource("fake", "fake", CREDENTIALS)
+    request = ExecuteRequest(
+        "fake", "servers.pause", ("s1",), policy="enforce", node_id="node1", key=KEY
+    )
+    node.host.handle_execute(request)
+    node.host.handle_execute(request)
+    assert node.host.wait_for_executions(5)
+    assert node.clients["fake"].servers.paused == ["s1"]
+    (entry,) = db.list_executions(database)
+    assert (entry.id, entry.status, entry.policy) == (KEY, "executed", "enforce")
+    assert done == [{"key": KEY, "status": "executed"}, {"key": KEY, "status": "duplicate"}]
+
+
+def test_a_keyed_action_of_a_datasource_not_running_waits(node: Node, database: Engine) -> None:
+    from congress.bus import ExecuteRequest
+
+    node.host.create_datasource("fake", "fake", CREDENTIALS, enabled=False)
+    node.host.handle_execute(
+        ExecuteRequest("fake", "servers.pause", ("s1",), node_id="node1", key=KEY)
+    )
+    assert node.host.wait_for_executions(5)
+    assert db.list_executions(database) == []  # not started: an engine sends it again later
+
+
+KEY = "0123abcd-0000-4000-8000-000000000001"

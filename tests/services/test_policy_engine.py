@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
+from congress.bus import ExecuteRequest
 from congress.datalog.errors import LimitExceeded, PolicyError
-from congress.datalog.runtime import ActionRequest, Limits
+from congress.datalog.runtime import Limits
 from congress.db import api as db
 from congress.db import migration
 from congress.db.engine import make_engine
@@ -28,6 +29,7 @@ def database(tmp_path: Path) -> Engine:
 
 
 def service(database: Engine, **kw: object) -> PolicyEngineService:
+    kw.setdefault("node_id", "n1")
     svc = PolicyEngineService(database, clock=lambda: CLOCK, **kw)  # type: ignore[arg-type]
     svc.start()
     return svc
@@ -134,24 +136,97 @@ def test_two_engines_converge_through_the_database(database: Engine) -> None:
 
 
 def test_datasource_data_and_edge_triggered_execution(database: Engine) -> None:
-    calls: list[ActionRequest] = []
+    calls: list[ExecuteRequest] = []
     svc = service(database, executor=calls.append)
     svc.ensure_datasource("nova", {"servers": ["id", "status"]})
     svc.create_policy("alice")
     svc.create_rule("alice", 'execute[nova:servers.pause(x)] :- nova:servers(id=x, status="ERROR")')
     svc.receive("nova", "servers", [("vm1", "ERROR"), ("vm2", "ACTIVE")], [])
-    assert [(c.service, c.action, c.args) for c in calls] == [("nova", "servers.pause", ("vm1",))]
+    assert [(c.service, c.action, c.positional) for c in calls] == [
+        ("nova", "servers.pause", ("vm1",))
+    ]
     svc.receive("nova", "servers", [("vm3", "ACTIVE")], [])  # vm1 stays: no new request
     assert len(calls) == 1
     svc.replace("nova", "servers", [("vm1", "ERROR"), ("vm2", "ERROR")])
-    assert [c.args for c in calls] == [("vm1",), ("vm2",)]
-    log = db.list_executions(database)
-    assert sorted(tuple(e.args["positional"]) for e in log) == [("vm1",), ("vm2",)]
-    assert {e.status for e in log} == {"requested"}
+    assert [c.positional for c in calls] == [("vm1",), ("vm2",)]
+    assert {c.policy for c in calls} == {"alice"} and {c.node_id for c in calls} == {"n1"}
+    assert len({c.key for c in calls}) == 2
+    # the datasource host, not the engine, writes the execution log
+    assert db.list_executions(database) == []
+
+
+def test_every_engine_names_an_action_the_same_way(database: Engine) -> None:
+    """The identity of a request is (policy, execute head, row, activation): two engines
+    given the same change produce the same key; another activation, another key."""
+    first: list[ExecuteRequest] = []
+    second: list[ExecuteRequest] = []
+    a = service(database, executor=first.append, node_id="a")
+    a.create_policy("alice")
+    a.create_rule("alice", "execute[nova:servers.pause(x)] :- nova:servers(x)")
+    b = service(database, executor=second.append, node_id="b")
+    for svc in (a, b):
+        svc.ensure_datasource("nova", {"servers": ["id"]})
+        svc.receive("nova", "servers", [("vm1",)], [], activation="nova:servers:7:1")
+    assert len(first) == len(second) == 1
+    assert first[0].key == second[0].key
+    assert (first[0].node_id, second[0].node_id) == ("a", "b")
+    a.receive("nova", "servers", [], [("vm1",)], activation="nova:servers:7:2")
+    a.receive("nova", "servers", [("vm1",)], [], activation="nova:servers:7:3")
+    assert len(first) == 2 and first[1].key != first[0].key
+
+
+def test_rows_present_before_fire_nothing(database: Engine) -> None:
+    """A snapshot marked as what was there before, a restart's loading of rules, and the
+    rules that wait for a schema fire no action."""
+    calls: list[ExecuteRequest] = []
+    svc = service(database, executor=calls.append)
+    svc.ensure_datasource("nova", {"servers": ["id"]})
+    svc.create_policy("alice")
+    svc.create_rule("alice", "execute[nova:servers.pause(x)] :- nova:servers(x)")
+    svc.replace("nova", "servers", [("vm1",)], activation=None)
+    assert calls == []
+    svc.replace("nova", "servers", [("vm1",), ("vm2",)], activation="nova:servers:1:5")
+    assert [c.positional for c in calls] == [("vm2",)]
+    svc.create_rule("alice", "execute[nova:servers.pause(x)] :- p(x)")
+    svc.create_rule("alice", 'p("vm9")')  # a rule change fires, named by its revision
+    assert [c.positional for c in calls][-1] == ("vm9",)
+    restarted: list[ExecuteRequest] = []
+    again = service(database, executor=restarted.append)  # loads p("vm9") and its rules
+    assert restarted == []
+    assert again.rows("alice", "p") == [("vm9",)]
+
+
+def test_requests_are_kept_until_acknowledged_and_sent_again(database: Engine) -> None:
+    calls: list[ExecuteRequest] = []
+    svc = service(database, executor=calls.append)
+    svc.ensure_datasource("nova", {"servers": ["id"]})
+    svc.create_policy("alice")
+    svc.create_rule("alice", "execute[nova:servers.pause(x)] :- nova:servers(x)")
+    svc.receive("nova", "servers", [("vm1",), ("vm2",)], [])
+    assert len(calls) == 2 and len(svc.pending_actions()) == 2
+    assert svc.resend_pending(after=60.0) == 0  # too early
+    assert svc.acknowledge(calls[0].key)
+    assert not svc.acknowledge(calls[0].key)
+    assert svc.resend_pending(after=0.0) == 1
+    assert calls[-1] == calls[1]  # the same request, the same identity
+    assert svc.resend_pending(after=0.0, give_up=1e-9) == 0  # too old: given up
+    assert svc.pending_actions() == []
+
+
+def test_a_failing_executor_keeps_the_request(database: Engine) -> None:
+    def refuse(request: ExecuteRequest) -> None:
+        raise RuntimeError("the bus is down")
+
+    svc = service(database, executor=refuse)
+    svc.ensure_datasource("nova", {"servers": ["id"]})
+    svc.create_policy("alice")
+    svc.create_rule("alice", "execute[nova:servers.pause(x)] :- nova:servers(x)")
+    svc.receive("nova", "servers", [("vm1",)], [])  # does not raise
+    assert [r.positional for r in svc.pending_actions()] == [("vm1",)]
 
 
 def test_execution_disabled_only_logs(database: Engine) -> None:
-    calls: list[ActionRequest] = []
+    calls: list[ExecuteRequest] = []
     svc = service(database, executor=calls.append, enable_execute_action=False)
     svc.create_policy("alice")
     svc.create_rule("alice", "execute[nova:servers.pause(x)] :- p(x)")

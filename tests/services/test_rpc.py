@@ -159,6 +159,25 @@ SERVED = {"f", "echo", "views", "policy_error", "not_found", "engine_not_found"}
 SERVED |= {"duplicate", "invalid", "crash"}
 
 
+class RecordingBus(InProcessBus):
+    """Records what each call sends: (method, kwargs, timeout)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, dict[str, Any], float | None]] = []
+
+    def call(
+        self,
+        service: str,
+        method: str,
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Any:
+        self.sent.append((method, dict(kwargs or {}), timeout))
+        return super().call(service, method, kwargs, timeout=timeout)
+
+
 @pytest.fixture
 def target() -> Target:
     return Target()
@@ -195,24 +214,39 @@ def test_positional_arguments_are_named_after_the_spec(remote: rpc.Remote, targe
 
 
 def test_positional_arguments_travel_as_keywords_with_the_spec_defaults(target: Target) -> None:
-    sent: list[tuple[str, dict[str, Any]]] = []
-
-    class RecordingBus(InProcessBus):
-        def call(
-            self,
-            service: str,
-            method: str,
-            kwargs: Mapping[str, Any] | None = None,
-            *,
-            timeout: float | None = None,
-        ) -> Any:
-            sent.append((method, dict(kwargs or {})))
-            return super().call(service, method, kwargs, timeout=timeout)
-
     bus = RecordingBus()
     rpc.serve(bus, "svc", target, SERVED)
     assert rpc.Remote(bus, "svc", spec=Target).f(1) == [1, 2]
-    assert sent == [("f", {"a": 1, "b": 2})]
+    assert [(method, kwargs) for method, kwargs, _ in bus.sent] == [("f", {"a": 1, "b": 2})]
+
+
+def test_timeouts_per_call_per_method_and_per_proxy(target: Target) -> None:
+    bus = RecordingBus()
+    rpc.serve(bus, "svc", target, SERVED)
+    remote = rpc.Remote(bus, "svc", timeout=3.0, timeouts={"f": 7.0})
+    remote.f(a=1)
+    remote.echo()
+    remote.call("f", timeout=1.0, a=1)
+    remote.call("echo", timeout=1.0)
+    assert [(method, timeout) for method, _, timeout in bus.sent] == [
+        ("f", 7.0),
+        ("echo", 3.0),
+        ("f", 1.0),
+        ("echo", 1.0),
+    ]
+    rpc.Remote(bus, "svc").echo()
+    assert bus.sent[-1][2] is None  # the bus's own timeout
+    # an engine's wait for a revision gets the wait and some more
+    engine_bus = RecordingBus()
+    engine = rpc.RemoteEngine(engine_bus, timeout=2.0)
+    with pytest.raises(errors.EngineUnavailable):
+        engine.wait_for_revision(3, 20.0)
+    with pytest.raises(errors.EngineUnavailable):
+        engine.list_policies()
+    assert [(method, timeout) for method, _, timeout in engine_bus.sent] == [
+        ("wait_for_revision", 25.0),
+        ("list_policies", 2.0),
+    ]
 
 
 def test_positional_arguments_without_a_spec_are_refused(target: Target) -> None:

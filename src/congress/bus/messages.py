@@ -12,7 +12,8 @@ form as sorted lists, so that ``from_wire(to_wire(m)) == m``.
   Both carry the publisher's ``epoch``, a number that grows with each incarnation of the
   publisher (a restart begins its sequence numbers again in a new epoch).
 - ``ExecuteRequest``: a policy engine (on ``node_id``, for ``policy``) asks the datasource
-  ``service`` to run ``action(*positional, **named)``.
+  ``service`` to run ``action(*positional, **named)``; ``key`` is the action's identity, the
+  same from every engine (empty for a request made directly through the API).
 - ``Announcement``: a publisher (a datasource) and its schema ``{table: (column, ...)}`` is
   present on ``node_id`` (or, with ``present`` false, has gone).
 """
@@ -73,6 +74,7 @@ class ExecuteRequest:
     named: Mapping[str, Any] = field(default_factory=dict)
     policy: str | None = None
     node_id: str = ""
+    key: str = ""
     version: str = VERSION
 
     def __post_init__(self) -> None:
@@ -136,6 +138,7 @@ def to_wire(message: Message) -> dict[str, Any]:
             named=dict(message.named),
             policy=message.policy,
             node_id=message.node_id,
+            key=message.key,
         )
     else:
         body.update(

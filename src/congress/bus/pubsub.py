@@ -144,6 +144,9 @@ class Subscriber:
         self._lock = threading.RLock()
         self._epoch: int | None = None
         self._last: int | None = None
+        self.applying: tuple[int, int] = (0, 0)
+        """(epoch, seqnum) of the message being applied, while a callback runs."""
+        self.snapshots_applied = 0
         self._waiting: dict[tuple[int, int], tuple[float, TableDelta]] = {}
 
     @property
@@ -209,7 +212,9 @@ class Subscriber:
         key = (message.epoch, message.seqnum)
         if self._seen(key):
             return  # a duplicate, an old snapshot, or one of an older epoch
+        self.applying = key
         self._on_snapshot(message.rows)
+        self.snapshots_applied += 1
         self._epoch, self._last = message.epoch, message.seqnum
         for old in [k for k in self._waiting if k <= key]:
             del self._waiting[old]
@@ -222,6 +227,7 @@ class Subscriber:
         if self._last is None or key != (self._epoch, self._last + 1):
             self._waiting.setdefault(key, (self._clock(), message))
             return
+        self.applying = key
         self._on_delta(message.inserts, message.deletes)
         self._last = message.seqnum
         self._drain()
@@ -241,6 +247,7 @@ class Subscriber:
         assert self._last is not None and self._epoch is not None
         while (self._epoch, self._last + 1) in self._waiting:
             _, message = self._waiting.pop((self._epoch, self._last + 1))
+            self.applying = (message.epoch, message.seqnum)
             self._on_delta(message.inserts, message.deletes)
             self._last = message.seqnum
 

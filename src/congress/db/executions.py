@@ -18,11 +18,21 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from congress.db import errors, models
-from congress.db._support import check_length, from_json, new_id, now, to_json, transactional
+from congress.db._support import (
+    PRIMARY,
+    check_id,
+    check_length,
+    flush_or_conflict,
+    from_json,
+    new_id,
+    now,
+    to_json,
+    transactional,
+)
 from congress.db.models import ActionExecutionRow
 from congress.db.records import ActionExecution
 
-STATUSES = ("requested", "executed", "failed", "dropped", "logged")
+STATUSES = ("requested", "started", "executed", "failed", "dropped", "logged")
 DEFAULT_LIMIT = 100
 
 
@@ -56,14 +66,17 @@ def record_execution(
     node_id: str | None = None,
     status: str = "requested",
     detail: str | None = None,
+    execution_id: str | None = None,
 ) -> ActionExecution:
-    """Append an entry to the execution log. Raises InvalidValue."""
+    """Append an entry to the execution log. Raises InvalidValue, and DuplicateId when an
+    ``execution_id`` is given that the log already has (an action's identity: it runs once)."""
+    check_id(execution_id)
     for field, value in (("datasource", datasource), ("action", action), ("policy", policy)):
         check_length(field, value, models.NAME_LENGTH)
     check_length("node_id", node_id, models.NAME_LENGTH)
     check_length("status", status, models.STATUS_LENGTH)
     row = ActionExecutionRow(
-        id=new_id(),
+        id=execution_id or new_id(),
         created_at=now(),
         policy=policy,
         datasource=datasource,
@@ -76,7 +89,7 @@ def record_execution(
         detail=detail,
     )
     session.add(row)
-    session.flush()
+    flush_or_conflict(session, {PRIMARY: lambda: errors.DuplicateId("action execution", row.id)})
     return _record(row)
 
 

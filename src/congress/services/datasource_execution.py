@@ -36,6 +36,10 @@ LOG = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 10.0
 
+ACTION_DONE = "action_done"
+"""The event (``{key, status}``) by which a datasource host tells every policy engine that an
+action has run, failed, or had run already: the engines stop sending it."""
+
 
 class ExecutionWorker:
     """Runs accepted execute requests with ``run`` (which must not raise), in order."""

@@ -36,7 +36,6 @@ from typing import Any
 from sqlalchemy.engine import Engine as DbEngine
 
 from congress.bus import Announcement, ExecuteRequest, Transport
-from congress.datalog.runtime import ActionRequest
 from congress.datasources.driver import Clock, Driver, utc_now
 from congress.datasources.errors import DatasourceError, DriverNotFound
 from congress.datasources.loader import DriverLoader
@@ -51,7 +50,7 @@ from congress.services.datasource_config import (
     driver_info,
     secret_options,
 )
-from congress.services.datasource_execution import ExecutionWorker, record_execution
+from congress.services.datasource_execution import ACTION_DONE, ExecutionWorker, record_execution
 from congress.services.datasource_runner import Runner, sorted_rows
 
 LOG = logging.getLogger(__name__)
@@ -393,11 +392,9 @@ class DatasourceHost:
         return result
 
     # -- execute requests --------------------------------------------------------------------
-    def execute_request(self, req: ActionRequest) -> None:
-        """A policy engine's executor: queue ``req.service:req.action(*req.args)``."""
-        self.handle_execute(
-            ExecuteRequest(req.service, req.action, tuple(req.args), {}, req.policy, self._node_id)
-        )
+    def execute_request(self, request: ExecuteRequest) -> None:
+        """A policy engine's executor on this very node (same as ``handle_execute``)."""
+        self.handle_execute(request)
 
     def handle_execute(self, request: ExecuteRequest) -> None:
         """An execute request from the bus: queued if it comes from the leader, else dropped."""
@@ -410,6 +407,9 @@ class DatasourceHost:
     def _run_request(self, request: ExecuteRequest) -> None:
         with self._lock:
             runner = next((r for r in self._runners.values() if r.name == request.service), None)
+        if request.key:
+            self._run_keyed(request, runner)
+            return
         try:
             if runner is None:
                 raise errors.DatasourceNotFound(f"Datasource {request.service} is not running")
@@ -419,6 +419,66 @@ class DatasourceHost:
             self._log_execution(request, "failed", str(exc))
             return
         LOG.info("executed %s:%s for policy %s", request.service, request.action, request.policy)
+
+    def _run_keyed(self, request: ExecuteRequest, runner: Runner | None) -> None:
+        """Run an action at most once: its identity goes into the execution log as
+        ``started`` before the driver is called; a request whose identity is there already is
+        a duplicate. Either way the engines hear that it is done (``ACTION_DONE``)."""
+        if runner is None:
+            try:
+                db.find_datasource(self._db, request.service)
+            except db_errors.NotFound:
+                pass  # no such datasource at all: recorded as failed below
+            except db_errors.DBError:
+                return
+            else:  # not running here (yet): the engines send it again
+                LOG.warning("action %s: datasource %s is not running", request.key, request.service)
+                return
+        try:
+            db.record_execution(
+                self._db,
+                execution_id=request.key,
+                datasource=request.service,
+                action=request.action,
+                args={"positional": list(request.positional), "named": dict(request.named)},
+                policy=request.policy,
+                node_id=request.node_id or self._node_id,
+                status="started",
+            )
+        except db_errors.DuplicateId:
+            LOG.info("action %s (%s:%s) ran already", request.key, request.service, request.action)
+            self._done(request, "duplicate")
+            return
+        except db_errors.DBError as exc:  # not recorded: not run (the engines send it again)
+            LOG.error("cannot record action %s, not running it now: %s", request.key, exc)
+            return
+        status, detail = "executed", None
+        try:
+            if runner is None:
+                raise errors.DatasourceNotFound(f"Datasource {request.service} does not exist")
+            runner.execute(request.action, request.positional, request.named)
+        except Exception as exc:
+            LOG.error("executing %s:%s failed: %s", request.service, request.action, exc)
+            status, detail = "failed", str(exc)
+        else:
+            LOG.info(
+                "executed %s:%s for policy %s (action %s)",
+                request.service,
+                request.action,
+                request.policy,
+                request.key,
+            )
+        try:
+            db.set_execution_status(self._db, request.key, status, detail)
+        except db_errors.DBError:
+            LOG.exception("could not record the outcome of action %s", request.key)
+        self._done(request, status)
+
+    def _done(self, request: ExecuteRequest, status: str) -> None:
+        try:
+            self._bus.broadcast(ACTION_DONE, {"key": request.key, "status": status})
+        except Exception:
+            LOG.exception("could not acknowledge action %s", request.key)
 
     def _log_execution(self, request: ExecuteRequest, status: str, detail: str | None) -> None:
         record_execution(self._db, request, status, detail, self._node_id)

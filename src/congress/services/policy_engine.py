@@ -22,17 +22,20 @@ short.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine as DbEngine
 
+from congress.bus.messages import ExecuteRequest
 from congress.datalog import errors as dl
 from congress.datalog.ast import Literal, Row, Rule
 from congress.datalog.parser import parse
@@ -71,7 +74,18 @@ class RuleView:
     comment: str
 
 
-Executor = Callable[[ActionRequest], None]
+Executor = Callable[[ExecuteRequest], None]
+
+UNIQUE = ""
+"""An activation that is new every time (a change made directly, e.g. in tests)."""
+
+
+def action_key(policy: str, service: str, action: str, args: Sequence[Any], activation: str) -> str:
+    """The identity of one action request, the same on every engine (ADR 0005): a UUID-shaped
+    digest of (policy, the execute head, the row, the activation)."""
+    text = json.dumps([policy, f"{service}:{action}", list(args), activation], sort_keys=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
 
 
 def fingerprint(rule: Rule) -> str:
@@ -110,11 +124,15 @@ class PolicyEngineService:
         self._node_id = node_id
         self._tl = threading.local()  # the revision the current thread's last write produced
         self._write_listeners: list[Callable[[int], None]] = []
+        # why the rows that appear now appear (see _handle); None: they were there before
+        self._activation: str | None = UNIQUE
+        self._unacked_lock = threading.Lock()
+        self._unacked: dict[str, tuple[ExecuteRequest, float, float]] = {}  # key: req, first, last
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
         """Load every policy and rule; create the system policies when absent."""
-        with self._lock:
+        with self._lock, self._activating(None):  # what policy derives now was there before
             state = db.load_policy_state(self._db)
             for policy in state.policies:
                 self._apply_policy_created(policy)
@@ -201,6 +219,10 @@ class PolicyEngineService:
             self._revision = max(self._revision, log.revision)
 
     def _reload(self) -> None:
+        with self._activating(None):
+            self._reload_now()
+
+    def _reload_now(self) -> None:
         for name in list(self._policies):
             self._apply_policy_deleted(name)
         self._rules.clear()
@@ -209,6 +231,10 @@ class PolicyEngineService:
         self.start()
 
     def _apply_change(self, change: records.Change) -> None:
+        with self._activating(f"rev:{change.revision}"):
+            self._apply_change_now(change)
+
+    def _apply_change_now(self, change: records.Change) -> None:
         if isinstance(change, records.PolicyCreated):
             if change.policy.name not in self._policies:
                 self._apply_policy_created(change.policy)
@@ -275,8 +301,9 @@ class PolicyEngineService:
                 self._abandon(name, kind, abbreviation)
                 raise
             self._policies[name] = _view(policy)
-            for rule in added:
-                self._apply_rule_added(rule)
+            with self._activating(f"rev:{policy.revision}"):
+                for rule in added:
+                    self._apply_rule_added(rule)
             self._written(policy.revision)
             return self._policies[name], [
                 self._rules[r.id][0] for r in added if r.id in self._rules
@@ -350,7 +377,8 @@ class PolicyEngineService:
                 "delete_policy",
                 lambda rev: db.delete_policy(self._db, pol.id, expected_revision=rev),
             )
-            self._apply_policy_deleted(pol.name)
+            with self._activating(f"rev:{gone.revision}"):
+                self._apply_policy_deleted(pol.name)
             self._written(gone.revision)
             return pol
 
@@ -415,7 +443,8 @@ class PolicyEngineService:
             if record.id in self._rules:  # another engine's copy arrived while catching up
                 return self._rules[record.id][0]
             try:
-                self._insert(record, checked)
+                with self._activating(f"rev:{record.revision}"):
+                    self._insert(record, checked)
             except dl.DatalogError:
                 # refused after all (a budget, or a cycle with a rule another engine wrote
                 # meanwhile): the database must not keep it
@@ -435,7 +464,8 @@ class PolicyEngineService:
                     self._db, view.id, policy_name=view.policy, expected_revision=rev
                 ),
             )
-            self._apply_rule_deleted(view.id)
+            with self._activating(f"rev:{gone.revision}"):
+                self._apply_rule_deleted(view.id)
             self._written(gone.revision)
             return view
 
@@ -485,7 +515,7 @@ class PolicyEngineService:
 
     def retry_pending(self) -> None:
         """Try again the rules that could not be checked (a schema has become known)."""
-        with self._lock:
+        with self._lock, self._activating(None):
             for record in list(self._pending.values()):
                 self._pending.pop(record.id)
                 self._apply_rule_added(record)
@@ -547,20 +577,31 @@ class PolicyEngineService:
     def drop_datasource(self, name: str) -> None:
         with self._lock:
             if self._rt.policy_exists(name) and self._rt.kind(name) == "datasource":
-                self._handle(self._rt.delete_policy(name))
+                with self._activating(None):
+                    self._handle(self._rt.delete_policy(name))
 
     def receive(
-        self, datasource: str, table: str, inserts: Iterable[Row], deletes: Iterable[Row]
+        self,
+        datasource: str,
+        table: str,
+        inserts: Iterable[Row],
+        deletes: Iterable[Row],
+        *,
+        activation: str | None = UNIQUE,
     ) -> BatchResult:
-        """One batch of a datasource table's changes."""
-        with self._lock:
+        """One batch of a datasource table's changes; ``activation`` names it the same way on
+        every engine (the sink: ``datasource:table:epoch:seqnum``)."""
+        with self._lock, self._activating(activation):
             result = self._rt.apply({(datasource, table): (inserts, deletes)})
             self._handle(result)
             return result
 
-    def replace(self, datasource: str, table: str, rows: Iterable[Row]) -> BatchResult:
-        """A datasource table's full contents (a snapshot)."""
-        with self._lock:
+    def replace(
+        self, datasource: str, table: str, rows: Iterable[Row], *, activation: str | None = UNIQUE
+    ) -> BatchResult:
+        """A datasource table's full contents (a snapshot); with ``activation`` None its rows
+        count as present before (a first snapshot after a restart fires no action)."""
+        with self._lock, self._activating(activation):
             result = self._rt.replace_table(datasource, table, rows)
             self._handle(result)
             return result
@@ -572,43 +613,115 @@ class PolicyEngineService:
         answers: an answer computed at generation g is current while it stays g)."""
         return self._generation
 
+    @contextlib.contextmanager
+    def _activating(self, activation: str | None) -> Iterator[None]:
+        saved, self._activation = self._activation, activation
+        try:
+            yield
+        finally:
+            self._activation = saved
+
     def _handle(self, result: BatchResult) -> None:
         self._generation += 1
-        for request in result.actions:
-            self._request(request)
+        if not result.actions:
+            return
+        activation = self._activation
+        if activation is None:
+            for req in result.actions:
+                LOG.info(
+                    "not requesting %s:%s(%s) of policy %s again: it held before",
+                    req.service,
+                    req.action,
+                    ", ".join(map(repr, req.args)),
+                    req.policy,
+                )
+            return
+        if activation == UNIQUE:
+            activation = f"local:{self._node_id}:{time.time_ns()}:{self._generation}"
+        for req in result.actions:
+            self._request(req, activation)
 
-    def _request(self, req: ActionRequest) -> None:
-        args = list(req.args)
+    def _request(self, req: ActionRequest, activation: str) -> None:
+        args = tuple(req.args)
+        key = action_key(req.policy, req.service, req.action, args, activation)
+        request = ExecuteRequest(
+            req.service, req.action, args, {}, req.policy, self._node_id, key=key
+        )
         executed = self._execute and self._executor is not None
-        status = "requested" if executed else "logged"
-        try:
-            db.record_execution(
-                self._db,
-                policy=req.policy,
-                datasource=req.service,
-                action=req.action,
-                args={"positional": args, "named": {}},
-                revision=self._revision,
-                derivation=f"execute[{req.service}:{req.action}]",
-                node_id=self._node_id,
-                status=status,
-            )
-        except db_errors.DBError:
-            LOG.exception("could not record the execution of %s:%s", req.service, req.action)
         LOG.info(
-            "%s %s:%s(%s) from policy %s",
-            "executing" if executed else "execution disabled, not calling",
+            "%s %s:%s(%s) from policy %s (action %s, %s)",
+            "requesting" if executed else "execution disabled, not calling",
             req.service,
             req.action,
             ", ".join(map(repr, args)),
             req.policy,
+            key,
+            activation,
         )
-        if executed:
-            assert self._executor is not None
+        if not executed:
             try:
-                self._executor(req)
-            except Exception:  # an executor's failure must not break data processing
-                LOG.exception("executing %s:%s failed", req.service, req.action)
+                db.record_execution(
+                    self._db,
+                    execution_id=key,
+                    policy=req.policy,
+                    datasource=req.service,
+                    action=req.action,
+                    args={"positional": list(args), "named": {}},
+                    revision=self._revision,
+                    derivation=f"execute[{req.service}:{req.action}] {activation}",
+                    node_id=self._node_id,
+                    status="logged",
+                )
+            except db_errors.DuplicateId:
+                pass  # another engine logged the same action
+            except db_errors.DBError:
+                LOG.exception("could not log the action %s", key)
+            return
+        now = time.monotonic()
+        with self._unacked_lock:
+            self._unacked[key] = (request, now, now)
+        self._send(request)
+
+    def _send(self, request: ExecuteRequest) -> None:
+        assert self._executor is not None
+        try:
+            self._executor(request)
+        except Exception as exc:  # sent again later; data processing goes on
+            LOG.warning(
+                "could not send %s:%s (action %s) yet: %s",
+                request.service,
+                request.action,
+                request.key,
+                exc,
+            )
+
+    # -- acknowledgements ----------------------------------------------------------------
+    def acknowledge(self, key: str) -> bool:
+        """The datasource has run (or knows) the action ``key``: stop sending it."""
+        with self._unacked_lock:
+            return self._unacked.pop(key, None) is not None
+
+    def pending_actions(self) -> list[ExecuteRequest]:
+        """The requests sent and not acknowledged yet, oldest first."""
+        with self._unacked_lock:
+            return [r for r, _, _ in sorted(self._unacked.values(), key=lambda v: v[1])]
+
+    def resend_pending(self, after: float = 2.0, give_up: float = 600.0) -> int:
+        """Send again every request unacknowledged for ``after`` seconds (a new leader picks
+        them up); forget those older than ``give_up`` seconds (0 or less: never)."""
+        now = time.monotonic()
+        again = []
+        with self._unacked_lock:
+            for key, (request, first, last) in list(self._unacked.items()):
+                if give_up > 0 and now - first > give_up:
+                    LOG.error("giving up action %s (%s:%s)", key, request.service, request.action)
+                    del self._unacked[key]
+                elif now - last >= after:
+                    self._unacked[key] = (request, first, now)
+                    again.append(request)
+        for request in again:
+            self._send(request)
+        return len(again)
 
 
 def created_rule_text(view: RuleView) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 from congress.bus import Announcement, ExecuteRequest, Subscriber, Transport
 from congress.bus.messages import Row
 from congress.bus.pubsub import DEFAULT_RESYNC_AFTER
-from congress.datalog.runtime import ActionRequest
+from congress.services.datasource_execution import ACTION_DONE
 from congress.services.policy_engine import PolicyEngineService
 
 LOG = logging.getLogger(__name__)
@@ -52,7 +52,11 @@ class PolicyEngineSink:
         *,
         resync_after: float = DEFAULT_RESYNC_AFTER,
         clock: Callable[[], float] = time.monotonic,
+        resend_after: float = 2.0,
+        give_up: float = 600.0,
     ) -> None:
+        self._resend_after = resend_after
+        self._give_up = give_up
         self._engine = engine
         self._bus = bus
         self._resync_after = resync_after
@@ -68,6 +72,7 @@ class PolicyEngineSink:
         """Watch the directory (subscribing to every datasource present now); with
         ``resync_period``, run ``check`` that often in a daemon thread."""
         self._stopping.clear()
+        self._bus.listen(ACTION_DONE, self._on_action_done)
         self._bus.watch_services(self.on_announcement)
         self._bus.watch_peers(self._on_peer)
         if resync_period and self._thread is None:
@@ -96,10 +101,18 @@ class PolicyEngineSink:
             return {ds: sorted(tables) for ds, tables in sorted(self._subs.items())}
 
     def check(self) -> int:
-        """Ask for a snapshot wherever a gap has been open too long; returns how many."""
+        """Ask for a snapshot wherever a gap has been open too long, and send again the
+        action requests no datasource has acknowledged; returns how many snapshots."""
         with self._lock:
             subs = [s for tables in self._subs.values() for s in tables.values()]
-        return sum(sub.check() for sub in subs)
+        asked = sum(sub.check() for sub in subs)
+        self._engine.resend_pending(after=self._resend_after, give_up=self._give_up)
+        return asked
+
+    def _on_action_done(self, body: dict[str, Any]) -> None:
+        key = body.get("key")
+        if isinstance(key, str) and key:
+            self._engine.acknowledge(key)
 
     def _check_loop(self, period: float) -> None:
         while not self._stopping.wait(period):
@@ -111,6 +124,10 @@ class PolicyEngineSink:
     def _on_peer(self, event: str, peer: Any) -> None:
         """A publisher's heartbeat names the last number of each table: a subscription still
         behind it a grace period later lost a message, and asks for a snapshot at once."""
+        if event in ("joined", "expired"):
+            # a datasources node came (back), or a leader went: send what waits at once
+            self._engine.resend_pending(after=0.0, give_up=self._give_up)
+            return
         if event != "beat":
             return
         tables = getattr(peer, "info", {}).get("tables") or {}
@@ -178,14 +195,22 @@ class PolicyEngineSink:
 
     def _subscriber(self, name: str, table: str) -> Subscriber:
         engine = self._engine
+        holder: list[Subscriber] = []
+
+        def activation() -> str:
+            epoch, seqnum = holder[0].applying
+            return f"{name}:{table}:{epoch}:{seqnum}"
 
         def replace(rows: frozenset[Row]) -> None:
-            engine.replace(name, table, rows)
+            # the first snapshot holds what was there before (an engine or datasource start):
+            # it fires no action; a later one (a gap healed, a failover) fires what it adds
+            first = holder[0].snapshots_applied == 0
+            engine.replace(name, table, rows, activation=None if first else activation())
 
         def receive(inserts: frozenset[Row], deletes: frozenset[Row]) -> None:
-            engine.receive(name, table, inserts, deletes)
+            engine.receive(name, table, inserts, deletes, activation=activation())
 
-        return Subscriber(
+        sub = Subscriber(
             self._bus,
             name,
             table,
@@ -195,14 +220,15 @@ class PolicyEngineSink:
             resync_after=self._resync_after,
             clock=self._clock,
         )
+        holder.append(sub)
+        return sub
 
 
-def bus_executor(bus: Transport, node_id: str = "") -> Callable[[ActionRequest], None]:
-    """An executor for ``PolicyEngineService`` that sends each request over ``bus``."""
+def bus_executor(bus: Transport, node_id: str = "") -> Callable[[ExecuteRequest], None]:
+    """An executor for ``PolicyEngineService`` that sends each request over ``bus`` (to the
+    node that runs the datasource)."""
 
-    def send(req: ActionRequest) -> None:
-        bus.send_execute(
-            ExecuteRequest(req.service, req.action, tuple(req.args), {}, req.policy, node_id)
-        )
+    def send(request: ExecuteRequest) -> None:
+        bus.send_execute(request)
 
     return send
