@@ -84,3 +84,18 @@ def test_library_routes(api: Client) -> None:
     assert api.get("/v1/policies/Mine/tables/q/rows")[1] == {"results": [{"data": [1]}]}
     assert api.delete(f"/v1/librarypolicies/{lib['id']}")[0] == 200
     assert api.get(f"/v1/librarypolicies/{lib['id']}")[0] == 404
+
+
+def test_a_lone_process_without_transport_url_needs_no_broker(node: Node) -> None:
+    """oslo.messaging's own default transport_url (rabbit://) does not make a lone process
+    join a broker: it runs on the in-process bus."""
+    from congress.bus import InProcessBus
+
+    assert isinstance(node.bus, InProcessBus)
+    assert node.roles == {"api", "policy_engine", "datasources"}
+
+
+def test_role_flags_without_transport_url_are_refused(conf: cfg.ConfigOpts) -> None:
+    with pytest.raises(SystemExit) as refused:
+        build_node(conf, frozenset({"api", "policy_engine"}))
+    assert "needs a message bus shared by the nodes: set transport_url" in str(refused.value)

@@ -458,7 +458,9 @@ def test_a_subscription_made_before_the_publisher_appears_is_heard(
     pub.publish("t", [(1,)])
     wait_for(lambda: got, "the snapshot reaches node-b")
     assert got == [TableSnapshot("ds", "t", 0, frozenset({(1,)}), pub.epoch)]
-    assert b.request_snapshot("ds", "t") == got[0]
+    wait_for(  # once node-a's heartbeat says it serves ds
+        lambda: b.request_snapshot("ds", "t") == got[0], "node-b asks node-a for a snapshot"
+    )
 
 
 # -- announcements ----------------------------------------------------------------------------

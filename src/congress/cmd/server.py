@@ -99,7 +99,8 @@ def make_bus(conf: cfg.ConfigOpts, roles: frozenset[str]) -> Transport:
     from congress.bus import messaging
 
     messaging.set_defaults(conf)
-    url = conf.transport_url
+    # oslo.messaging's own default (rabbit://) does not count: a lone process needs no broker
+    url = conf.transport_url if config.is_set(conf, "transport_url") else None
     if not url:
         if roles != frozenset(ROLES):
             raise SystemExit(
@@ -169,7 +170,12 @@ def _start_services(conf: cfg.ConfigOpts, node: Node, database: Any, distributed
             node_id=conf.node_id,
         )
         engine.start()
-        sink = PolicyEngineSink(engine, bus, resync_after=float(conf.dse.time_to_resub))
+        sink = PolicyEngineSink(
+            engine,
+            bus,
+            resync_after=float(conf.dse.time_to_resub),
+            give_up=float(conf.dse.execute_action_retry_timeout),
+        )
         sink.start(resync_period=1.0 if distributed else None)
         node.stoppers.append(sink.stop)
         if distributed:
