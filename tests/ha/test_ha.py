@@ -238,6 +238,62 @@ def test_two_deployments_on_one_broker_never_see_each_other(
         http("DELETE", f"{url(cluster, 'pe1')}/v1/policies/watch")
 
 
+def test_an_api_only_node_calls_the_engines_and_the_datasources_node(
+    cluster: Cluster, tmp_path: pathlib.Path
+) -> None:
+    c = cluster
+    api = c.start("api1", "--api").url
+    try:
+        names = {p["name"] for p in http("GET", f"{api}/v1/policies").body["results"]}
+        assert {"classification", "action"} <= names
+        created = http("POST", f"{api}/v1/policies", {"name": f"only{uuid.uuid4().hex[:6]}"})
+        assert created.status == 201, created.body
+        policy, revision = created.body["name"], int(created.headers["X-Congress-Revision"])
+        seen_on_pe1 = http(
+            "GET",
+            f"{url(c, 'pe1')}/v1/policies/{policy}",
+            headers={"X-Congress-Min-Revision": str(revision)},
+        )
+        assert seen_on_pe1.status == 200
+        bad = http("POST", f"{api}/v1/policies/{policy}/rules", {"rule": "p(x) :- q("})
+        assert bad.status == 400 and bad.body["error"]["error_data"]["line"] == 1
+        ds = push_datasource(c, "api1")
+        rule = {"rule": f"seen(x) :- {ds}:data(x, y)"}
+        made = http("POST", f"{api}/v1/policies/{policy}/rules", rule)
+        assert made.status == 201 and "X-Congress-Revision" in made.headers
+        wait_until(lambda: push(c, "api1", ds, [[5, "e"]]) == 200)
+        wait_until(lambda: rows(c, "api1", policy, "seen") == [[5]], timeout=5)
+        simulated = http(
+            "POST",
+            f"{api}/v1/policies/{policy}?action=simulate",
+            {"query": "seen(x)", "sequence": f'{ds}:data+(6, "f")', "action_policy": "action"},
+        )
+        assert simulated.status == 200, simulated.body
+        assert sorted(simulated.body["result"]) == ["seen(5)", "seen(6)"]
+        assert http("GET", f"{api}/v1/librarypolicies").status == 200
+        assert http("GET", f"{api}/v1/system/drivers").status == 200
+        # an action through the API runs on the datasources node at once (no leader filter)
+        record = tmp_path / "api-actions.txt"
+        record.touch()
+        rec = f"rec{uuid.uuid4().hex[:6]}"
+        config = {"tables": PUSH_TABLES, "file": str(record)}
+        body = {"name": rec, "driver": "recorder", "config": config}
+        assert http("POST", f"{api}/v1/data-sources", body).status == 201
+        action = {"name": f"{rec}:record", "args": {"positional": ["by-api"]}}
+        answer = http("POST", f"{api}/v1/policies/{policy}?action=execute", action)
+        assert answer.status == 200, answer.body
+        assert record.read_text().split()[0] == "by-api"
+        # deleting through the API-only node stops it on the datasources node and the engines
+        assert http("DELETE", f"{api}/v1/data-sources/{ds}").status == 200
+        assert http("GET", f"{url(c, 'pe2')}/v1/data-sources/{ds}").status == 404
+        for node in ("pe1", "pe2"):
+            wait_until(lambda node=node: rows(c, node, policy, "seen") == [], timeout=5)
+        assert http("GET", f"{api}/healthcheck").status == 200
+    finally:
+        c.kill("api1", signal.SIGTERM)
+        del c.nodes["api1"]
+
+
 # -- the datasources node ----------------------------------------------------------------------
 
 
