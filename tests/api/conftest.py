@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import webob
+from api_client import Client
 from oslo_config import cfg
 
 from congress.api import pipeline
@@ -18,45 +16,6 @@ from congress.common import config
 from congress.db import migration
 from congress.db.engine import make_engine
 from congress.services.policy_engine import PolicyEngineService
-
-
-class Client:
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        raw: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, Any]:
-        req = webob.Request.blank(path, method=method)
-        if raw is not None:
-            req.body = raw
-            req.content_type = "application/json"
-        elif body is not None:
-            req.body = json.dumps(body).encode()
-            req.content_type = "application/json"
-        for k, v in (headers or {}).items():
-            req.headers[k] = v
-        resp = req.get_response(self.app)
-        data = json.loads(resp.body) if resp.body else None
-        return resp.status_int, data
-
-    def get(self, path: str, **kw: Any) -> tuple[int, Any]:
-        return self.call("GET", path, **kw)
-
-    def post(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
-        return self.call("POST", path, body, **kw)
-
-    def put(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
-        return self.call("PUT", path, body, **kw)
-
-    def delete(self, path: str, **kw: Any) -> tuple[int, Any]:
-        return self.call("DELETE", path, **kw)
 
 
 @pytest.fixture

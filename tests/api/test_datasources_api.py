@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from conftest import Client
+from api_client import Client
 from oslo_config import cfg
 
 from congress.cmd.server import Node, build_node

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Client
+from api_client import Client
 from oslo_config import cfg
 
 from congress.api import pipeline

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import webob
-from conftest import Client
+from api_client import Client
 
 
 def test_versions(client: Client) -> None:

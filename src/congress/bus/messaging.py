@@ -48,6 +48,7 @@ repaired from the database.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import random
 import threading
@@ -95,6 +96,7 @@ API_VERSION = "1.0"
 DEFAULT_HEARTBEAT_INTERVAL = 1.0
 DEFAULT_EXPIRY = 5.0
 DEFAULT_CALL_TIMEOUT = 10.0
+CALLERS = 64  # threads that wait for answers (a call is sent and awaited in one of them)
 CAST_RETRY = 1
 CALL_RETRY = 1
 
@@ -222,6 +224,9 @@ class MessagingBus:
             self._transport, om.Target(topic=self.topic, version=API_VERSION)
         )
         self._server: Any = None
+        self._callers = concurrent.futures.ThreadPoolExecutor(
+            max_workers=CALLERS, thread_name_prefix="congress-bus-call"
+        )
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -283,6 +288,7 @@ class MessagingBus:
                 LOG.exception("stopping the bus listener failed")
             self._server = None
         self._started = False
+        self._callers.shutdown(wait=False, cancel_futures=True)
         try:
             self._transport.cleanup()
         except Exception:
@@ -347,15 +353,26 @@ class MessagingBus:
             return False
 
     def _call(self, server: str, endpoint: str, timeout: float | None, **kwargs: Any) -> Any:
-        client = self._client.prepare(
-            server=server, timeout=timeout or self._timeout, retry=CALL_RETRY
-        )
-        try:
-            return client.call(self._ctxt(), endpoint, **kwargs)
-        except (om.MessagingTimeout, om.MessageDeliveryFailure) as exc:
-            raise BusUnavailable(f"the bus could not complete {endpoint}: {exc}") from exc
-        except om.MessagingException as exc:
-            raise BusUnavailable(f"the bus failed on {endpoint}: {exc}") from exc
+        """Call one instance; give up early when that instance goes silent meanwhile (a node
+        killed under a call would otherwise hold its callers for the whole timeout)."""
+        limit = timeout or self._timeout
+        client = self._client.prepare(server=server, timeout=limit, retry=CALL_RETRY)
+        future = self._callers.submit(client.call, self._ctxt(), endpoint, **kwargs)
+        deadline = self._clock() + limit + 1.0
+        while True:
+            try:
+                return future.result(timeout=0.2)
+            except concurrent.futures.TimeoutError:
+                if not self._live_instance(server, fresh=True):
+                    raise BusUnavailable(
+                        f"the node called for {endpoint} went silent before it answered"
+                    ) from None
+                if self._clock() > deadline:
+                    raise BusUnavailable(f"no answer to {endpoint} in {limit:g} s") from None
+            except (om.MessagingTimeout, om.MessageDeliveryFailure) as exc:
+                raise BusUnavailable(f"the bus could not complete {endpoint}: {exc}") from exc
+            except om.MessagingException as exc:
+                raise BusUnavailable(f"the bus failed on {endpoint}: {exc}") from exc
 
     # -- heartbeats and peers ----------------------------------------------------------------
     def _beat(self) -> dict[str, Any]:
@@ -479,9 +496,16 @@ class MessagingBus:
         with self._lock:
             self._info[key] = provider
 
-    def _live_instance(self, instance: str) -> bool:
+    def _live_instance(self, instance: str, *, fresh: bool = False) -> bool:
+        """Whether ``instance`` is this node or a live peer (``fresh``: heard within 2.5
+        heartbeats)."""
         with self._lock:
-            return instance == self.instance or instance in self._peers
+            if instance == self.instance:
+                return True
+            peer = self._peers.get(instance)
+            if peer is None:
+                return False
+            return not fresh or self._clock() - peer.last_seen <= self._silent
 
     # -- tables ------------------------------------------------------------------------------
     def publish(self, message: TableMessage) -> None:

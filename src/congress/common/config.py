@@ -94,6 +94,22 @@ def init(
     report_unsupported_options(conf)
 
 
+def configured_transport_url(conf: cfg.ConfigOpts = CONF) -> str | None:
+    """``[DEFAULT] transport_url`` as the configuration files (and the environment) give it,
+    or None when they do not: read without registering oslo.messaging's options, so that a
+    lone process never loads the messaging library (whose own default is ``rabbit://``)."""
+    probe = cfg.ConfigOpts()
+    probe.register_opt(cfg.StrOpt("transport_url", secret=True))
+    args: list[str] = []
+    for path in conf.config_file or []:
+        args += ["--config-file", path]
+    for path in conf.config_dir or []:
+        args += ["--config-dir", path]
+    probe(args=args, project=PROJECT, default_config_files=[], default_config_dirs=[])
+    value = probe.transport_url
+    return str(value) if value else None
+
+
 def is_set(conf: cfg.ConfigOpts, name: str, group: str | None = None) -> bool:
     """Whether option ``name`` comes from the command line, a file or an override."""
     where = conf.get_location(name, group)
