@@ -114,6 +114,11 @@ def wrk(base: str, duration: int) -> tuple[float, float]:
     )
     url = base + "/v1/policies/p100/tables/t/rows"
     assert len(call(base, "GET", "/v1/policies/p100/tables/t/rows")["results"]) == 100
+    return run_wrk(url, duration)
+
+
+def run_wrk(url: str, duration: int) -> tuple[float, float]:
+    """``wrk -t2 -c16 -d<duration>s`` on ``url``: requests/s and the p99 latency in ms."""
     out = subprocess.run(
         ["wrk", "-t2", "-c16", f"-d{duration}s", "--latency", url],
         capture_output=True,

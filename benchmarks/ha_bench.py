@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import pathlib
-import re
 import shutil
 import statistics
 import subprocess
@@ -35,7 +34,9 @@ from typing import Any
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests" / "ha"))
-from cluster import Cluster, free_port, http  # noqa: E402
+from cluster import Cluster, haproxy_config, http  # noqa: E402
+
+from api_bench import run_wrk  # noqa: E402
 
 BENCH = pathlib.Path(os.environ.get("CONGRESS_BENCH_DIR", ROOT.parent / "shared" / "bench"))
 
@@ -122,21 +123,8 @@ def failover(c: Cluster) -> tuple[float, float]:
 
 def haproxy(c: Cluster, work: pathlib.Path, nodes: list[str]) -> str:
     """HAProxy with deploy/haproxy.cfg in front of ``nodes``; its URL."""
-    port = free_port()
-    cfg = (ROOT / "deploy" / "haproxy.cfg").read_text()
-    cfg = cfg.replace("pidfile /run/haproxy.pid", f"pidfile {work}/haproxy.pid")
-    cfg = cfg.replace("stats socket /run/haproxy/admin.sock", f"stats socket {work}/admin.sock")
-    cfg = cfg.replace("    log /dev/log local0\n", "").replace("    log global\n", "")
-    cfg = cfg.replace("bind *:1789", f"bind 127.0.0.1:{port}")
-    lines = []
-    for line in cfg.splitlines():
-        if line.strip().startswith("server pe"):
-            continue
-        lines.append(line)
-    for name in nodes:
-        lines.append(f"    server {name} 127.0.0.1:{c.nodes[name].port} check cookie {name}")
-    (work / "haproxy.cfg").write_text("\n".join(lines) + "\n")
-    subprocess.run(["haproxy", "-D", "-f", str(work / "haproxy.cfg")], check=True)
+    config, port = haproxy_config(c, work, nodes)
+    subprocess.run(["haproxy", "-D", "-f", str(config)], check=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 10
     while http("GET", base + "/healthcheck").status != 200:
@@ -150,23 +138,6 @@ def stop_haproxy(work: pathlib.Path) -> None:
     pid = (work / "haproxy.pid").read_text().split()[0]
     subprocess.run(["kill", pid], check=False)
     time.sleep(0.5)
-
-
-def wrk(url: str, duration: int) -> tuple[float, float]:
-    out = subprocess.run(
-        ["wrk", "-t2", "-c16", f"-d{duration}s", "--latency", url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    m = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    assert m is not None
-    p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        raise SystemExit(f"wrk saw {errors.group(1)} error answers")
-    return rps, p99
 
 
 def main() -> int:
@@ -209,7 +180,7 @@ def main() -> int:
                 assert (
                     len(http("GET", lb + "/v1/policies/p100/tables/t/rows").body["results"]) == 100
                 )
-                reads[len(nodes)] = wrk(lb + "/v1/policies/p100/tables/t/rows", a.duration)
+                reads[len(nodes)] = run_wrk(lb + "/v1/policies/p100/tables/t/rows", a.duration)
             finally:
                 stop_haproxy(work)
     finally:

@@ -260,6 +260,25 @@ class Cluster:
         drop_database(self.backend, self.database)
 
 
+def haproxy_config(
+    cluster: Cluster, work: pathlib.Path, nodes: list[str] | None = None
+) -> tuple[pathlib.Path, int]:
+    """``deploy/haproxy.cfg`` rewritten for this deployment (its API ``nodes``, default pe1 and
+    pe2; files under ``work``; a free port): the file and the port HAProxy listens on."""
+    port = free_port()
+    text_ = (ROOT / "deploy" / "haproxy.cfg").read_text()
+    text_ = text_.replace("pidfile /run/haproxy.pid", f"pidfile {work}/haproxy.pid")
+    text_ = text_.replace("stats socket /run/haproxy/admin.sock", f"stats socket {work}/admin.sock")
+    text_ = text_.replace("    log /dev/log local0\n", "").replace("    log global\n", "")
+    text_ = text_.replace("bind *:1789", f"bind 127.0.0.1:{port}")
+    lines = [ln for ln in text_.splitlines() if not ln.strip().startswith("server pe")]
+    for name in nodes or ["pe1", "pe2"]:
+        lines.append(f"    server {name} 127.0.0.1:{cluster.nodes[name].port} check cookie {name}")
+    path = work / "haproxy.cfg"
+    path.write_text("\n".join(lines) + "\n")
+    return path, port
+
+
 def wait_until(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:
     """Poll ``predicate`` until it returns something true; that value, or AssertionError."""
     deadline = time.monotonic() + timeout

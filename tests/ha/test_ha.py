@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cluster import Cluster, free_port, http, wait_until
+from cluster import Cluster, haproxy_config, http, wait_until
 from sqlalchemy import create_engine, text
 
 pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.slow]
@@ -347,16 +347,8 @@ def haproxy(cluster: Cluster, tmp_path: pathlib.Path) -> Iterator[str]:
     """HAProxy with deploy/haproxy.cfg, rewritten to this deployment's ports."""
     if not pathlib.Path("/usr/sbin/haproxy").exists():
         subprocess.run([str(ROOT / "scripts/services"), "haproxy"], check=True)
-    port = free_port()
-    cfg = (ROOT / "deploy/haproxy.cfg").read_text()
-    cfg = cfg.replace("pidfile /run/haproxy.pid", f"pidfile {tmp_path}/haproxy.pid")
-    cfg = cfg.replace("stats socket /run/haproxy/admin.sock", f"stats socket {tmp_path}/admin.sock")
-    cfg = cfg.replace("    log /dev/log local0\n", "").replace("    log global\n", "")
-    cfg = cfg.replace("bind *:1789", f"bind 127.0.0.1:{port}")
-    cfg = cfg.replace("127.0.0.1:1790", f"127.0.0.1:{cluster.nodes['pe1'].port}")
-    cfg = cfg.replace("127.0.0.1:1791", f"127.0.0.1:{cluster.nodes['pe2'].port}")
-    (tmp_path / "haproxy.cfg").write_text(cfg)
-    subprocess.run(["haproxy", "-D", "-f", str(tmp_path / "haproxy.cfg")], check=True)
+    config, port = haproxy_config(cluster, tmp_path)
+    subprocess.run(["haproxy", "-D", "-f", str(config)], check=True)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: http("GET", base + "/healthcheck").status == 200)

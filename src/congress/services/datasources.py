@@ -146,9 +146,9 @@ class DatasourceHost:
                     self._launch(record)
 
     def published(self) -> dict[str, dict[str, list[int]]]:
-        """``{datasource: {table: [epoch, seqnum]}}`` of every running datasource."""
-        with self._lock:
-            runners = list(self._runners.values())
+        """``{datasource: {table: [epoch, seqnum]}}`` of every running datasource (for the
+        heartbeats: it never waits for the host's lock, which a slow create may hold)."""
+        runners = list(self._runners.values())  # a copy under the GIL
         return {r.name: r.published() for r in runners}
 
     def _on_peer(self, event: str, peer: Any) -> None:
