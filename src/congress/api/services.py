@@ -20,8 +20,8 @@ class Services:
     engine: PolicyEngineService | RemoteEngine
     datasources: Any = None  # congress.services.datasources.DatasourceHost
     library: Any = None  # congress.services.library.LibraryService
+    min_revision_wait: float = 5.0  # [api] min_revision_wait
     # encoded answers of GET rows: (policy, table) -> (engine generation, JSON body)
-    min_revision_wait: float = 5.0
     rows_cache: dict[tuple[str, str], tuple[int, bytes]] = field(default_factory=dict)
 
     def take_written_revision(self) -> int | None:

@@ -1,18 +1,24 @@
 """Datasource tables into a policy engine: ``PolicyEngineSink``; and ``bus_executor``.
 
-Imports: the standard library, congress.bus, congress.datalog (``ActionRequest``) and
-congress.services.policy_engine.
+Imports: the standard library, congress.bus and congress.services (policy_engine,
+datasource_execution).
 
 ``PolicyEngineSink(engine, bus)`` watches the bus's directory of publishers. For each
 datasource announced it makes the datasource policy (``ensure_datasource`` with the announced
 schema) and subscribes to every table with a ``Subscriber``: the snapshot replaces the table in
-the engine (``replace``), deltas go in as batches (``receive``). A datasource announced later is
+the engine (``replace``), deltas go in as batches (``receive``), each named by its activation
+``datasource:table:epoch:seqnum`` (the first snapshot of a subscription by none: its rows held
+before and fire no action; ADR 0005). A datasource announced later is
 subscribed to when it is announced; one that goes away is unsubscribed and its policy dropped
 (its rows leave every policy). An announcement whose name belongs to a policy that is not a
 datasource policy is refused with an error in the log.
 
-``check()`` heals gaps left by lost messages (``start(resync_period=...)`` runs it in a
-daemon thread; the in-process bus loses nothing, so a single process needs no thread).
+``check()`` heals gaps left by lost messages and sends again the action requests no datasource
+has acknowledged (``start(resync_period=...)`` runs it in a daemon thread; the in-process bus
+loses nothing, so a single process needs no thread). A publisher's heartbeat that names a
+later number than a subscription has applied, for more than ``BEHIND_GRACE``, asks for a
+snapshot at once; a peer joining or expiring sends the unacknowledged requests at once; the
+``action_done`` event acknowledges one.
 
 ``bus_executor(bus, node_id)`` is an executor for ``PolicyEngineService`` that sends each
 action request over the bus (for a datasource host in another process); in one process the
