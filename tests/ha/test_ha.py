@@ -87,11 +87,15 @@ def new_policy(c: Cluster, node: str = "pe1", **body: Any) -> tuple[str, int]:
 def push_datasource(c: Cluster, node: str = "pe1") -> str:
     name = f"ds{uuid.uuid4().hex[:8]}"
     config = {"tables": PUSH_TABLES, "persist_data": "true"}
-    a = http(
-        "POST",
-        f"{url(c, node)}/v1/data-sources",
-        {"name": name, "driver": "push", "config": config},
-    )
+    body = {"name": name, "driver": "push", "config": config}
+
+    def create() -> Any:
+        # a 503 (with Retry-After) says to try again: the node may not have heard the
+        # datasources node yet; nothing was created
+        a = http("POST", f"{url(c, node)}/v1/data-sources", body)
+        return None if a.status == 503 else a
+
+    a = wait_until(create, timeout=10, interval=0.5)
     assert a.status == 201, a.body
     return name
 
