@@ -17,10 +17,10 @@ What travels (every payload is JSON; table messages in their ``to_wire`` form):
   ``hello`` (a node that starts asks everyone to heartbeat at once), ``table`` (a snapshot or
   delta), ``announce`` and ``event`` (``broadcast``/``listen``). A node drops its own echoes;
   local handlers are called directly, in the sender's thread, as on ``InProcessBus``.
-- directed calls to one node: ``snapshot`` (a subscriber asks the publisher's node), ``rpc``
-  (``call``: a named service's method with JSON arguments; the service's handler answers JSON
-  and never raises), and casts ``execute`` and ``subscribed`` (the publisher hears of a
-  subscription: lazy tables).
+- directed calls to one node: ``ping`` (see below), ``snapshot`` (a subscriber asks the
+  publisher's node), ``rpc`` (``call``: a named service's method with JSON arguments; the
+  service's handler answers JSON and never raises), and casts ``execute`` and ``subscribed``
+  (the publisher hears of a subscription: lazy tables).
 
 Peers are the nodes heard within ``expiry`` seconds (at most 5 by default); one that stops
 heartbeating expires (the original kept dead peers for ever), and so does an older instance of
@@ -37,6 +37,11 @@ announcements heard; each heartbeat repeats its node's announcements, so a node 
 late, or missed a cast, learns them within a heartbeat. A publisher whose node expires stays
 in the directory (the data its subscribers hold stays until it is withdrawn or replaced):
 only an announcement with ``present`` false withdraws it.
+
+A call to a node that joined (or lost the broker, as its heartbeats tell, or as this node did)
+since it last answered pings it first, with a 1 s timeout: after a broker restart every queue
+is declared again, and a call sent before its callee's queue is back would be lost and wait for
+its whole timeout.
 
 Failures: a call to a service no live node offers, or whose nodes have been silent for more
 than two and a half heartbeats, raises ``NoSuchService`` at once; a call that times
@@ -97,6 +102,7 @@ DEFAULT_HEARTBEAT_INTERVAL = 1.0
 DEFAULT_EXPIRY = 5.0
 DEFAULT_CALL_TIMEOUT = 10.0
 CALLERS = 64  # threads that wait for answers (a call is sent and awaited in one of them)
+PING_TIMEOUT = 1.0
 CAST_RETRY = 1
 CALL_RETRY = 1
 
@@ -129,6 +135,8 @@ class Peer:
     subscriptions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     known: dict[str, tuple[str, float]] = field(default_factory=dict)  # node_id -> (inst, age)
+    outages: int = 0  # how many times it lost the broker (from its heartbeats)
+    reachable: bool = False  # a ping to it has been answered since it joined or lost the broker
 
 
 def set_defaults(conf: cfg.ConfigOpts) -> None:
@@ -188,6 +196,9 @@ class _Endpoint:
         if isinstance(req, ExecuteRequest):
             self._bus._execute_locally(req)
 
+    def ping(self, ctxt: dict[str, Any]) -> bool:
+        return True
+
     def rpc(self, ctxt: dict[str, Any], service: str, op: str, kwargs: dict[str, Any]) -> Any:
         return self._bus._rpc_locally(service, op, kwargs)
 
@@ -231,6 +242,8 @@ class MessagingBus:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = False
+        self._outage = False
+        self._outages = 0
         # local state
         self._subs: dict[tuple[str, str], list[tuple[TableHandler, str]]] = {}
         self._providers: dict[str, tuple[SnapshotProvider, SubscribeHook | None]] = {}
@@ -347,15 +360,45 @@ class MessagingBus:
             client = self._client.prepare(server=server, retry=CAST_RETRY)
         try:
             client.cast(self._ctxt(), method, **kwargs)
-            return True
         except Exception as exc:  # the broker is away: the protocols heal what is lost
             LOG.warning("bus %s: could not send %s: %s", self.bus_id, method, exc)
+            self._lost_broker()
             return False
+        if self._outage:
+            self._outage = False
+        return True
+
+    def _lost_broker(self) -> None:
+        """The broker went away: once it is back, every node's queues are new, so a call must
+        make sure its callee listens again (a ping) before it sends anything."""
+        with self._lock:
+            if not self._outage:
+                self._outage = True
+                self._outages += 1
+            for peer in self._peers.values():
+                peer.reachable = False
+
+    def _reach(self, server: str) -> None:
+        """Make sure ``server`` listens (a quick ping after it joined or lost the broker): a
+        call to a queue not declared again yet would be lost and wait for its whole timeout."""
+        with self._lock:
+            peer = self._peers.get(server)
+            if peer is None or peer.reachable:
+                return
+        client = self._client.prepare(server=server, timeout=PING_TIMEOUT, retry=0)
+        try:
+            client.call(self._ctxt(), "ping")
+        except Exception as exc:
+            raise BusUnavailable(f"node {peer.node_id} does not answer yet: {exc}") from exc
+        with self._lock:
+            peer.reachable = True
 
     def _call(self, server: str, endpoint: str, timeout: float | None, **kwargs: Any) -> Any:
         """Call one instance; give up early when that instance goes silent meanwhile (a node
         killed under a call would otherwise hold its callers for the whole timeout)."""
         limit = timeout or self._timeout
+        if server != self.instance:
+            self._reach(server)
         client = self._client.prepare(server=server, timeout=limit, retry=CALL_RETRY)
         future = self._callers.submit(client.call, self._ctxt(), endpoint, **kwargs)
         deadline = self._clock() + limit + 1.0
@@ -400,6 +443,7 @@ class MessagingBus:
                     for p in self._peers.values()
                 },
                 "info": info,
+                "outages": self._outages,
             }
 
     def _send_heartbeat(self) -> None:
@@ -445,6 +489,9 @@ class MessagingBus:
             if peer is None:
                 peer = self._peers[instance] = Peer(node_id, instance, now)
             peer.last_seen = now
+            outages = int(beat.get("outages") or 0)
+            if outages != peer.outages:
+                peer.outages, peer.reachable = outages, False
             peer.rpc = frozenset(beat.get("rpc") or ())
             peer.publishers = frozenset(beat.get("publishers") or ())
             peer.executors = frozenset(beat.get("executors") or ())
