@@ -84,19 +84,22 @@ def new_policy(c: Cluster, node: str = "pe1", **body: Any) -> tuple[str, int]:
     return name, int(a.headers["X-Congress-Revision"])
 
 
-def push_datasource(c: Cluster, node: str = "pe1") -> str:
-    name = f"ds{uuid.uuid4().hex[:8]}"
-    config = {"tables": PUSH_TABLES, "persist_data": "true"}
-    body = {"name": name, "driver": "push", "config": config}
+def create_datasource(c: Cluster, node: str, body: dict[str, Any]) -> None:
+    """POST a datasource; a 503 (with Retry-After) says to try again: the node has not heard
+    the datasources node yet (it starts, or the broker just came back); nothing was created."""
 
     def create() -> Any:
-        # a 503 (with Retry-After) says to try again: the node may not have heard the
-        # datasources node yet; nothing was created
         a = http("POST", f"{url(c, node)}/v1/data-sources", body)
         return None if a.status == 503 else a
 
-    a = wait_until(create, timeout=10, interval=0.5)
+    a = wait_until(create, timeout=15, interval=0.5)
     assert a.status == 201, a.body
+
+
+def push_datasource(c: Cluster, node: str = "pe1") -> str:
+    name = f"ds{uuid.uuid4().hex[:8]}"
+    config = {"tables": PUSH_TABLES, "persist_data": "true"}
+    create_datasource(c, node, {"name": name, "driver": "push", "config": config})
     return name
 
 
@@ -220,8 +223,7 @@ def test_two_deployments_on_one_broker_never_see_each_other(
     try:
         node = other.start("pe1", "--api", "--policy-engine", "--datasources")  # a node id in use
         for c, n in ((cluster, "pe1"), (other, "pe1")):
-            body = {"name": ds, "driver": "push", "config": config}
-            assert http("POST", f"{url(c, n)}/v1/data-sources", body).status == 201
+            create_datasource(c, n, {"name": ds, "driver": "push", "config": config})
             assert http("POST", f"{url(c, n)}/v1/policies", {"name": "watch"}).status in (201, 409)
             rule = {"rule": f"seen(x) :- {ds}:data(x, y)"}
             assert http("POST", f"{url(c, n)}/v1/policies/watch/rules", rule).status == 201
@@ -281,8 +283,7 @@ def test_an_api_only_node_calls_the_engines_and_the_datasources_node(
         record.touch()
         rec = f"rec{uuid.uuid4().hex[:6]}"
         config = {"tables": PUSH_TABLES, "file": str(record)}
-        body = {"name": rec, "driver": "recorder", "config": config}
-        assert http("POST", f"{api}/v1/data-sources", body).status == 201
+        create_datasource(c, "api1", {"name": rec, "driver": "recorder", "config": config})
         action = {"name": f"{rec}:record", "args": {"positional": ["by-api"]}}
         answer = http("POST", f"{api}/v1/policies/{policy}?action=execute", action)
         assert answer.status == 200, answer.body
@@ -477,8 +478,7 @@ def test_actions_run_once_through_a_failover_and_a_leader_change(
     record.touch()
     ds = f"rec{uuid.uuid4().hex[:8]}"
     config = {"tables": PUSH_TABLES, "persist_data": "true", "file": str(record)}
-    body = {"name": ds, "driver": "recorder", "config": config}
-    assert http("POST", f"{url(c, 'pe1')}/v1/data-sources", body).status == 201
+    create_datasource(c, "pe1", {"name": ds, "driver": "recorder", "config": config})
     policy, _ = new_policy(c, "pe1")
     rule = {"rule": f'execute[{ds}:record(x)] :- {ds}:data(x, "go")'}
     assert http("POST", f"{url(c, 'pe1')}/v1/policies/{policy}/rules", rule).status == 201

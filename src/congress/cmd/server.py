@@ -286,7 +286,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             ident="congress",
         )
         if not stopping.is_set():
-            server.run()
+            try:
+                server.run()
+            except OSError:
+                if not stopping.is_set():
+                    raise
+                # closing the listener under select() on a signal: the normal way out
     finally:
         node.stop()
     return 0
