@@ -86,12 +86,14 @@ from congress.bus.transport import (
     BusUnavailable,
     EventHandler,
     ExecuteHandler,
+    LocalHandlers,
     NoSuchService,
     PeerHandler,
     RpcHandler,
     SnapshotProvider,
     SubscribeHook,
     TableHandler,
+    tell,
 )
 
 LOG = logging.getLogger(__name__)
@@ -172,7 +174,7 @@ class _Endpoint:
         if origin != self._bus.instance:
             msg = from_wire(message)
             if isinstance(msg, TableSnapshot | TableDelta):
-                self._bus._deliver(msg)
+                self._bus._local.deliver(msg)
 
     def announce(self, ctxt: dict[str, Any], announcement: dict[str, Any], origin: str) -> None:
         if origin != self._bus.instance:
@@ -182,7 +184,7 @@ class _Endpoint:
 
     def event(self, ctxt: dict[str, Any], kind: str, body: dict[str, Any], origin: str) -> None:
         if origin != self._bus.instance:
-            self._bus._dispatch_event(kind, body)
+            self._bus._local.dispatch(kind, body)
 
     def snapshot(self, ctxt: dict[str, Any], publisher: str, table: str) -> Any:
         snap = self._bus._local_snapshot(publisher, table)
@@ -245,12 +247,11 @@ class MessagingBus:
         self._outage = False
         self._outages = 0
         # local state
-        self._subs: dict[tuple[str, str], list[tuple[TableHandler, str]]] = {}
+        self._local = LocalHandlers()  # this process's subscriptions and event listeners
         self._providers: dict[str, tuple[SnapshotProvider, SubscribeHook | None]] = {}
         self._heard_subs: set[tuple[str, str]] = set()
         self._executors: dict[str, ExecuteHandler] = {}
         self._rpc: dict[str, RpcHandler] = {}
-        self._listeners: dict[str, list[EventHandler]] = {}
         self._peer_watchers: list[PeerHandler] = []
         self._info: dict[str, Callable[[], Any]] = {}
         # the directory: publisher -> (announcement, instance that announced it)
@@ -427,9 +428,6 @@ class MessagingBus:
                     info[key] = fn()
                 except Exception:
                     LOG.exception("heartbeat information %s failed", key)
-            subs: dict[str, dict[str, list[str]]] = {}
-            for (pub, table), handlers in self._subs.items():
-                subs.setdefault(pub, {})[table] = sorted({s for _, s in handlers if s})
             return {
                 "node_id": self.node_id,
                 "instance": self.instance,
@@ -437,7 +435,7 @@ class MessagingBus:
                 "publishers": sorted(self._providers),
                 "executors": sorted(self._executors),
                 "announcements": [to_wire(a) for a in self._local_announcements.values()],
-                "subscriptions": subs,
+                "subscriptions": self._local.subscriptions(),
                 "peers": {
                     p.node_id: [p.instance, round(now - p.last_seen, 3)]
                     for p in self._peers.values()
@@ -556,31 +554,15 @@ class MessagingBus:
 
     # -- tables ------------------------------------------------------------------------------
     def publish(self, message: TableMessage) -> None:
-        self._deliver(message)
+        self._local.deliver(message)
         self._cast("table", message=to_wire(message), origin=self.instance)
-
-    def _deliver(self, message: TableMessage) -> None:
-        with self._lock:
-            handlers = [h for h, _ in self._subs.get((message.publisher, message.table), ())]
-        for handler in handlers:
-            try:
-                handler(message)
-            except Exception:
-                LOG.exception(
-                    "a subscriber of %s:%s failed on message %d",
-                    message.publisher,
-                    message.table,
-                    message.seqnum,
-                )
 
     def subscribe(
         self, publisher: str, table: str, handler: TableHandler, *, subscriber: str = ""
     ) -> None:
+        if not self._local.subscribe(publisher, table, handler, subscriber):
+            return
         with self._lock:
-            handlers = self._subs.setdefault((publisher, table), [])
-            if any(h == handler for h, _ in handlers):
-                return
-            handlers.append((handler, subscriber))
             local = publisher in self._providers
             host = self._host_of(publisher)
         if local:
@@ -589,11 +571,7 @@ class MessagingBus:
             self._cast("subscribed", server=host, publisher=publisher, table=table)
 
     def unsubscribe(self, publisher: str, table: str, handler: TableHandler) -> None:
-        with self._lock:
-            handlers = self._subs.get((publisher, table), [])
-            handlers[:] = [(h, s) for h, s in handlers if h != handler]
-            if not handlers:
-                self._subs.pop((publisher, table), None)
+        self._local.unsubscribe(publisher, table, handler)
 
     def _host_of(self, publisher: str) -> str | None:
         """The live instance that serves ``publisher`` (None: none is known)."""
@@ -640,7 +618,7 @@ class MessagingBus:
         with self._lock:
             self._providers[publisher] = (provider, on_subscribe)
             self._heard_subs = {k for k in self._heard_subs if k[0] != publisher}
-            wanted = {(p, t) for (p, t) in self._subs if p == publisher}
+            wanted = {(publisher, t) for t in self._local.subscriptions().get(publisher, {})}
             for peer in self._peers.values():
                 wanted |= {(publisher, t) for t in peer.subscriptions.get(publisher, {})}
         for pub, table in sorted(wanted):
@@ -663,10 +641,9 @@ class MessagingBus:
             LOG.exception("publisher %s failed to hear of a subscription", publisher)
 
     def subscribers(self, publisher: str) -> list[str]:
+        local = self._local.subscriptions().get(publisher, {})
+        names = {name for subs in local.values() for name in subs}
         with self._lock:
-            names = {
-                s for (p, _), subs in self._subs.items() if p == publisher for _, s in subs if s
-            }
             for peer in self._peers.values():
                 for subs in peer.subscriptions.get(publisher, {}).values():
                     names.update(subs)
@@ -696,7 +673,7 @@ class MessagingBus:
                 del self._services[announcement.publisher]
             watchers = list(self._watchers)
         for watcher in watchers:
-            self._tell(watcher, announcement)
+            tell(watcher, announcement)
 
     def watch_services(self, handler: AnnouncementHandler) -> None:
         with self._lock:
@@ -705,7 +682,7 @@ class MessagingBus:
             self._watchers.append(handler)
             present = [a for a, _ in self._services.values()]
         for announcement in present:
-            self._tell(handler, announcement)
+            tell(handler, announcement)
 
     def unwatch_services(self, handler: AnnouncementHandler) -> None:
         with self._lock:
@@ -714,13 +691,6 @@ class MessagingBus:
     def services(self) -> list[Announcement]:
         with self._lock:
             return sorted((a for a, _ in self._services.values()), key=lambda a: a.publisher)
-
-    @staticmethod
-    def _tell(handler: AnnouncementHandler, announcement: Announcement) -> None:
-        try:
-            handler(announcement)
-        except Exception:
-            LOG.exception("a watcher failed on the announcement of %s", announcement.publisher)
 
     # -- execute requests --------------------------------------------------------------------
     def send_execute(self, request: ExecuteRequest) -> None:
@@ -808,18 +778,8 @@ class MessagingBus:
     # -- events ------------------------------------------------------------------------------
     def broadcast(self, kind: str, body: Mapping[str, Any]) -> None:
         """Tell every node (this one first, directly) of an event."""
-        self._dispatch_event(kind, dict(body))
+        self._local.dispatch(kind, dict(body))
         self._cast("event", kind=kind, body=dict(body), origin=self.instance)
 
     def listen(self, kind: str, handler: EventHandler) -> None:
-        with self._lock:
-            self._listeners.setdefault(kind, []).append(handler)
-
-    def _dispatch_event(self, kind: str, body: dict[str, Any]) -> None:
-        with self._lock:
-            handlers = list(self._listeners.get(kind, ()))
-        for handler in handlers:
-            try:
-                handler(body)
-            except Exception:
-                LOG.exception("a listener of %s failed", kind)
+        self._local.listen(kind, handler)

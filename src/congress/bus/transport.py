@@ -111,21 +111,41 @@ class Transport(Protocol):
     def add_heartbeat_info(self, key: str, provider: Callable[[], Any]) -> None: ...
 
 
-class InProcessBus:
-    """A ``Transport`` within one process: every call is a direct, synchronous call."""
+class LocalHandlers:
+    """What one process has registered with its bus, shared by both transports: the table
+    subscriptions (handler and subscriber name per (publisher, table)), the event listeners,
+    and delivery to them (a handler that raises is logged, the others still run)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subs: dict[tuple[str, str], list[tuple[TableHandler, str]]] = {}
-        self._providers: dict[str, tuple[SnapshotProvider, SubscribeHook | None]] = {}
-        self._services: dict[str, Announcement] = {}
-        self._watchers: list[AnnouncementHandler] = []
-        self._executors: dict[str, ExecuteHandler] = {}
-        self._rpc: dict[str, RpcHandler] = {}
         self._listeners: dict[str, list[EventHandler]] = {}
 
-    # -- tables ------------------------------------------------------------------------------
-    def publish(self, message: TableMessage) -> None:
+    def subscribe(self, publisher: str, table: str, handler: TableHandler, subscriber: str) -> bool:
+        """Add a subscription; False if that handler had it already."""
+        with self._lock:
+            handlers = self._subs.setdefault((publisher, table), [])
+            if any(h == handler for h, _ in handlers):
+                return False
+            handlers.append((handler, subscriber))
+            return True
+
+    def unsubscribe(self, publisher: str, table: str, handler: TableHandler) -> None:
+        with self._lock:
+            handlers = self._subs.get((publisher, table), [])
+            handlers[:] = [(h, s) for h, s in handlers if h != handler]
+            if not handlers:
+                self._subs.pop((publisher, table), None)
+
+    def subscriptions(self) -> dict[str, dict[str, list[str]]]:
+        """``{publisher: {table: [subscriber names]}}``."""
+        with self._lock:
+            out: dict[str, dict[str, list[str]]] = {}
+            for (pub, table), handlers in self._subs.items():
+                out.setdefault(pub, {})[table] = sorted({s for _, s in handlers if s})
+            return out
+
+    def deliver(self, message: TableMessage) -> None:
         with self._lock:
             handlers = [h for h, _ in self._subs.get((message.publisher, message.table), ())]
         for handler in handlers:
@@ -139,14 +159,50 @@ class InProcessBus:
                     message.seqnum,
                 )
 
+    def listen(self, kind: str, handler: EventHandler) -> None:
+        with self._lock:
+            self._listeners.setdefault(kind, []).append(handler)
+
+    def dispatch(self, kind: str, body: dict[str, Any]) -> None:
+        with self._lock:
+            handlers = list(self._listeners.get(kind, ()))
+        for handler in handlers:
+            try:
+                handler(dict(body))
+            except Exception:
+                LOG.exception("a listener of %s failed", kind)
+
+
+def tell(handler: AnnouncementHandler, announcement: Announcement) -> None:
+    """Hand an announcement to a directory watcher; a watcher that raises is logged."""
+    try:
+        handler(announcement)
+    except Exception:
+        LOG.exception("a watcher failed on the announcement of %s", announcement.publisher)
+
+
+class InProcessBus:
+    """A ``Transport`` within one process: every call is a direct, synchronous call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._local = LocalHandlers()
+        self._providers: dict[str, tuple[SnapshotProvider, SubscribeHook | None]] = {}
+        self._services: dict[str, Announcement] = {}
+        self._watchers: list[AnnouncementHandler] = []
+        self._executors: dict[str, ExecuteHandler] = {}
+        self._rpc: dict[str, RpcHandler] = {}
+
+    # -- tables ------------------------------------------------------------------------------
+    def publish(self, message: TableMessage) -> None:
+        self._local.deliver(message)
+
     def subscribe(
         self, publisher: str, table: str, handler: TableHandler, *, subscriber: str = ""
     ) -> None:
+        if not self._local.subscribe(publisher, table, handler, subscriber):
+            return
         with self._lock:
-            handlers = self._subs.setdefault((publisher, table), [])
-            if any(h == handler for h, _ in handlers):
-                return
-            handlers.append((handler, subscriber))
             hook = self._providers.get(publisher, (None, None))[1]
         if hook is not None:
             try:
@@ -155,11 +211,7 @@ class InProcessBus:
                 LOG.exception("publisher %s failed to hear of a subscription", publisher)
 
     def unsubscribe(self, publisher: str, table: str, handler: TableHandler) -> None:
-        with self._lock:
-            handlers = self._subs.get((publisher, table), [])
-            handlers[:] = [(h, s) for h, s in handlers if h != handler]
-            if not handlers:
-                self._subs.pop((publisher, table), None)
+        self._local.unsubscribe(publisher, table, handler)
 
     def request_snapshot(self, publisher: str, table: str) -> TableSnapshot | None:
         with self._lock:
@@ -180,10 +232,8 @@ class InProcessBus:
             self._providers.pop(publisher, None)
 
     def subscribers(self, publisher: str) -> list[str]:
-        with self._lock:
-            return sorted(
-                {s for (p, _), subs in self._subs.items() if p == publisher for _, s in subs if s}
-            )
+        tables = self._local.subscriptions().get(publisher, {})
+        return sorted({name for names in tables.values() for name in names})
 
     # -- the directory -----------------------------------------------------------------------
     def announce(self, announcement: Announcement) -> None:
@@ -194,7 +244,7 @@ class InProcessBus:
                 self._services.pop(announcement.publisher, None)
             watchers = list(self._watchers)
         for watcher in watchers:
-            self._tell(watcher, announcement)
+            tell(watcher, announcement)
 
     def watch_services(self, handler: AnnouncementHandler) -> None:
         with self._lock:
@@ -203,7 +253,7 @@ class InProcessBus:
             self._watchers.append(handler)
             present = list(self._services.values())
         for announcement in present:
-            self._tell(handler, announcement)
+            tell(handler, announcement)
 
     def unwatch_services(self, handler: AnnouncementHandler) -> None:
         with self._lock:
@@ -212,13 +262,6 @@ class InProcessBus:
     def services(self) -> list[Announcement]:
         with self._lock:
             return sorted(self._services.values(), key=lambda a: a.publisher)
-
-    @staticmethod
-    def _tell(handler: AnnouncementHandler, announcement: Announcement) -> None:
-        try:
-            handler(announcement)
-        except Exception:
-            LOG.exception("a watcher failed on the announcement of %s", announcement.publisher)
 
     # -- execute requests --------------------------------------------------------------------
     def send_execute(self, request: ExecuteRequest) -> None:
@@ -264,17 +307,10 @@ class InProcessBus:
         return handler(method, dict(kwargs or {}))
 
     def broadcast(self, kind: str, body: Mapping[str, Any]) -> None:
-        with self._lock:
-            handlers = list(self._listeners.get(kind, ()))
-        for handler in handlers:
-            try:
-                handler(dict(body))
-            except Exception:
-                LOG.exception("a listener of %s failed", kind)
+        self._local.dispatch(kind, dict(body))
 
     def listen(self, kind: str, handler: EventHandler) -> None:
-        with self._lock:
-            self._listeners.setdefault(kind, []).append(handler)
+        self._local.listen(kind, handler)
 
     def watch_peers(self, handler: PeerHandler) -> None:
         """No other node is ever heard in one process."""
