@@ -419,7 +419,7 @@ def exercise_datasources(api: Api) -> None:
     api("POST", D, 400, {"name": "nosuch"}, query="action=execute", ds="sec")
     api("POST", D, 400, {}, query="action=bogus", ds="sec")
     api("POST", D, 404, ping, query="action=execute", ds="nosuch")
-    api("POST", D, 500, {"name": "fail"}, query="action=execute", ds="sec")
+    api("POST", D, 502, {"name": "fail"}, query="action=execute", ds="sec")
     api("POST", D, 503, ping, query="action=execute", ds="broken")
     for ds, status in (("sec", 200), ("nosuch", 404), ("broken", 503)):
         api(
@@ -430,7 +430,7 @@ def exercise_datasources(api: Api) -> None:
             query="action=execute",
             policy="classification",
         )
-    api("POST", P, 500, {"name": "sec:fail"}, query="action=execute", policy="classification")
+    api("POST", P, 502, {"name": "sec:fail"}, query="action=execute", policy="classification")
     api("DELETE", D, 200, ds="sec")
     api("DELETE", D, 404, ds="sec")
 

@@ -27,6 +27,7 @@ DEFAULTS: list[tuple[str | None, str, Any]] = [
     (None, "disabled_drivers", []),
     (None, "custom_driver_endpoints", []),
     (None, "datasource_sync_period", 60),
+    (None, "datasource_request_timeout", 30.0),
     (None, "enable_execute_action", True),
     (None, "replicated_policy_engine", False),
     (None, "policy_library_path", "/etc/congress/library"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from ds_fakes import CREDENTIALS, FakeClient, FakeClock, FakePollingDriver
 
-from congress.datasources.errors import LazyTableNotActive, UnknownTable
+from congress.datasources import translators as tr
+from congress.datasources.errors import LazyTableNotActive, PollFailed, UnknownTable
 
 
 def make(**config: object) -> tuple[FakePollingDriver, FakeClient, FakeClock]:
@@ -31,6 +32,8 @@ def test_poll_fetches_translates_and_counts() -> None:
         "last_error": "None",
         "number_of_updates": "1",
         "initialized": "True",
+        "last_success": str(clock.now),
+        "consecutive_failures": "0",
     }
 
 
@@ -50,12 +53,80 @@ def test_a_failing_root_keeps_its_rows_and_sets_last_error() -> None:
     snapshot = driver.poll()
     assert snapshot["servers"] == {("s1", "None")}
     assert snapshot["flavors"] == {("f2", 1)}
-    assert isinstance(driver.last_error, RuntimeError)
-    assert driver.status()["last_error"] == "service unavailable"
+    assert isinstance(driver.last_error, PollFailed)
+    status = driver.status()
+    assert status["last_error"] == "polling servers failed: service unavailable"
+    assert status["consecutive_failures"] == "1"
+    assert status["last_success"] != "None"
     client.servers.fail_list = False
     driver.poll()
     assert driver.last_error is None
     assert driver.number_of_updates == 3
+    assert driver.status()["consecutive_failures"] == "0"
+
+
+def test_the_last_success_stays_while_polls_fail() -> None:
+    driver, client, clock = make()
+    client.servers.fail_list = True
+    driver.poll()
+    assert driver.status()["last_success"] == "None"
+    assert not driver.initialized  # no complete poll yet
+    client.servers.fail_list = False
+    driver.poll()
+    succeeded = str(clock.now)
+    assert driver.initialized
+    client.servers.fail_list = True
+    clock.advance(seconds=30)
+    driver.poll()
+    assert driver.status()["last_success"] == succeeded
+    assert driver.status()["last_updated"] == str(clock.now)
+
+
+def test_polls_back_off_while_the_service_fails() -> None:
+    driver, client, _ = make(poll_time="10")
+    assert driver.next_poll_delay() == 10.0
+    client.servers.fail_list = True
+    delays = []
+    for _ in range(8):
+        driver.poll()
+        delays.append(driver.next_poll_delay())
+    assert delays == [10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0, 300.0]
+    client.servers.fail_list = False
+    driver.poll()
+    assert driver.next_poll_delay() == 10.0
+
+
+def test_backoff_with_a_long_or_no_poll_time() -> None:
+    slow, client, _ = make(poll_time="600")
+    client.servers.fail_list = True
+    slow.poll()
+    slow.poll()
+    assert slow.next_poll_delay() == 600.0  # never more often than poll_time, never beyond it
+    manual, client, _ = make(poll_time="0")
+    assert manual.next_poll_delay() is None  # only on refresh
+    client.servers.fail_list = True
+    manual.poll()
+    manual.poll()
+    assert manual.next_poll_delay() == 2.0  # a failing manual datasource retries by itself
+
+
+def test_an_unchanged_answer_is_not_translated_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    driver, client, _ = make()
+    client.servers.data = [{"id": "s1", "name": "web"}]
+    calls = []
+    original = tr.translate
+
+    def counting(spec: tr.TableSpec, objects: object) -> object:
+        calls.append(spec.table)
+        return original(spec, objects)
+
+    monkeypatch.setattr(tr, "translate", counting)
+    driver.poll()
+    driver.poll()
+    assert calls.count("servers") == 1
+    client.servers.data = [{"id": "s1", "name": "db"}]
+    assert driver.poll()["servers"] == {("s1", "db")}
+    assert calls.count("servers") == 2
 
 
 def test_rows_disappear_when_the_service_drops_them() -> None:
@@ -117,4 +188,4 @@ def test_fetch_without_a_path_is_an_error_of_the_poll() -> None:
 
     driver = NoFetch("n", CREDENTIALS, client=FakeClient())
     driver.poll()
-    assert isinstance(driver.last_error, NotImplementedError)
+    assert "does not say how to fetch" in str(driver.last_error)

@@ -35,6 +35,10 @@ SHIPPED = {
     "TagBasedNetworkSecurityZone": ("tagsz", 14),
     "VolumeEncryption": ("volen", 4),
     "VolumeEncryptionPauseServer": ("pvole", 1),
+    "KubernetesApprovedRegistries": ("k8reg", 4),
+    "KubernetesResourceLimits": ("k8lim", 4),
+    "KubernetesPrivilegedContainers": ("k8prv", 4),
+    "KubernetesNamespaceOwner": ("k8own", 6),
 }
 
 # driver-schemas.md

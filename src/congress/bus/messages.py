@@ -89,9 +89,12 @@ class Announcement:
     node_id: str = ""
     present: bool = True
     version: str = VERSION
+    lazy: tuple[str, ...] = ()
+    """Tables a subscriber should take only when it reads them (their polling waits for one)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "schema", {t: tuple(c) for t, c in self.schema.items()})
+        object.__setattr__(self, "lazy", tuple(self.lazy))
 
 
 TableMessage = TableSnapshot | TableDelta
@@ -146,6 +149,7 @@ def to_wire(message: Message) -> dict[str, Any]:
             schema={t: list(c) for t, c in message.schema.items()},
             node_id=message.node_id,
             present=message.present,
+            lazy=list(message.lazy),
         )
     return body
 

@@ -160,6 +160,7 @@ def _start_services(conf: cfg.ConfigOpts, node: Node, database: Any, distributed
             node_id=conf.node_id,
             sync_period=float(conf.datasource_sync_period),
             local_engine="policy_engine" in roles,
+            request_timeout=float(conf.datasource_request_timeout),
         )
     if "policy_engine" in roles:
         engine = PolicyEngineService(

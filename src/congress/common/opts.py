@@ -149,6 +149,13 @@ core_opts: Final[list[cfg.Opt]] = [
         "engines, of the policies and rules) from the database: a safety net behind the "
         "change notifications.",
     ),
+    cfg.FloatOpt(
+        "datasource_request_timeout",
+        default=30.0,
+        min=0.1,
+        help="Seconds a datasource driver waits for an answer from its cloud (Keystone "
+        "included) before the request counts as failed.",
+    ),
     cfg.BoolOpt(
         "enable_execute_action",
         default=True,

@@ -21,6 +21,7 @@ from typing import Any
 from congress.datalog.ast import Row, Value
 from congress.datalog.values import normalize_value
 from congress.datasources import _specs as s
+from congress.datasources._compiled import compiled
 from congress.datasources.errors import TranslationError, TranslatorError
 
 Out = dict[str, list[Row]]
@@ -35,6 +36,17 @@ def translate(spec: s.TableSpec, objects: Any) -> Out:
     """
     if spec.parent_key is not None:
         raise TranslatorError(f"table {spec.table!r}: a root translator has no parent_key")
+    fast = compiled(spec)
+    if fast is not None:
+        try:
+            return fast(objects)
+        except Exception:  # the interpreter below raises the precise error
+            pass
+    return interpret(spec, objects)
+
+
+def interpret(spec: s.TableSpec, objects: Any) -> Out:
+    """``translate`` by walking the spec (the definition; the compiled path must agree)."""
     out: Out = {name: [] for name in s.tables(spec)}
     items = _call(spec.objects_extract_fn, objects, spec.table, "objects_extract_fn")
     for obj in _elements(items, spec.table):

@@ -34,6 +34,7 @@ from congress.datasources.errors import (
     LazyTableNotActive,
     MissingRequiredOptions,
     NotSupported,
+    PollFailed,
     TranslatorError,
     UnknownAction,
     UnknownTable,
@@ -90,12 +91,25 @@ class Driver:
         self.client = client
         self.clock: Clock = clock or utc_now
         self.last_updated: datetime | None = None
+        self.last_success: datetime | None = None
         self.last_error: Exception | None = None
         self.number_of_updates = 0
         self.initialized = False
         self._state: dict[str, set[Row]] = {}
+        self.configure()
+
+    def configure(self) -> None:
+        """Read the (already validated) options into attributes: subclasses extend this
+        instead of the constructor (calling ``super().configure()`` first)."""
 
     # --- declaration -----------------------------------------------------------------------
+
+    @classmethod
+    def build_client(cls, config: Mapping[str, Any], *, timeout: float = 30.0) -> Any:
+        """The client of the driver's service for ``config`` (the host calls it when it builds
+        the driver; requests give up after ``timeout`` seconds). It must not do I/O: the first
+        poll does. The base has none (None)."""
+        return None
 
     @classmethod
     def info(cls, driver_id: str | None = None) -> dict[str, Any]:
@@ -143,6 +157,11 @@ class Driver:
         """Check option values; subclasses parse theirs here and raise ``InvalidConfig``."""
 
     # --- tables and status -----------------------------------------------------------------
+
+    def translators(self) -> Sequence[tr.TableSpec]:
+        """This instance's root translator specs: the class's ``TRANSLATORS`` (a driver whose
+        tables come from its config, like ``json``, overrides this and ``datasource_schema``)."""
+        return self.TRANSLATORS
 
     def datasource_schema(self) -> Schema:
         """This instance's tables and columns (a driver configured with its tables overrides)."""
@@ -214,28 +233,26 @@ class PollingDriver(Driver):
     CONFIG: ClassVar[Mapping[str, Option]] = {"poll_time": opts.POLL_TIME}
     FETCH: ClassVar[Mapping[str, str]] = {}
     DEFAULT_POLL_TIME: ClassVar[int] = 10
+    MAX_BACKOFF: ClassVar[float] = 300.0
+    """The longest wait between two polls while the service keeps failing (seconds)."""
 
-    def __init__(
-        self,
-        name: str,
-        config: Mapping[str, Any] | None = None,
-        *,
-        client: Any = None,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, client=client, clock=clock)
+    def configure(self) -> None:
+        super().configure()
         self.poll_time = opts.integer(
             self.config.get("poll_time", self.DEFAULT_POLL_TIME), "poll_time"
         )
         self.lazy_tables = frozenset(opts.name_list(self.config.get("lazy_tables"), "lazy_tables"))
-        self._active = {s.table for s in self.TRANSLATORS if s.table not in self.lazy_tables}
+        self._active = {s.table for s in self.translators() if s.table not in self.lazy_tables}
         self.refresh_requested = False
+        self.consecutive_failures = 0
+        self._raw: dict[str, Any] = {}  # root -> what the service answered last time
+        self._this_poll: dict[str, Any] = {}  # once_per_poll's answers (or errors)
 
     @classmethod
     def check_options(cls, config: Mapping[str, Any], datasource: str) -> None:
         super().check_options(config, datasource)
         opts.integer(config.get("poll_time", cls.DEFAULT_POLL_TIME), "poll_time")
-        roots = [s.table for s in cls.TRANSLATORS]
+        roots = cls.root_tables(config)
         invalid = [
             t for t in opts.name_list(config.get("lazy_tables"), "lazy_tables") if t not in roots
         ]
@@ -244,6 +261,11 @@ class PollingDriver(Driver):
                 f"Invalid lazy tables: {invalid}. Accepted tables for datasource "
                 f"{datasource} are {roots}."
             )
+
+    @classmethod
+    def root_tables(cls, config: Mapping[str, Any]) -> list[str]:
+        """The root tables of a datasource with ``config`` (those ``lazy_tables`` may name)."""
+        return [s.table for s in cls.TRANSLATORS]
 
     def fetch(self, root: str) -> Any:
         """The raw objects of one root table from the service."""
@@ -257,25 +279,77 @@ class PollingDriver(Driver):
 
     def poll(self) -> dict[str, set[Row]]:
         """Fetch and translate every active root; a root that fails keeps its previous rows
-        and its error becomes ``last_error``. Returns the snapshot of ``tables()``."""
+        and its error becomes ``last_error`` (the poll then counts as failed, and the next one
+        waits longer: ``next_poll_delay``). A root whose answer equals the previous one is not
+        translated again. Returns the snapshot of ``tables()``."""
         self.refresh_requested = False
-        self.last_error = None
-        for spec in self.TRANSLATORS:
-            if spec.table in self._active:
-                self._poll_root(spec)
+        errors: list[str] = []
+        try:
+            for spec in self.translators():
+                if spec.table in self._active:
+                    error = self._poll_root(spec)
+                    if error is not None:
+                        errors.append(error)
+        finally:
+            self._this_poll.clear()
         self._record_update()
-        self.initialized = True
+        if errors:
+            self.consecutive_failures += 1
+            self.last_error = PollFailed("; ".join(errors))
+        else:
+            self.consecutive_failures = 0
+            self.last_error = None
+            self.last_success = self.last_updated
+            self.initialized = True
         return self.tables()
 
-    def _poll_root(self, spec: tr.TableSpec) -> None:
+    def _poll_root(self, spec: tr.TableSpec) -> str | None:
         try:
-            rows = tr.translate(spec, self.fetch(spec.table))
+            raw = self.fetch(spec.table)
+            if spec.table in self._raw and self._raw[spec.table] == raw:
+                return None
+            rows = tr.translate(spec, raw)
         except Exception as exc:
-            LOG.exception("datasource %s: polling %s failed", self.name, spec.table)
-            self.last_error = exc
-            return
+            text = f"polling {spec.table} failed: {exc}"
+            LOG.warning("datasource %s: %s", self.name, text, exc_info=LOG.isEnabledFor(10))
+            return text
+        self._raw[spec.table] = raw
         for table, table_rows in rows.items():
             self._state[table] = set(table_rows)
+        return None
+
+    def once_per_poll(self, key: str, read: Callable[[], Any]) -> Any:
+        """``read()``'s answer, read once per poll however many roots ask for it (a list that
+        several tables share); its exception, too, is raised again to each of them."""
+        if key not in self._this_poll:
+            try:
+                self._this_poll[key] = (True, read())
+            except Exception as exc:
+                self._this_poll[key] = (False, exc)
+        ok, found = self._this_poll[key]
+        if not ok:
+            raise found
+        return found
+
+    def next_poll_delay(self) -> float | None:
+        """Seconds until the next poll: ``poll_time`` while polls succeed; after ``n`` failed
+        polls in a row, ``poll_time * 2**(n-1)`` (at least 1 s) up to ``MAX_BACKOFF`` (or
+        ``poll_time`` if that is longer). None: poll only on refresh (``poll_time`` 0, no
+        failure)."""
+        if self.consecutive_failures == 0:
+            return float(self.poll_time) if self.poll_time > 0 else None
+        base = float(self.poll_time) if self.poll_time > 0 else 1.0
+        delay = base * 2.0 ** min(self.consecutive_failures - 1, 30)
+        return min(delay, max(self.MAX_BACKOFF, float(self.poll_time)))
+
+    def status(self) -> dict[str, str]:
+        """The counters, with ``last_success`` (time of the last poll without error) and
+        ``consecutive_failures``."""
+        return {
+            **super().status(),
+            "last_success": str(self.last_success),
+            "consecutive_failures": str(self.consecutive_failures),
+        }
 
     def request_refresh(self) -> None:
         """Ask the host for a poll now (``refresh_requested`` stays set until ``poll()``)."""
@@ -284,24 +358,26 @@ class PollingDriver(Driver):
     def activate(self, table: str) -> bool:
         """Someone subscribed to ``table``: activate its lazy root. True if it was inactive
         (the host should poll so that the table fills)."""
-        root = self._root_of(table)
+        root = self.root_of(table)
         if root in self._active:
             return False
         self._active.add(root)
+        self._raw.pop(root, None)
         return True
 
     def tables(self) -> dict[str, set[Row]]:
         snapshot = super().tables()
-        return {t: rows for t, rows in snapshot.items() if self._root_of(t) in self._active}
+        return {t: rows for t, rows in snapshot.items() if self.root_of(t) in self._active}
 
     def rows(self, table: str) -> set[Row]:
         found = super().rows(table)
-        if self._root_of(table) not in self._active:
+        if self.root_of(table) not in self._active:
             raise LazyTableNotActive(f"table {table} is a lazy table and is not subscribed.")
         return found
 
-    def _root_of(self, table: str) -> str:
-        for spec in self.TRANSLATORS:
+    def root_of(self, table: str) -> str:
+        """The root table whose translator fills ``table``."""
+        for spec in self.translators():
             if table in tr.tables(spec):
                 return spec.table
         raise UnknownTable(f"table {table!r} does not exist in datasource {self.name}")
@@ -314,15 +390,8 @@ class PushDriver(Driver):
 
     CONFIG: ClassVar[Mapping[str, Option]] = {"persist_data": opts.PERSIST_DATA}
 
-    def __init__(
-        self,
-        name: str,
-        config: Mapping[str, Any] | None = None,
-        *,
-        client: Any = None,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, client=client, clock=clock)
+    def configure(self) -> None:
+        super().configure()
         self.persist_data = opts.strict_bool(self.config.get("persist_data", False), "persist_data")
         self.initialized = True
 

@@ -19,7 +19,10 @@ Hierarchy (``http_status`` is a hint for the API layer, which owns the mapping):
     ├── UnknownTable                    unknown_table (404): the driver has no such table
     ├── LazyTableNotActive              lazy_table (400): a lazy table nobody subscribed to yet
     ├── UnknownAction                   unknown_action (400): the action cannot be executed
-    ├── ActionFailed                    action_failed (500): the action raised an exception
+    ├── ActionFailed                    action_failed (502): the action raised an exception
+    ├── PollFailed                      poll_failed: a poll could not read some tables (status)
+    ├── ServiceError                    service_error (502): a request to the datasource's
+    │                                     service failed (auth, timeout, HTTP error, bad JSON)
     ├── DriverNotFound                  driver_not_found (404): no such (permitted) driver
     └── DriverLoadError                 driver_load_error (500): a driver entry point is broken
 """
@@ -40,6 +43,8 @@ CODES: dict[str, str] = {
     "lazy_table": "a lazy table that nobody has subscribed to yet",
     "unknown_action": "the driver cannot execute that action",
     "action_failed": "the action was called and raised an exception",
+    "poll_failed": "a poll could not read some of the datasource's tables",
+    "service_error": "a request to the datasource's service failed",
     "driver_not_found": "no installed and permitted driver has that name",
     "driver_load_error": "a driver entry point cannot be loaded",
 }
@@ -113,7 +118,17 @@ class UnknownAction(DatasourceError):
 
 class ActionFailed(DatasourceError):
     code = "action_failed"
-    http_status = 500
+    http_status = 502
+
+
+class PollFailed(DatasourceError):
+    code = "poll_failed"
+    http_status = 502
+
+
+class ServiceError(DatasourceError):
+    code = "service_error"
+    http_status = 502
 
 
 class DriverNotFound(DatasourceError):

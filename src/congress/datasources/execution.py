@@ -88,7 +88,7 @@ class ExecutionMixin:
         try:
             return method(*positional, **named)
         except Exception as exc:
-            raise ActionFailed(f"{prefix} the method raised an exception.") from exc
+            raise ActionFailed(f"{prefix} the method raised an exception: {exc}") from exc
 
     def _resolve(self, action: str, spec: Action) -> Callable[..., Any] | None:
         if spec.handler is not None:

@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 
 from congress.datasources import options as opts
 from congress.datasources import translators as tr
-from congress.datasources.driver import Clock, Schema
 from congress.datasources.driver import PushDriver as PushDriverBase
+from congress.datasources.driver import Schema
 from congress.datasources.errors import InvalidConfig
 from congress.datasources.options import Option
 
@@ -65,15 +65,8 @@ class PushDriver(PushDriverBase):
         "description": Option(description="ignored (the original required it)"),
     }
 
-    def __init__(
-        self,
-        name: str,
-        config: Mapping[str, Any] | None = None,
-        *,
-        client: Any = None,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, client=client, clock=clock)
+    def configure(self) -> None:
+        super().configure()
         self._tables = parse_tables(self.config["tables"])
 
     @classmethod

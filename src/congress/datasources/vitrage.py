@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from congress.datalog.ast import Row
 from congress.datasources import options as opts
 from congress.datasources import translators as tr
-from congress.datasources.driver import Clock, PushDriver
+from congress.datasources.driver import PushDriver
 from congress.datasources.errors import InvalidWebhook
 from congress.datasources.options import Option
 
@@ -85,15 +85,8 @@ class VitrageDriver(PushDriver):
     }
     TRANSLATORS: ClassVar[tuple[tr.TableSpec, ...]] = (ALARMS,)
 
-    def __init__(
-        self,
-        name: str,
-        config: Mapping[str, Any] | None = None,
-        *,
-        client: Any = None,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(name, config, client=client, clock=clock)
+    def configure(self) -> None:
+        super().configure()
         self.hours_to_keep_alarm = opts.number(
             self.config.get("hours_to_keep_alarm", DEFAULT_HOURS_TO_KEEP_ALARM),
             "hours_to_keep_alarm",

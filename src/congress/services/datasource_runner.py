@@ -3,17 +3,24 @@
 Imports: the standard library, SQLAlchemy's ``Engine`` type, congress.bus, congress.db and
 congress.datasources.
 
-A ``Runner`` serialises every call to its driver (drivers are not thread-safe) under ``lock``
-and publishes the driver's tables through a ``Publisher`` under the same lock, so the numbers
-of each table go out in order. Push drivers with ``persist_data`` have each changed table stored
-in ``dstabledata`` after it is published, and restored by ``restore`` before the first
-publication. Threads (daemons, stopped by ``stop``): a polling driver gets one that polls at
-once, then every ``poll_time`` seconds (0: only when asked) or as soon as ``request_refresh``
-wakes it; a driver with ``expire``/``expire_interval`` (vitrage) gets one that expires old rows.
-Without threads (``threads=False``), ``request_refresh`` polls in the caller's thread.
+A ``Runner`` serialises the calls to its driver under ``lock`` and publishes the driver's
+tables through a ``Publisher`` under the same lock, so the numbers of each table go out in
+order. A poll is the exception: it runs under its own lock (one poll at a time) without
+holding ``lock``, so that a cloud that is slow to answer never holds up the status, rows and
+actions of the datasource; the driver replaces each table's row set whole when a poll
+translates it, so a reader sees the old set or the new one.
 
-Lock order (to stay free of deadlocks): runner lock, then publisher, then the bus's
-subscribers, then the policy engine. Nothing here waits for the host's lock.
+Push drivers with ``persist_data`` have each changed table stored in ``dstabledata`` after it
+is published, and restored by ``restore`` before the first publication.
+
+Threads (daemons, stopped by ``stop``): a polling driver gets one that polls at once, then
+every ``poll_time`` seconds (0: only when asked) or as soon as ``request_refresh`` wakes it
+(after failed polls it waits longer: ``PollingDriver.next_poll_delay``); a driver with
+``expire``/``expire_interval`` (vitrage) gets one that expires old rows. Without threads
+(``threads=False``), ``request_refresh`` polls in the caller's thread.
+
+Lock order (to stay free of deadlocks): poll lock, then runner lock, then publisher, then the
+bus's subscribers, then the policy engine. Nothing here waits for the host's lock.
 """
 
 from __future__ import annotations
@@ -54,6 +61,9 @@ class Runner:
         self.record = record
         self.driver = driver
         self.lock = threading.RLock()
+        # A poll waits for its cloud without holding ``lock``: status, rows and actions are
+        # answered meanwhile (the driver replaces each table's set whole, never edits it).
+        self._poll_lock = threading.Lock()
         self._db = database
         self._publisher = Publisher(bus, record.name, on_subscribe=self.activate)
         self._stopping = threading.Event()
@@ -69,9 +79,16 @@ class Runner:
         return bool(self._threads)
 
     def announcement(self, node_id: str) -> Announcement:
-        schema = self.driver.datasource_schema()
+        driver = self.driver
+        schema = driver.datasource_schema()
+        lazy: list[str] = []
+        if isinstance(driver, PollingDriver):
+            lazy = [t for t in schema if driver.root_of(t) in driver.lazy_tables]
         return Announcement(
-            self.name, {t: tuple(c.name for c in cols) for t, cols in schema.items()}, node_id
+            self.name,
+            {t: tuple(c.name for c in cols) for t, cols in schema.items()},
+            node_id,
+            lazy=tuple(lazy),
         )
 
     # -- life cycle --------------------------------------------------------------------------
@@ -159,7 +176,7 @@ class Runner:
         driver = self.driver
         if not isinstance(driver, PollingDriver):
             return
-        with self.lock:
+        with self._poll_lock:
             try:
                 driver.poll()
             except Exception as exc:
@@ -183,8 +200,9 @@ class Runner:
         assert isinstance(self.driver, PollingDriver)
         while not self._stopping.is_set():
             self.poll()
-            poll_time = self.driver.poll_time
-            self._wake.wait(poll_time if poll_time > 0 else None)
+            with self.lock:
+                delay = self.driver.next_poll_delay()
+            self._wake.wait(delay)
             self._wake.clear()
 
     def expire(self) -> None:

@@ -75,6 +75,7 @@ class DatasourceHost:
         client_factory: ClientFactory | None = None,
         sync_period: float = 0.0,
         local_engine: bool = False,
+        request_timeout: float = 30.0,
     ) -> None:
         self._db = database
         self._bus = bus
@@ -83,6 +84,7 @@ class DatasourceHost:
         self._node_id = node_id
         self._poll = poll
         self._clients = client_factory
+        self._request_timeout = request_timeout
         self._sync_period = sync_period
         self._secrets = SecretBox(key_path)
         self._lock = threading.RLock()
@@ -193,7 +195,13 @@ class DatasourceHost:
         self._bus.announce(Announcement(runner.name, node_id=self._node_id, present=False))
 
     def _make_driver(self, cls: type[Driver], name: str, config: Mapping[str, Any]) -> Driver:
-        client = None if self._clients is None else self._clients(cls, name, config)
+        """The driver, its config checked, with its client (``client_factory``'s, or the one
+        the driver class builds with the request timeout)."""
+        cls.validate_config(config, datasource=name)
+        if self._clients is not None:
+            client = self._clients(cls, name, config)
+        else:
+            client = cls.build_client(config, timeout=self._request_timeout)
         return cls(name, config, client=client, clock=self._clock)
 
     # -- drivers -----------------------------------------------------------------------------
@@ -374,7 +382,7 @@ class DatasourceHost:
         named: Mapping[str, Any] | None = None,
     ) -> Any:
         """Run an action now (the API's route); recorded in the execution log; raises
-        ``UnknownAction`` (400) or ``ActionFailed`` (500)."""
+        ``UnknownAction`` (400) or ``ActionFailed`` (502)."""
         if not isinstance(action, str) or not action:
             raise errors.BadRequest("An action name is required")
         if not isinstance(positional, list | tuple):

@@ -124,6 +124,7 @@ class PolicyEngineService:
         self._node_id = node_id
         self._tl = threading.local()  # the revision the current thread's last write produced
         self._write_listeners: list[Callable[[int], None]] = []
+        self._rules_listeners: list[Callable[[], None]] = []
         # why the rows that appear now appear (see _handle); None: they were there before
         self._activation: str | None = UNIQUE
         self._unacked_lock = threading.Lock()
@@ -166,6 +167,28 @@ class PolicyEngineService:
     def add_write_listener(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(revision)`` after each change this engine writes (to announce it)."""
         self._write_listeners.append(listener)
+
+    def add_rules_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after rules were added to the runtime (from this node's writes,
+        from another node's, or a reload), under the engine's lock: it must not block."""
+        self._rules_listeners.append(listener)
+
+    def referenced_tables(self, policy: str) -> set[str]:
+        """The tables of ``policy`` that some rule's body reads (``policy:table``)."""
+        with self._lock:
+            return {
+                lit.table
+                for _, rule in self._rules.values()
+                for lit in rule.body
+                if lit.policy == policy
+            }
+
+    def _rules_changed(self) -> None:
+        for listener in self._rules_listeners:
+            try:
+                listener()
+            except Exception:
+                LOG.exception("a rules listener failed")
 
     def take_written_revision(self) -> int | None:
         """The revision the last write of this thread produced (then forgotten)."""
@@ -505,6 +528,7 @@ class PolicyEngineService:
         self._handle(self._rt.insert(record.policy_name, [checked]))
         self._rules[record.id] = (self._rule_view(record), checked)
         self._pending.pop(record.id, None)
+        self._rules_changed()
 
     def _apply_rule_deleted(self, rule_id: str) -> None:
         if self._pending.pop(rule_id, None) is not None:

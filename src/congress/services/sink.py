@@ -5,10 +5,13 @@ datasource_execution).
 
 ``PolicyEngineSink(engine, bus)`` watches the bus's directory of publishers. For each
 datasource announced it makes the datasource policy (``ensure_datasource`` with the announced
-schema) and subscribes to every table with a ``Subscriber``: the snapshot replaces the table in
-the engine (``replace``), deltas go in as batches (``receive``), each named by its activation
-``datasource:table:epoch:seqnum`` (the first snapshot of a subscription by none: its rows held
-before and fire no action; ADR 0005). A datasource announced later is
+schema) and subscribes to its tables with a ``Subscriber``: to every table except those the
+announcement calls lazy (the tables of a driver's ``lazy_tables``), which it subscribes to only
+once a rule of this engine reads them (``PolicyEngineService.referenced_tables``, checked
+whenever rules are added); the subscription is what makes the driver poll them. The snapshot
+replaces the table in the engine (``replace``), deltas go in as batches (``receive``), each
+named by its activation ``datasource:table:epoch:seqnum`` (the first snapshot of a subscription
+by none: its rows held before and fire no action; ADR 0005). A datasource announced later is
 subscribed to when it is announced; one that goes away is unsubscribed and its policy dropped
 (its rows leave every policy). An announcement whose name belongs to a policy that is not a
 datasource policy is refused with an error in the log.
@@ -70,6 +73,9 @@ class PolicyEngineSink:
         self._lock = threading.RLock()
         self._schemas: dict[str, Mapping[str, tuple[str, ...]]] = {}
         self._subs: dict[str, dict[str, Subscriber]] = {}  # datasource -> table -> subscriber
+        self._lazy: dict[str, frozenset[str]] = {}  # datasource -> tables taken only when read
+        self._lazy_lock = threading.Lock()
+        self._lazy_pending = False
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._behind: dict[tuple[str, str], float] = {}
@@ -78,6 +84,7 @@ class PolicyEngineSink:
         """Watch the directory (subscribing to every datasource present now); with
         ``resync_period``, run ``check`` that often in a daemon thread."""
         self._stopping.clear()
+        self._engine.add_rules_listener(self._rules_added)
         self._bus.listen(ACTION_DONE, self._on_action_done)
         self._bus.watch_services(self.on_announcement)
         self._bus.watch_peers(self._on_peer)
@@ -167,6 +174,7 @@ class PolicyEngineSink:
     def on_announcement(self, announcement: Announcement) -> None:
         with self._lock:
             if announcement.present:
+                self._lazy[announcement.publisher] = frozenset(announcement.lazy)
                 self._attach(announcement.publisher, announcement.schema)
             else:
                 self._detach(announcement.publisher)
@@ -187,13 +195,50 @@ class PolicyEngineSink:
         for table in list(tables):
             if schema.get(table) != old_schema.get(table):
                 tables.pop(table).stop()
+        lazy = self._lazy.get(name, frozenset())
+        wanted = self._engine.referenced_tables(name) if lazy else set()
         for table in schema:
-            if table not in tables:
+            if table not in tables and (table not in lazy or table in wanted):
                 sub = self._subscriber(name, table)
                 tables[table] = sub
                 sub.start()
 
+    def subscribe_read_lazy_tables(self) -> None:
+        """Subscribe to the lazy tables that rules now read."""
+        with self._lock:
+            for name, schema in list(self._schemas.items()):
+                lazy = self._lazy.get(name, frozenset())
+                tables = self._subs.get(name)
+                if not lazy or tables is None:
+                    continue
+                for table in sorted(self._engine.referenced_tables(name) & lazy):
+                    if table in schema and table not in tables:
+                        LOG.info("a rule reads %s:%s: subscribing", name, table)
+                        sub = self._subscriber(name, table)
+                        tables[table] = sub
+                        sub.start()
+
+    def _rules_added(self) -> None:
+        # called under the engine's lock: subscribing (which may wait for a snapshot from
+        # another process) happens in a short-lived thread, one at a time
+        if self._stopping.is_set() or not any(self._lazy.values()):
+            return
+        with self._lazy_lock:
+            if self._lazy_pending:
+                return
+            self._lazy_pending = True
+        threading.Thread(target=self._lazy_once, name="congress-sink-lazy", daemon=True).start()
+
+    def _lazy_once(self) -> None:
+        with self._lazy_lock:
+            self._lazy_pending = False
+        try:
+            self.subscribe_read_lazy_tables()
+        except Exception:
+            LOG.exception("subscribing to lazy tables failed")
+
     def _detach(self, name: str) -> None:
+        self._lazy.pop(name, None)
         for sub in self._subs.pop(name, {}).values():
             sub.stop()
         if self._schemas.pop(name, None) is not None:
