@@ -14,6 +14,7 @@ from fakecloud import FakeCloud
 from congress.datasources.cinder import CinderDriver
 from congress.datasources.errors import (
     ActionFailed,
+    InvalidActionArguments,
     InvalidDriverOptions,
     LazyTableNotActive,
     UnknownAction,
@@ -360,18 +361,20 @@ def test_an_action_shows_in_the_next_poll(driver: CinderDriver) -> None:
 
 
 @pytest.mark.parametrize(
-    ("action", "positional"),
+    ("action", "positional", "why"),
     [
-        ("volumes.extend", [V[0], "big"]),
-        ("volumes.set_bootable", [V[0], "maybe"]),
-        ("volumes.set_metadata", [V[0], "[1, 2]"]),
+        ("volumes.extend", [V[0], "big"], "new_size must be an integer"),
+        ("volumes.set_bootable", [V[0], "maybe"], "flag must be True or False"),
+        ("volumes.set_metadata", [V[0], "[1, 2]"], "metadata must be an object"),
     ],
 )
 def test_bad_arguments_fail_before_any_request(
-    cloud: FakeCloud, driver: CinderDriver, action: str, positional: list[Any]
+    cloud: FakeCloud, driver: CinderDriver, action: str, positional: list[Any], why: str
 ) -> None:
-    with pytest.raises(ActionFailed):
+    with pytest.raises(InvalidActionArguments, match="the arguments do not fit") as caught:
         driver.execute(action, positional)
+    assert caught.value.http_status == 400
+    assert why in str(caught.value)
     assert cloud.requests_to(VOLUME_PREFIX + "/volumes", "POST") == []
 
 

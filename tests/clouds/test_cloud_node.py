@@ -10,6 +10,7 @@ cloud from the API and from ``execute[...]``.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -179,6 +180,27 @@ def test_a_failing_cloud_keeps_its_rows_and_says_why(
     assert recovered["consecutive_failures"] == "0" and recovered["last_success"] != good
 
 
+def test_a_service_that_is_gone_is_one_short_clause(
+    api: Client, cloud: FakeCloud, nova: NovaFake
+) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        gone = f"http://127.0.0.1:{s.getsockname()[1]}"
+    config = cloud.credentials(poll_time="0", endpoint=gone + "/compute/v2.1")
+    body = {"name": "nova", "driver": "nova", "config": config}
+    status, body = api.post("/v1/data-sources", body)
+    assert status == 201, body
+    failed = wait_for(
+        lambda: (s := api.get("/v1/data-sources/nova/status")[1])["last_error"] != "None" and s,
+        "the error",
+    )
+    tables = "servers, flavors, hypervisors, services, availability_zones"
+    assert failed["last_error"] == (
+        f"polling {tables} failed: cannot connect: {gone}: [Errno 111] Connection refused"
+    )
+    assert failed["last_success"] == "None" and failed["initialized"] == "False"
+
+
 def test_a_hanging_cloud_does_not_hold_up_the_status(
     api: Client, cloud: FakeCloud, nova: NovaFake
 ) -> None:
@@ -241,6 +263,12 @@ def test_actions_reach_the_cloud_from_the_api_and_from_policy(
         "/v1/data-sources/nova?action=execute", {"name": "servers.explode", "args": {}}
     )
     assert status == 400 and answer["error"]["error_data"]["code"] == "unknown_action"
+    status, answer = api.post("/v1/data-sources/nova?action=execute", {"name": "servers.pause"})
+    assert status == 400 and answer["error"]["error_data"]["code"] == "invalid_action_arguments"
+    body = {"name": "servers.pause", "args": {"positional": ["no-such-server"]}}
+    status, answer = api.post("/v1/data-sources/nova?action=execute", body)
+    assert status == 502 and answer["error"]["error_data"]["code"] == "action_failed"
+    assert "404" in answer["error"]["message"]
 
     errored = [s["id"] for s in nova.servers if s["status"] == "ERROR"]
     assert errored

@@ -10,7 +10,12 @@ import fake_keystone_admin as fk
 import pytest
 from fakecloud import PROJECT_ID, PROJECT_NAME, USER_ID, USERNAME, FakeCloud
 
-from congress.datasources.errors import ActionFailed, LazyTableNotActive, PollFailed
+from congress.datasources.errors import (
+    ActionFailed,
+    InvalidActionArguments,
+    LazyTableNotActive,
+    PollFailed,
+)
 from congress.datasources.keystonev3 import KeystoneV3Driver
 
 USERS = f"{fk.PREFIX}/users"
@@ -136,10 +141,14 @@ def test_lazy_tables_are_not_fetched_until_activated(cloud: FakeCloud) -> None:
 
 
 # -- failures -----------------------------------------------------------------------------------
-def assert_kept(driver: KeystoneV3Driver, text: str) -> None:
+ALL_ROOTS = "users, roles, projects, domains"
+
+
+def assert_kept(driver: KeystoneV3Driver, text: str, failed: str = "users") -> None:
+    """The poll keeps the last rows; ``failed`` names the tables of the one failure clause."""
     assert driver.poll() == EXPECTED
     assert isinstance(driver.last_error, PollFailed)
-    assert "polling users failed" in str(driver.last_error)
+    assert f"polling {failed} failed: " in str(driver.last_error)
     assert text in str(driver.last_error)
 
 
@@ -171,7 +180,8 @@ def test_refused_authentication_keeps_the_last_rows(cloud: FakeCloud) -> None:
     driver.poll()
     cloud.fail(401, prefix=USERS)  # the token is rejected: keystoneauth authenticates again
     cloud.refuse_auth = True
-    assert_kept(driver, "authentication refused by Keystone")
+    # every table fails for the one reason: they share a clause
+    assert_kept(driver, "failed: authentication refused by Keystone", failed=ALL_ROOTS)
     assert_recovers(cloud, driver)
 
 
@@ -190,7 +200,7 @@ def test_a_first_poll_refused_by_keystone_fails_cleanly(cloud: FakeCloud) -> Non
     driver = make(cloud)
     assert driver.poll() == {t: set() for t in EXPECTED}
     # the refusal comes while openstacksdk builds the identity proxy (catalog discovery)
-    assert "polling users failed" in str(driver.last_error)
+    assert f"polling {ALL_ROOTS} failed: " in str(driver.last_error)
     assert "HTTP 401" in str(driver.last_error)
     assert not driver.initialized
     cloud.heal()
@@ -258,8 +268,19 @@ def test_users_update_passes_other_attributes_as_they_are(cloud: FakeCloud) -> N
 
 def test_users_update_without_attributes_sends_nothing(cloud: FakeCloud) -> None:
     driver = make(cloud)
-    with pytest.raises(ActionFailed):
+    with pytest.raises(InvalidActionArguments, match="the arguments do not fit") as caught:
         driver.execute("users.update", [fk.DEMO_USER])
+    assert "nothing to update" in str(caught.value)
+    assert cloud.requests_to(USERS, "PATCH") == []
+
+
+def test_users_update_with_an_enabled_that_is_not_a_boolean_sends_nothing(
+    cloud: FakeCloud,
+) -> None:
+    driver = make(cloud)
+    with pytest.raises(InvalidActionArguments, match="enabled must be True or False") as caught:
+        driver.execute("users.update", [fk.DEMO_USER], {"enabled": "perhaps"})
+    assert caught.value.http_status == 400
     assert cloud.requests_to(USERS, "PATCH") == []
 
 
@@ -324,7 +345,7 @@ def test_roles_grant_needs_one_actor_and_one_target(
     cloud: FakeCloud, named: dict[str, str]
 ) -> None:
     driver = make(cloud)
-    with pytest.raises(ActionFailed):
+    with pytest.raises(InvalidActionArguments, match="the arguments do not fit: give exactly one"):
         driver.execute("roles.grant", [fk.MEMBER_ROLE], named)
     assert cloud.requests_to(fk.PREFIX, "PUT") == []
 

@@ -13,6 +13,7 @@ from fakecloud import FakeCloud
 from congress.datasources import translators as tr
 from congress.datasources.errors import (
     ActionFailed,
+    InvalidActionArguments,
     InvalidConfig,
     InvalidLazyTables,
     LazyTableNotActive,
@@ -427,8 +428,9 @@ def test_explicit_servers_set_meta_takes_key_value_pairs(
 def test_explicit_servers_set_meta_with_an_unpaired_key_fails_before_any_request(
     cloud: FakeCloud, driver: NovaDriver
 ) -> None:
-    with pytest.raises(ActionFailed, match="servers_set_meta") as failure:
+    with pytest.raises(InvalidActionArguments, match="servers_set_meta") as failure:
         driver.execute("servers_set_meta", [S[2], "owner", "ops", "tier"])
+    assert "the arguments do not fit" in str(failure.value)
     assert "pairs" in str(failure.value.__cause__)
     assert cloud.requests_to(COMPUTE_PREFIX, "POST") == []
 
@@ -470,8 +472,9 @@ def test_services_enable_from_2_53_takes_a_service_id(cloud: FakeCloud, fake: No
 def test_services_action_without_binary_before_2_53_fails_without_request(
     cloud: FakeCloud, driver: NovaDriver
 ) -> None:
-    with pytest.raises(ActionFailed, match="binary"):
+    with pytest.raises(InvalidActionArguments, match=r"needs api_version 2\.53") as e:
         driver.execute("services.disable", ["compute-0"])
+    assert e.value.http_status == 400
     assert cloud.requests_to(COMPUTE_PREFIX + "/os-services", "PUT") == []
 
 

@@ -7,8 +7,15 @@ from typing import Any
 import pytest
 from ds_fakes import CREDENTIALS, FakeClient, FakePollingDriver
 
-from congress.datasources.errors import ActionFailed, UnknownAction
-from congress.datasources.execution import Action, client_actions
+from congress.datasources.errors import ActionFailed, InvalidActionArguments, UnknownAction
+from congress.datasources.execution import (
+    Action,
+    bool_arg,
+    client_actions,
+    int_arg,
+    keys_arg,
+    metadata_arg,
+)
 
 
 def make() -> tuple[FakePollingDriver, FakeClient]:
@@ -64,8 +71,31 @@ def test_a_failing_call_is_action_failed_with_the_cause() -> None:
     with pytest.raises(ActionFailed, match=r"but the method raised an exception: boom") as e:
         driver.execute("servers.explode")
     assert isinstance(e.value.__cause__, ValueError)
-    with pytest.raises(ActionFailed):
-        driver.execute("servers.pause", [], {"bogus": 1})  # a TypeError from the call
+    assert e.value.http_status == 502
+
+
+def test_arguments_that_do_not_fit_are_a_400_and_nothing_is_called() -> None:
+    driver, client = make()
+    for positional, named in (([], {"bogus": 1}), ([], {}), (["s1", "s2", "s3"], {})):
+        with pytest.raises(InvalidActionArguments, match="the arguments do not fit") as e:
+            driver.execute("servers.pause", positional, named)
+        assert e.value.http_status == 400
+    assert client.servers.calls == []
+
+
+def test_a_handler_refuses_arguments_with_a_400() -> None:
+    assert metadata_arg('{"a": 1}') == {"a": "1"}
+    assert keys_arg("k") == ["k"] and keys_arg('["a", "b"]') == ["a", "b"]
+    assert bool_arg("false", "flag") is False and int_arg(" 7 ", "n") == 7
+    for bad in (
+        lambda: metadata_arg("{not json"),
+        lambda: metadata_arg("[1]"),
+        lambda: keys_arg("[oops"),
+        lambda: bool_arg("maybe", "flag"),
+        lambda: int_arg("7.5", "n"),
+    ):
+        with pytest.raises(InvalidActionArguments):
+            bad()
 
 
 def test_a_handler_method_of_the_driver() -> None:

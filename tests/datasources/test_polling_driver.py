@@ -6,6 +6,7 @@ import pytest
 from ds_fakes import CREDENTIALS, FakeClient, FakeClock, FakePollingDriver
 
 from congress.datasources import translators as tr
+from congress.datasources.driver import summarize_failures
 from congress.datasources.errors import LazyTableNotActive, PollFailed, UnknownTable
 
 
@@ -189,3 +190,18 @@ def test_fetch_without_a_path_is_an_error_of_the_poll() -> None:
     driver = NoFetch("n", CREDENTIALS, client=FakeClient())
     driver.poll()
     assert "does not say how to fetch" in str(driver.last_error)
+
+
+def test_tables_that_failed_alike_share_one_clause() -> None:
+    failures = [
+        ("servers", "GET /servers/detail: cannot connect: http://h:1: [Errno 111] refused"),
+        ("flavors", "GET /flavors/detail: cannot connect: http://h:1: [Errno 111] refused"),
+        ("zones", "GET /zones: HTTP 500 from GET http://h:1/zones"),
+    ]
+    assert summarize_failures(failures) == (
+        "polling servers, flavors failed: cannot connect: http://h:1: [Errno 111] refused; "
+        "polling zones failed: HTTP 500 from GET http://h:1/zones"
+    )
+    assert summarize_failures(failures[2:]) == (
+        "polling zones failed: GET /zones: HTTP 500 from GET http://h:1/zones"
+    )

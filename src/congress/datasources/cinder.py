@@ -25,8 +25,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from congress.datasources import translators as tr
-from congress.datasources.execution import Action
-from congress.datasources.nova import bool_arg, int_arg, keys_arg, metadata_arg
+from congress.datasources.execution import Action, bool_arg, int_arg, keys_arg, metadata_arg
 from congress.datasources.openstack import OPENSTACK_DRIVER_OPTIONS, OpenStackDriver
 from congress.datasources.options import Option
 

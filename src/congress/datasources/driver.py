@@ -19,6 +19,7 @@ Class attributes declare a driver: ``DRIVER_NAME`` (the entry-point name), ``DES
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -283,7 +284,7 @@ class PollingDriver(Driver):
         waits longer: ``next_poll_delay``). A root whose answer equals the previous one is not
         translated again. Returns the snapshot of ``tables()``."""
         self.refresh_requested = False
-        errors: list[str] = []
+        errors: list[tuple[str, str]] = []
         try:
             for spec in self.translators():
                 if spec.table in self._active:
@@ -295,7 +296,7 @@ class PollingDriver(Driver):
         self._record_update()
         if errors:
             self.consecutive_failures += 1
-            self.last_error = PollFailed("; ".join(errors))
+            self.last_error = PollFailed(summarize_failures(errors))
         else:
             self.consecutive_failures = 0
             self.last_error = None
@@ -303,16 +304,21 @@ class PollingDriver(Driver):
             self.initialized = True
         return self.tables()
 
-    def _poll_root(self, spec: tr.TableSpec) -> str | None:
+    def _poll_root(self, spec: tr.TableSpec) -> tuple[str, str] | None:
         try:
             raw = self.fetch(spec.table)
             if spec.table in self._raw and self._raw[spec.table] == raw:
                 return None
             rows = tr.translate(spec, raw)
         except Exception as exc:
-            text = f"polling {spec.table} failed: {exc}"
-            LOG.warning("datasource %s: %s", self.name, text, exc_info=LOG.isEnabledFor(10))
-            return text
+            LOG.warning(
+                "datasource %s: polling %s failed: %s",
+                self.name,
+                spec.table,
+                exc,
+                exc_info=LOG.isEnabledFor(logging.DEBUG),
+            )
+            return spec.table, str(exc)
         self._raw[spec.table] = raw
         for table, table_rows in rows.items():
             self._state[table] = set(table_rows)
@@ -455,6 +461,20 @@ class PushDriver(Driver):
             if len(fitting) < len(rows):
                 LOG.warning("datasource %s: dropping persisted rows of %s", self.name, table)
             self._state[table] = {tuple(tr.normalize(v) for v in r) for r in fitting}
+
+
+_REQUEST = re.compile(r"^[A-Z]+ \S+: ")
+
+
+def summarize_failures(errors: Sequence[tuple[str, str]]) -> str:
+    """``polling T failed: why`` per failed root table, in order; tables that failed for the
+    same reason (the text after the request, ``GET /path: ``) share one clause, so a cloud
+    that is down reads ``polling servers, flavors failed: cannot connect: ...``."""
+    reasons: dict[str, list[str]] = {}
+    for table, text in errors:
+        key = _REQUEST.sub("", text) if len(errors) > 1 else text
+        reasons.setdefault(key, []).append(table)
+    return "; ".join(f"polling {', '.join(t)} failed: {why}" for why, t in reasons.items())
 
 
 def expect_list(body: Any, table: str) -> list[Any]:

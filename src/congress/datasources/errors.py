@@ -19,6 +19,8 @@ Hierarchy (``http_status`` is a hint for the API layer, which owns the mapping):
     ├── UnknownTable                    unknown_table (404): the driver has no such table
     ├── LazyTableNotActive              lazy_table (400): a lazy table nobody subscribed to yet
     ├── UnknownAction                   unknown_action (400): the action cannot be executed
+    ├── InvalidActionArguments          invalid_action_arguments (400): the arguments do not fit
+    │                                     the action (found before anything is sent)
     ├── ActionFailed                    action_failed (502): the action raised an exception
     ├── PollFailed                      poll_failed: a poll could not read some tables (status)
     ├── ServiceError                    service_error (502): a request to the datasource's
@@ -42,6 +44,7 @@ CODES: dict[str, str] = {
     "unknown_table": "the driver has no table of that name",
     "lazy_table": "a lazy table that nobody has subscribed to yet",
     "unknown_action": "the driver cannot execute that action",
+    "invalid_action_arguments": "the arguments do not fit the action (nothing was sent)",
     "action_failed": "the action was called and raised an exception",
     "poll_failed": "a poll could not read some of the datasource's tables",
     "service_error": "a request to the datasource's service failed",
@@ -113,6 +116,13 @@ class LazyTableNotActive(DatasourceError):
 
 class UnknownAction(DatasourceError):
     code = "unknown_action"
+    http_status = 400
+
+
+class InvalidActionArguments(DatasourceError, ValueError):
+    """Raised by an action's handler, before it sends anything, for arguments it cannot use."""
+
+    code = "invalid_action_arguments"
     http_status = 400
 
 

@@ -1,6 +1,6 @@
 """Executing actions on a driver's service: the registry and the dotted client calls.
 
-Imports: standard library and congress.datasources.errors.
+Imports: standard library, congress.datasources.errors and congress.datasources.options.
 
 A driver that can act mixes in ``ExecutionMixin`` and lists its actions: the class-level
 ``ACTIONS`` (``{name: Action(description, args, handler)}``), plus any added at run time with
@@ -10,17 +10,24 @@ a listed action (the original ran any reachable client attribute; the API's acti
 exactly what can run): the driver method ``handler`` when the action names one, otherwise the
 client's dotted attribute path (``servers.pause`` calls ``client.servers.pause(*positional,
 **named)``). Path components starting with ``_`` never resolve.
+
+Arguments that do not fit an action are a 400 ``InvalidActionArguments``, found before
+anything is sent: those that do not bind to the handler's signature, and those a handler
+refuses with ``InvalidActionArguments`` (``metadata_arg``, ``keys_arg``, ``bool_arg`` and
+``int_arg`` parse the usual kinds: a policy passes strings, the API passes JSON).
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import reduce
 from typing import Any, ClassVar, NamedTuple
 
-from congress.datasources.errors import ActionFailed, UnknownAction
+from congress.datasources import options as opts
+from congress.datasources.errors import ActionFailed, InvalidActionArguments, UnknownAction
 
 
 class Action(NamedTuple):
@@ -77,7 +84,9 @@ class ExecutionMixin:
         named: Mapping[str, Any] | None = None,
     ) -> Any:
         """Run ``action`` with the arguments; ``UnknownAction`` if it is not listed or does not
-        resolve, ``ActionFailed`` (with the cause chained) if the call raised."""
+        resolve, ``InvalidActionArguments`` if the arguments do not fit its signature or its
+        handler refuses them (before sending anything), ``ActionFailed`` (with the cause
+        chained) if the call raised anything else."""
         named = dict(named or {})
         args_text = repr({"positional": list(positional), "named": named})
         prefix = f"driver {self.name} tries to execute {action} on arguments {args_text} but"
@@ -86,7 +95,15 @@ class ExecutionMixin:
         if method is None:
             raise UnknownAction(f"{prefix} the method isn't accepted as an executable method.")
         try:
+            inspect.signature(method).bind(*positional, **named)
+        except TypeError as exc:
+            raise InvalidActionArguments(f"{prefix} the arguments do not fit: {exc}") from None
+        except ValueError:  # a callable without a signature: let the call decide
+            pass
+        try:
             return method(*positional, **named)
+        except InvalidActionArguments as exc:
+            raise InvalidActionArguments(f"{prefix} the arguments do not fit: {exc}") from exc
         except Exception as exc:
             raise ActionFailed(f"{prefix} the method raised an exception: {exc}") from exc
 
@@ -162,3 +179,50 @@ def _describe(method: Callable[..., Any], doc: str) -> Action:
         params = []
     args = tuple((p, described.get(p, "None")) for p in params)
     return Action(pieces[0].strip() if doc else "", args)
+
+
+# -- arguments of actions (a policy passes strings; the API passes JSON) ---------------------
+
+
+def metadata_arg(value: Any, what: str = "metadata") -> dict[str, str]:
+    """A metadata argument: an object or its JSON text; keys and values become strings."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise InvalidActionArguments(f"{what} is not JSON: {exc}") from None
+    if not isinstance(value, Mapping):
+        raise InvalidActionArguments(f"{what} must be an object of key/value pairs, not {value!r}")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def keys_arg(value: Any) -> list[str]:
+    """A list-of-keys argument: a list, its JSON text, or a single key."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.lstrip().startswith("[") else [value]
+        except ValueError as exc:
+            raise InvalidActionArguments(f"keys is not JSON: {exc}") from None
+    if not isinstance(value, list | tuple):
+        raise InvalidActionArguments(f"keys must be a list of keys, not {value!r}")
+    return [str(k) for k in value]
+
+
+def bool_arg(value: Any, what: str) -> bool:
+    """A boolean argument: a bool or one of the usual texts (``"True"``, ``"false"``...)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in opts.TRUE_STRINGS | opts.FALSE_STRINGS:
+        return text in opts.TRUE_STRINGS
+    raise InvalidActionArguments(f"argument {what} must be True or False, not {value!r}")
+
+
+def int_arg(value: Any, what: str) -> int:
+    """An integer argument: an int or its decimal text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise InvalidActionArguments(f"argument {what} must be an integer, not {value!r}") from None

@@ -21,10 +21,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from congress.datasources import options as opts
 from congress.datasources import translators as tr
-from congress.datasources.errors import ServiceError
-from congress.datasources.execution import Action
+from congress.datasources.errors import InvalidActionArguments, ServiceError
+from congress.datasources.execution import Action, bool_arg
 from congress.datasources.openstack import OpenStackDriver
 
 USERS = tr.HDict(
@@ -190,11 +189,11 @@ def _body(
     as keystoneclient did, and ``enabled`` given as text (as policies give it) is read as a
     boolean."""
     if len(args) > len(known):
-        raise TypeError(f"at most {len(known) + 1} positional arguments")
+        raise InvalidActionArguments(f"at most {len(known) + 1} positional arguments")
     values = {name: value for (name, _, _), value in zip(known, args, strict=False)}
     twice = sorted(set(values) & set(named))
     if twice:
-        raise TypeError(f"arguments given twice: {', '.join(twice)}")
+        raise InvalidActionArguments(f"arguments given twice: {', '.join(twice)}")
     values.update(named)
     fields = {name: field for name, field, _ in known}
     body: dict[str, Any] = {}
@@ -202,10 +201,10 @@ def _body(
         if value is None:
             continue
         if name == "enabled" and isinstance(value, str):
-            value = opts.strict_bool(value, "enabled")
+            value = bool_arg(value, "enabled")
         body[fields.get(name, name)] = value
     if not body:
-        raise ValueError("nothing to update: no attribute given")
+        raise InvalidActionArguments("nothing to update: no attribute given")
     return body
 
 
@@ -219,10 +218,10 @@ def _assignment(
 ) -> str:
     """``/projects/{p}/users/{u}/roles/{r}`` and its domain, system and group forms."""
     if (user is None) == (group is None):
-        raise ValueError("give exactly one of user and group")
+        raise InvalidActionArguments("give exactly one of user and group")
     targets = [t for t in (system, domain, project) if t is not None and t is not False]
     if len(targets) != 1:
-        raise ValueError("give exactly one of system, domain and project")
+        raise InvalidActionArguments("give exactly one of system, domain and project")
     if project is not None:
         target = f"/projects/{_segment(project)}"
     elif domain is not None:

@@ -56,7 +56,12 @@ from kubernetes.client.exceptions import ApiException
 from congress.datasources import options as opts
 from congress.datasources import translators as tr
 from congress.datasources.driver import ExecutionMixin, PollingDriver
-from congress.datasources.errors import InvalidConfig, MissingRequiredOptions, ServiceError
+from congress.datasources.errors import (
+    InvalidActionArguments,
+    InvalidConfig,
+    MissingRequiredOptions,
+    ServiceError,
+)
 from congress.datasources.execution import Action
 from congress.datasources.options import Option
 
@@ -683,15 +688,15 @@ def _replicas(value: Any) -> int:
     elif isinstance(value, str) and re.fullmatch(r"\s*\+?\d+\s*", value):
         number = int(value)
     else:
-        raise ValueError(f"replicas must be a non-negative integer, not {value!r}")
+        raise InvalidActionArguments(f"replicas must be a non-negative integer, not {value!r}")
     if number < 0:
-        raise ValueError(f"replicas must be a non-negative integer, not {value!r}")
+        raise InvalidActionArguments(f"replicas must be a non-negative integer, not {value!r}")
     return number
 
 
 def _name(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{what} must be a non-empty string, not {value!r}")
+        raise InvalidActionArguments(f"{what} must be a non-empty string, not {value!r}")
     return value
 
 
@@ -880,7 +885,7 @@ class KubernetesDriver(ExecutionMixin, PollingDriver):
     def _check_namespace(self, value: Any) -> str:
         namespace = _name(value, "namespace")
         if self.namespace is not None and namespace != self.namespace:
-            raise ValueError(
+            raise InvalidActionArguments(
                 f"namespace {namespace!r} is outside this datasource's namespace {self.namespace!r}"
             )
         return namespace

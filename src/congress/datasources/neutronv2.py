@@ -43,7 +43,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from congress.datasources import translators as tr
-from congress.datasources.errors import ServiceError
+from congress.datasources.errors import InvalidActionArguments, ServiceError
 from congress.datasources.execution import Action
 from congress.datasources.openstack import OPENSTACK_DRIVER_OPTIONS, OpenStackDriver
 from congress.datasources.options import Option
@@ -404,14 +404,14 @@ class NeutronV2Driver(OpenStackDriver):
     def update_resource_attrs(self, *args: Any) -> Any:
         """``PUT /v2.0/<resources>/<id>`` with ``{resource_type: {attr: value, ...}}``."""
         if len(args) < 4 or len(args) % 2:
-            raise ValueError(
+            raise InvalidActionArguments(
                 "update_resource_attrs takes a resource type, a resource id and pairs of "
                 f"attribute and value; got {len(args)} arguments"
             )
         resource_type, resource_id = str(args[0]), args[1]
         collection = UPDATABLE.get(resource_type)
         if collection is None:
-            raise ValueError(
+            raise InvalidActionArguments(
                 f"update_resource_attrs: unknown resource type {resource_type!r}; "
                 f"accepted: {', '.join(UPDATABLE)}"
             )
@@ -518,7 +518,7 @@ def _segment(value: Any) -> str:
     ``@`` may stay as they are in a segment)."""
     text = str(value)
     if not text:
-        raise ValueError("an empty id or tag")
+        raise InvalidActionArguments("an empty id or tag")
     return quote(text, safe=":@")
 
 
@@ -526,7 +526,7 @@ def _tag_path(resource_type: Any, resource_id: Any, tag: Any) -> str:
     kind = str(resource_type)
     collection = TAG_RESOURCES.get(kind, kind)
     if not _SEGMENT.match(collection):
-        raise ValueError(f"invalid resource type {kind!r}")
+        raise InvalidActionArguments(f"invalid resource type {kind!r}")
     return f"/{collection}/{_segment(resource_id)}/tags/{_segment(tag)}"
 
 
@@ -555,7 +555,7 @@ def _structured(value: Any, name: str) -> dict[str, Any]:
         try:
             value = yaml.safe_load(value)
         except yaml.YAMLError as exc:
-            raise ValueError(f"{name} is not valid JSON/YAML: {exc}") from exc
+            raise InvalidActionArguments(f"{name} is not valid JSON/YAML: {exc}") from exc
     if not isinstance(value, Mapping):
-        raise ValueError(f"{name} must be an object (or its JSON/YAML text)")
+        raise InvalidActionArguments(f"{name} must be an object (or its JSON/YAML text)")
     return {str(k): v for k, v in value.items()}

@@ -24,15 +24,13 @@ original's explicit wrapper of ``servers.set_meta``.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from congress.datasources import options as opts
 from congress.datasources import translators as tr
-from congress.datasources.errors import InvalidConfig
-from congress.datasources.execution import Action
+from congress.datasources.errors import InvalidActionArguments, InvalidConfig
+from congress.datasources.execution import Action, bool_arg, keys_arg, metadata_arg
 from congress.datasources.openstack import OPENSTACK_DRIVER_OPTIONS, OpenStackDriver
 from congress.datasources.options import Option
 
@@ -240,44 +238,6 @@ NOVA_ACTIONS: Mapping[str, Action] = {
 }
 
 
-def metadata_arg(value: Any, what: str = "metadata") -> dict[str, str]:
-    """A metadata argument: an object or its JSON text; keys and values become strings."""
-    if isinstance(value, str):
-        value = json.loads(value)
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{what} must be an object of key/value pairs, not {value!r}")
-    return {str(k): str(v) for k, v in value.items()}
-
-
-def keys_arg(value: Any) -> list[str]:
-    """A list-of-keys argument: a list, its JSON text, or a single key."""
-    if isinstance(value, str):
-        value = json.loads(value) if value.lstrip().startswith("[") else [value]
-    if not isinstance(value, list | tuple):
-        raise ValueError(f"keys must be a list of keys, not {value!r}")
-    return [str(k) for k in value]
-
-
-def bool_arg(value: Any, what: str) -> bool:
-    """A boolean argument: a bool or one of the usual texts (``"True"``, ``"false"``...)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in opts.TRUE_STRINGS | opts.FALSE_STRINGS:
-        return text in opts.TRUE_STRINGS
-    raise ValueError(f"argument {what} must be True or False, not {value!r}")
-
-
-def int_arg(value: Any, what: str) -> int:
-    """An integer argument: an int or its decimal text."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise ValueError(f"argument {what} must be an integer, not {value!r}") from None
-
-
 class NovaDriver(OpenStackDriver):
     """Datasource driver for OpenStack Compute (Nova)."""
 
@@ -401,20 +361,31 @@ class NovaDriver(OpenStackDriver):
 
     def services_disable(self, host: Any, binary: Any = None) -> None:
         if binary is None:  # a service ID (api_version 2.53 and later)
+            self._service_id_allowed()
             self.service.disable_service(str(host))
         else:
             self.service.disable_service(None, host=str(host), binary=str(binary))
 
     def services_enable(self, host: Any, binary: Any = None) -> None:
         if binary is None:
+            self._service_id_allowed()
             self.service.enable_service(str(host))
         else:
             self.service.enable_service(None, host=str(host), binary=str(binary))
 
+    def _service_id_allowed(self) -> None:
+        version = self.api_version(self.config)
+        minor = int(version.partition(".")[2] or 0)
+        if minor < 53:
+            raise InvalidActionArguments(
+                f"a service alone (without binary) needs api_version 2.53 or later; this "
+                f"datasource uses {version}: give the host and the binary"
+            )
+
     def servers_set_meta(self, server: Any, *pairs: Any) -> None:
         """``servers.set_meta(server, {k1: v1, ...})`` from positional key/value pairs."""
         if len(pairs) % 2:
-            raise ValueError(
+            raise InvalidActionArguments(
                 f"servers_set_meta takes the server then meta keys and values in pairs; got "
                 f"{len(pairs)} key and value arguments, an odd number"
             )

@@ -26,6 +26,7 @@ Actions are explicit: each driver's ``ACTIONS`` names, with the original's clien
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -87,7 +88,7 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, ks.RequestTimeout):
         return f"timed out: {exc}"
     if isinstance(exc, ks.ConnectFailure):
-        return f"cannot connect: {exc}"
+        return f"cannot connect: {short_connect_error(str(exc))}"
     if isinstance(exc, ks.HttpError):
         return _http_text(exc)
     if isinstance(exc, ks.EndpointNotFound | ks.EmptyCatalog):
@@ -95,6 +96,15 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, ks.ClientException):
         return f"{type(exc).__name__}: {exc}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def short_connect_error(text: str) -> str:
+    """``Unable to establish connection to URL: <urllib3's pages>`` as ``URL: [Errno 111]
+    Connection refused`` (the socket error is what tells a typo from a firewall)."""
+    url = re.search(r"https?://[^\s:/]+(?::\d+)?", text)
+    errno = re.findall(r"\[Errno -?\d+\][^'\")]*", text)
+    reason = errno[-1].strip() if errno else text[-200:]
+    return f"{url.group(0)}: {reason}" if url else reason
 
 
 def _http_text(exc: Any) -> str:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from congress.datasources import translators as tr
-from congress.datasources.errors import ServiceError
+from congress.datasources.errors import InvalidActionArguments, ServiceError
 from congress.datasources.execution import Action
 from congress.datasources.openstack import MAX_PAGES, OpenStackDriver
 
@@ -177,7 +177,7 @@ def _not_found(exc: ServiceError) -> bool:
 
 def _container(name: str) -> str:
     if not str(name):
-        raise ValueError("a container name is required")
+        raise InvalidActionArguments("a container name is required")
     return f"/{quote(str(name), safe='')}"
 
 
@@ -193,7 +193,7 @@ def _names(objects: Any) -> list[str]:
         return [objects]
     if isinstance(objects, Iterable) and not isinstance(objects, Mapping | bytes):
         return [str(o) for o in objects]
-    raise ValueError(f"objects must be a name or a list of names, not {objects!r}")
+    raise InvalidActionArguments(f"objects must be a name or a list of names, not {objects!r}")
 
 
 def _options(options: Any) -> Mapping[str, Any]:
@@ -203,12 +203,12 @@ def _options(options: Any) -> Mapping[str, Any]:
         try:
             options = json.loads(options)
         except ValueError as exc:
-            raise ValueError(f"options must be a JSON object: {exc}") from None
+            raise InvalidActionArguments(f"options must be a JSON object: {exc}") from None
     if not isinstance(options, Mapping):
-        raise ValueError(f"options must be an object, not {options!r}")
+        raise InvalidActionArguments(f"options must be an object, not {options!r}")
     unknown = sorted(set(options) - POST_OPTIONS)
     if unknown:
-        raise ValueError(f"unknown options {unknown}; known: {sorted(POST_OPTIONS)}")
+        raise InvalidActionArguments(f"unknown options {unknown}; known: {sorted(POST_OPTIONS)}")
     return options
 
 
@@ -231,7 +231,7 @@ def _pairs(value: Any, option: str) -> list[tuple[str, str]]:
         for item in value:
             name, sep, text = str(item).partition(":")
             if not sep or not name.strip():
-                raise ValueError(f"option {option}: {item!r} is not 'name:value'")
+                raise InvalidActionArguments(f"option {option}: {item!r} is not 'name:value'")
             pairs.append((name.strip(), text.strip()))
         return pairs
-    raise ValueError(f"option {option} must be an object or a list of 'name:value'")
+    raise InvalidActionArguments(f"option {option} must be an object or a list of 'name:value'")
