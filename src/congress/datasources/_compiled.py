@@ -63,6 +63,16 @@ class _Writer:
     def line(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
 
+    def loop(self, depth: int, items: str, table: str) -> str:
+        """``for e in items:`` (``items`` checked to be a list as the interpreter checks it);
+        returns the element's variable."""
+        element = self.var("e")
+        self.line(
+            depth, f"if {items}.__class__ is not list: {items} = _E({items}, {self.const(table)})"
+        )
+        self.line(depth, f"for {element} in {items}:")
+        return element
+
     def value(self, depth: int, target: str, expr: str, fn: Any) -> None:
         """``target = normalised(fn(expr))``."""
         if fn is not None:
@@ -88,11 +98,9 @@ def _compile(spec: s.TableSpec) -> Compiled:
     if spec.objects_extract_fn is not None:
         w.line(1, f"items = {w.const(spec.objects_extract_fn, '_x')}(objects)")
         items = "items"
-    table_const = w.const(spec.table)
-    w.line(1, f"if {items}.__class__ is not list: {items} = _E({items}, {table_const})")
-    w.line(1, f"for obj in {items}:")
-    w.line(2, "if obj is None: continue")
-    _emit(w, spec, "obj", {}, 2, appends)
+    obj = w.loop(1, items, spec.table)
+    w.line(2, f"if {obj} is None: continue")
+    _emit(w, spec, obj, {}, 2, appends)
     result = ", ".join(f"{w.const(t)}: {name}_rows" for t, name in appends.items())
     w.line(1, f"return {{{result}}}")
     namespace = dict(w.env)
@@ -116,10 +124,7 @@ def _emit(
         prefix.append(parent[spec.parent_key])
     if isinstance(spec, s.HDict):
         if spec.in_list:  # the object is a list of objects, each a row
-            element = w.var("e")
-            table = w.const(spec.table)
-            w.line(depth, f"if {obj}.__class__ is not list: {obj} = _E({obj}, {table})")
-            w.line(depth, f"for {element} in {obj}:")
+            element = w.loop(depth, obj, spec.table)
             _hdict(w, spec, element, prefix, depth + 1, appends)
         else:
             _hdict(w, spec, obj, prefix, depth, appends)
@@ -136,10 +141,7 @@ def _emit(
             w.line(depth + 1, f"{appends[spec.table]}(({_tuple([*prefix, key])}))")
             _nested(w, sub, item, {spec.key_col: key}, depth + 1, appends)
         return
-    element = w.var("e")
-    table = w.const(spec.table)
-    w.line(depth, f"if {obj}.__class__ is not list: {obj} = _E({obj}, {table})")
-    w.line(depth, f"for {element} in {obj}:")
+    element = w.loop(depth, obj, spec.table)
     sub = spec.translator
     assert isinstance(sub, s.Value)  # a list of sub-tables needs id_col: not compiled
     w.value(depth + 1, element, element, sub.extract_fn)
