@@ -300,7 +300,7 @@ def test_a_polling_driver_is_polled_on_refresh(node: Node) -> None:
     assert node.engine.rows("alice", "up") == []
     status = node.host.status("fake")
     assert status["number_of_updates"] == "2" and status["initialized"] == "True"
-    assert node.host.actions("fake")["results"][1] == {
+    assert node.host.actions("fake")["results"][2] == {
         "name": "servers.pause",
         "args": [{"name": "server", "description": "the server id"}],
         "description": "Pause a server",
@@ -310,6 +310,18 @@ def test_a_polling_driver_is_polled_on_refresh(node: Node) -> None:
         "table_id": "flavors",
         "columns": [{"name": "id", "description": None}, {"name": "ram", "description": None}],
     }
+
+
+def test_an_action_that_asks_for_a_refresh_gets_a_poll(node_factory: Callable[..., Node]) -> None:
+    node = node_factory(poll=True)
+    node.host.create_datasource("fake", "fake", CREDENTIALS)  # poll_time 0: on refresh only
+    client = node.clients["fake"]
+    wait_until(lambda: client.servers.lists == 1)
+    node.host.execute("fake", "servers.pause", ["s1"], {})  # asks for nothing
+    time.sleep(0.2)
+    assert client.servers.lists == 1
+    node.host.execute("fake", "refresh_after", [], {})
+    wait_until(lambda: client.servers.lists == 2)
 
 
 def test_polling_threads_honour_poll_time_and_refresh_and_stop(

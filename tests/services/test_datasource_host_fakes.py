@@ -57,7 +57,11 @@ class FakePollingDriver(ExecutionMixin, PollingDriver):
     ACTIONS: ClassVar[Mapping[str, Action]] = {
         "servers.pause": Action("Pause a server", (("server", "the server id"),)),
         "servers.explode": Action("Always fails", (("server", "the server id"),)),
+        "refresh_after": Action("Does nothing, then asks for a poll", (), "refresh_after"),
     }
+
+    def refresh_after(self) -> None:
+        self.request_refresh()  # as a driver does to show an action's effect soon
 
     def fetch(self, root: str) -> Any:
         if root == "flavors":

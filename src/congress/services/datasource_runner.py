@@ -240,5 +240,11 @@ class Runner:
             return changed
 
     def execute(self, action: str, positional: Sequence[Any], named: Mapping[str, Any]) -> Any:
-        with self.lock:
-            return self.driver.execute(action, positional, named)
+        driver = self.driver
+        try:
+            with self.lock:
+                return driver.execute(action, positional, named)
+        finally:
+            # a driver that asked for a refresh after acting (to show the action's effect)
+            if isinstance(driver, PollingDriver) and driver.refresh_requested and self.threaded:
+                self._wake.set()
