@@ -3,13 +3,16 @@
 May import oslo.middleware, keystonemiddleware, congress.api and congress.common.
 
 As the original's paste pipelines, outermost first: CORS, proxy headers (``X-Forwarded-*``),
-request id, catch errors, then, for ``keystone``, keystonemiddleware's ``auth_token``. The
+request id, catch errors, the body size limit (``[limits] max_request_body_size``: 413 with the
+error body, before anything reads the body), then, for ``keystone``, keystonemiddleware's
+``auth_token``. The
 version documents (``/``, ``/v1``), ``/healthcheck`` and unknown paths outside ``/v1`` need no
 token (spec README, Unauthenticated routes).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -55,6 +58,43 @@ def _keystone_guard(authtoken: WSGIApp) -> WSGIApp:
     return guarded
 
 
+def _body_limit(app: WSGIApp, limit: int) -> WSGIApp:
+    """413 for a body over ``limit`` bytes: by its Content-Length, or, without one (chunked),
+    by reading at most ``limit + 1`` bytes of it first."""
+
+    def too_large(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        err = ApiError(
+            413,
+            f"The request body is over the limit max_request_body_size={limit} bytes",
+            CODES["unknown"].number,
+            {"code": "limit_exceeded", "limit": "max_request_body_size", "value": limit},
+        )
+        return wire.error_answer(err)(environ, start_response)
+
+    def limited(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        length = environ.get("CONTENT_LENGTH") or ""
+        if length.strip():
+            try:
+                size = int(length)
+            except ValueError:
+                size = 0
+            if size > limit:
+                return too_large(environ, start_response)
+        elif environ.get("wsgi.input") is not None and environ.get("REQUEST_METHOD") in (
+            "POST",
+            "PUT",
+            "PATCH",
+        ):
+            data = environ["wsgi.input"].read(limit + 1)
+            if len(data) > limit:
+                return too_large(environ, start_response)
+            environ["wsgi.input"] = io.BytesIO(data)
+            environ["CONTENT_LENGTH"] = str(len(data))
+        return app(environ, start_response)
+
+    return limited
+
+
 def build(services: Services, conf: cfg.ConfigOpts) -> WSGIApp:
     """The WSGI application to serve."""
     opts.set_config_defaults()
@@ -69,7 +109,8 @@ def build(services: Services, conf: cfg.ConfigOpts) -> WSGIApp:
         target = app if _open(environ.get("PATH_INFO", "/")) else protected
         return target(environ, start_response)
 
-    wrapped: WSGIApp = catch_errors.CatchErrors(route)
+    wrapped: WSGIApp = _body_limit(route, conf.limits.max_request_body_size)
+    wrapped = catch_errors.CatchErrors(wrapped)
     wrapped = request_id.RequestId(wrapped)
     wrapped = http_proxy_to_wsgi.HTTPProxyToWSGI(wrapped, conf)
     wrapped = cors.CORS(wrapped, conf)

@@ -33,6 +33,7 @@ from congress.api import pipeline
 from congress.api.services import Services
 from congress.bus.transport import InProcessBus, Transport
 from congress.common import config
+from congress.datalog.model import Limits
 from congress.datasources.loader import DriverLoader
 from congress.db import migration
 from congress.db.engine import make_engine
@@ -161,6 +162,7 @@ def _start_services(conf: cfg.ConfigOpts, node: Node, database: Any, distributed
             sync_period=float(conf.datasource_sync_period),
             local_engine="policy_engine" in roles,
             request_timeout=float(conf.datasource_request_timeout),
+            max_name_length=conf.limits.max_name_length,
         )
     if "policy_engine" in roles:
         engine = PolicyEngineService(
@@ -170,6 +172,12 @@ def _start_services(conf: cfg.ConfigOpts, node: Node, database: Any, distributed
             enable_execute_action=conf.enable_execute_action,
             executor=host.execute_request if host is not None else bus_executor(bus, conf.node_id),
             node_id=conf.node_id,
+            limits=Limits(
+                max_rows=conf.limits.max_derived_rows or None,
+                max_seconds=conf.limits.max_evaluation_seconds or None,
+            ),
+            max_rule_length=conf.limits.max_rule_length,
+            max_name_length=conf.limits.max_name_length,
         )
         engine.start()
         sink = PolicyEngineSink(

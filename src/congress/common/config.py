@@ -35,12 +35,14 @@ from congress.common.opts import (
     DATABASE_DEFAULTS,
     DSE_GROUP,
     JSON_INGESTER_GROUP,
+    LIMITS_GROUP,
     api_opts,
     cli_opts,
     compat_cli_opts,
     core_opts,
     dse_opts,
     json_ingester_opts,
+    limits_opts,
 )
 
 CONF: Final = cfg.CONF
@@ -65,6 +67,7 @@ def register_opts(conf: cfg.ConfigOpts = CONF) -> None:
     conf.register_opts(core_opts)
     conf.register_opts(dse_opts, group=DSE_GROUP)
     conf.register_opts(api_opts, group=API_GROUP)
+    conf.register_opts(limits_opts, group=LIMITS_GROUP)
     conf.register_opts(json_ingester_opts, group=JSON_INGESTER_GROUP)
     db_options.set_defaults(conf, **DATABASE_DEFAULTS)
 

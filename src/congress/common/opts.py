@@ -244,6 +244,42 @@ api_opts: Final[list[cfg.Opt]] = [
     ),
 ]
 
+LIMITS_GROUP: Final = cfg.OptGroup(
+    "limits",
+    title="Limits",
+    help="Bounds on requests and on evaluation. A request over one is refused and changes "
+    "nothing (413 for the body, otherwise 400 limit_exceeded, naming the limit and its value); "
+    "a data change that drives a policy over an evaluation limit puts that policy in an error "
+    "state until data or rules shrink.",
+)
+limits_opts: Final[list[cfg.Opt]] = [
+    cfg.IntOpt(
+        "max_request_body_size",
+        default=32 * 1024 * 1024,
+        min=1024,
+        help="Bytes a request body may have (pushed rows included).",
+    ),
+    cfg.IntOpt("max_rule_length", default=65536, min=1, help="Characters a rule's text may have."),
+    cfg.IntOpt(
+        "max_name_length",
+        default=255,
+        min=32,
+        help="Characters a name may have (policies, rules, datasources).",
+    ),
+    cfg.IntOpt(
+        "max_derived_rows",
+        default=10_000_000,
+        min=0,
+        help="Rows one request or one data change may derive in one policy (0: no limit).",
+    ),
+    cfg.FloatOpt(
+        "max_evaluation_seconds",
+        default=60.0,
+        min=0.0,
+        help="Seconds one request or one data change may evaluate one policy (0: no limit).",
+    ),
+]
+
 JSON_INGESTER_GROUP: Final = cfg.OptGroup("json_ingester", title="JSON ingester (not supported)")
 _NOT_SUPPORTED = "Not supported: the JSON ingester was not carried over (use the json driver)."
 json_ingester_opts: Final[list[cfg.Opt]] = [
@@ -264,6 +300,7 @@ def list_opts() -> list[tuple[str | cfg.OptGroup, list[cfg.Opt]]]:
         ("DEFAULT", [*core_opts, *cli_opts]),
         (DSE_GROUP, list(dse_opts)),
         (API_GROUP, list(api_opts)),
+        (LIMITS_GROUP, list(limits_opts)),
     ]
 
 

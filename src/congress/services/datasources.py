@@ -76,6 +76,7 @@ class DatasourceHost:
         sync_period: float = 0.0,
         local_engine: bool = False,
         request_timeout: float = 30.0,
+        max_name_length: int | None = None,
     ) -> None:
         self._db = database
         self._bus = bus
@@ -85,6 +86,7 @@ class DatasourceHost:
         self._poll = poll
         self._clients = client_factory
         self._request_timeout = request_timeout
+        self._max_name_length = max_name_length
         self._sync_period = sync_period
         self._secrets = SecretBox(key_path)
         self._lock = threading.RLock()
@@ -234,6 +236,10 @@ class DatasourceHost:
         """Validate, store (secrets encrypted) and run a datasource; returns its view
         ``{id, name, driver, description, config, enabled, type: None}``."""
         check_name(name)
+        if self._max_name_length is not None and len(name) > self._max_name_length:
+            raise errors.LimitExceeded(
+                "The datasource name", len(name), "max_name_length", self._max_name_length
+            )
         config = {} if config is None else config
         if not isinstance(config, Mapping):
             raise errors.BadRequest("The datasource config must be a JSON object")

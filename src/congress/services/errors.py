@@ -46,6 +46,17 @@ class BadRequest(ServiceError):
     code = "bad_request"
 
 
+class LimitExceeded(BadRequest):
+    """A request over one of the ``[limits]``; nothing was changed."""
+
+    code = "limit_exceeded"
+
+    def __init__(self, what: str, size: int, limit: str, value: int) -> None:
+        super().__init__(f"{what} has {size} characters, over the limit {limit}={value}")
+        self.limit = limit
+        self.value = value
+
+
 class SystemPolicy(BadRequest):
     code = "system_policy"
 

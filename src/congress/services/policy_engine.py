@@ -110,8 +110,12 @@ class PolicyEngineService:
         enable_execute_action: bool = True,
         executor: Executor | None = None,
         node_id: str = "",
+        max_rule_length: int | None = None,
+        max_name_length: int | None = None,
     ) -> None:
         self._db = database
+        self._max_rule_length = max_rule_length
+        self._max_name_length = max_name_length
         self._rt = Runtime(clock=clock, timer=timer, limits=limits)
         self._lock = threading.RLock()
         self._revision = 0
@@ -299,6 +303,10 @@ class PolicyEngineService:
     ) -> tuple[PolicyView, list[RuleView]]:
         """Create a policy (and its rules, all or nothing)."""
         kind = kind or "nonrecursive"
+        self._check_length("The policy name", name, "max_name_length", self._max_name_length)
+        for given in rules:
+            if isinstance(given, Mapping):
+                self._check_rule_size(given.get("rule"), given.get("name"))
         if abbreviation is not None and not 1 <= len(abbreviation) <= 5:
             raise errors.InvalidAbbreviation(
                 f"abbreviation {abbreviation!r} is not 1 to 5 characters"
@@ -442,6 +450,7 @@ class PolicyEngineService:
         self, policy: str, text: str, *, name: str | None = None, comment: str | None = None
     ) -> RuleView:
         """Check, persist, then apply one rule (or fact); 409 when it is already there."""
+        self._check_rule_size(text, name)
         with self._lock:
             self.sync()
             pol = self._find_policy(policy)
@@ -491,6 +500,16 @@ class PolicyEngineService:
                 self._apply_rule_deleted(view.id)
             self._written(gone.revision)
             return view
+
+    def _check_rule_size(self, text: Any, name: Any) -> None:
+        self._check_length("The rule", text, "max_rule_length", self._max_rule_length)
+        self._check_length("The rule name", name, "max_name_length", self._max_name_length)
+
+    @staticmethod
+    def _check_length(what: str, value: Any, limit: str, maximum: int | None) -> None:
+        """``LimitExceeded`` (400) for a text over its limit (before anything is done)."""
+        if maximum is not None and isinstance(value, str) and len(value) > maximum:
+            raise errors.LimitExceeded(what, len(value), limit, maximum)
 
     def _write(self, what: str, change: Callable[[int], T]) -> T:
         """Run a database change conditional on the revision applied here; when another
