@@ -8,6 +8,7 @@ killed with SIGKILL while they write, restarted on the same state, and read back
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -145,7 +146,7 @@ class Writer(threading.Thread):
                 if status != 201:
                     return
                 self.created[name].add(extra)
-            except OSError:  # the server is gone
+            except (OSError, http.client.HTTPException):  # the server is gone
                 return
             i += 1
 
