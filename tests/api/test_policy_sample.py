@@ -48,12 +48,18 @@ def test_default_rules() -> None:
 def test_decisions_are_remembered_for_the_ttl_only(tmp_path: pathlib.Path) -> None:
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text('"get_v1": "role:reader"\n')
+    # a config file, not oslo_policy.opts.set_defaults: that changes the default policy_file
+    # of every later ConfigOpts in the process (a reader's reads were refused in later tests)
+    conf_file = tmp_path / "congress.conf"
+    conf_file.write_text(f"[oslo_policy]\npolicy_file = {policy_file}\n")
     conf = cfg.ConfigOpts()
-    conf([], project="congress-test", default_config_files=[], default_config_dirs=[])
+    conf(
+        ["--config-file", str(conf_file)],
+        project="congress-test",
+        default_config_files=[],
+        default_config_dirs=[],
+    )
     now = [0.0]
-    from oslo_policy import opts as policy_opts
-
-    policy_opts.set_defaults(conf, policy_file=str(policy_file))
     authz = Authorizer(conf, ttl=1.0, timer=lambda: now[0])
     reader = Context("u", "p", ("reader",))
     authz.check(reader, "get_v1")

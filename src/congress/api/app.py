@@ -37,12 +37,22 @@ class Route:
     method: str
     pattern: re.Pattern[str]
     handler: Handler
-    access: str  # get_v1, create_v1, update_v1, delete_v1, or "" (no authorisation)
+    access: str  # get_v1, create_v1, update_v1, delete_v1, or "" (open: no authorisation)
+    path: str = ""  # the pattern as declared: /v1/policies/<policy>
+    read_actions: tuple[str, ...] = ()  # ?action= values that are reads (get_v1)
+
+    def access_for(self, req: webob.Request) -> str:
+        """The access rule of this request (docs/security.md, Authorization)."""
+        if self.read_actions and wire.query(req, "action") in self.read_actions:
+            return "get_v1"
+        return self.access
 
 
-def _r(method: str, path: str, handler: Handler, access: str) -> Route:
+def _r(
+    method: str, path: str, handler: Handler, access: str, read_actions: tuple[str, ...] = ()
+) -> Route:
     regex = "^" + re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", path) + "/?$"
-    return Route(method, re.compile(regex), handler, access)
+    return Route(method, re.compile(regex), handler, access, path, read_actions)
 
 
 P = "/v1/policies/<policy>"
@@ -53,7 +63,7 @@ ROUTES: tuple[Route, ...] = (
     _r("POST", "/v1/policies", policies.create_policy, "create_v1"),
     _r("GET", P, policies.show_policy, "get_v1"),
     _r("DELETE", P, policies.delete_policy, "delete_v1"),
-    _r("POST", P, policies.policy_action, ""),  # simulate is a read, execute a write
+    _r("POST", P, policies.policy_action, "create_v1", read_actions=("simulate",)),
     _r("GET", P + "/status", policies.policy_status, "get_v1"),
     _r("GET", P + "/rules", policies.list_rules, "get_v1"),
     _r("POST", P + "/rules", policies.create_rule, "create_v1"),
@@ -137,7 +147,7 @@ class CongressApp:
         return wire.to_api_error(e)
 
     def dispatch(self, req: webob.Request) -> webob.Response:
-        path = req.path_info.rstrip("/") or "/"
+        path = wire.url_path(req).rstrip("/") or "/"
         if path == "/":
             return wire.answer(versions.root(req), 200)
         if path == "/healthcheck":
@@ -152,9 +162,7 @@ class CongressApp:
             if route.method != req.method:
                 allowed.append(route.method)
                 continue
-            access = route.access
-            if route.handler is policies.policy_action:
-                access = policies.action_access(req, route.handler)
+            access = route.access_for(req)
             if access:
                 ctx = auth.context_from(req, self.strategy)
                 self.authorizer.check(ctx, access)

@@ -1,13 +1,17 @@
 """Who is asking, and may they: the request context and access rules (oslo.policy).
 
-May import oslo.policy, oslo.config, WebOb and the standard library.
+May import oslo.policy, oslo.config, WebOb and the standard library (and, to document the rules
+for oslopolicy-sample-generator, the route table of ``congress.api.app``, lazily).
 
 With ``auth_strategy = noauth`` every request is an administrator's. With ``keystone``,
 keystonemiddleware's ``auth_token`` has validated the token and set the identity headers, from
-which the context is built (no user id is a 401). Every route is authorised (elements too,
-unlike the original): reads need ``get_v1``, creations ``create_v1``, replacements
-``update_v1``, deletions ``delete_v1``; by default an administrator may do everything and a
-``reader`` (Keystone's standard role) may only read. ``simulate`` and explanations are reads.
+which the context is built (no user id is a 401). Every route but the open ones (``/``, ``/v1``,
+``/healthcheck``) is authorised, elements too (unlike the original), before anything is looked
+up, so a caller who may not use a route cannot learn whether a resource exists: reads need
+``get_v1``, creations and actions ``create_v1``, replacements ``update_v1``, deletions
+``delete_v1``. By default an administrator may do everything and a ``reader`` (Keystone's
+standard role) may only read. ``simulate`` and explanations (rows ``?trace=true``) are reads.
+The model is described in docs/security.md (Authorization).
 """
 
 from __future__ import annotations
@@ -20,23 +24,60 @@ import webob
 from oslo_config import cfg
 from oslo_policy import policy
 
+ACCESS_RULES = ("get_v1", "create_v1", "update_v1", "delete_v1")
+"""The rules a route's access names (``congress.api.app.ROUTES``)."""
+
 RULES = [
     policy.RuleDefault("context_is_admin", "role:admin", "Administrators of Congress."),
     policy.RuleDefault("admin_only", "rule:context_is_admin", "Only administrators."),
     policy.RuleDefault("regular_user", "", "Any authenticated user."),
     policy.RuleDefault("default", "rule:admin_only", "Anything not listed."),
     policy.RuleDefault(
-        "get_v1", "role:reader or rule:context_is_admin", "Read any resource (GET, simulate)."
+        "get_v1",
+        "role:reader or rule:context_is_admin",
+        "Read any resource: every GET (explanations, rows ?trace=true, too) and the actions "
+        "that are reads (POST ?action=simulate).",
     ),
-    policy.RuleDefault("create_v1", "rule:admin_only", "Create a resource or run an action."),
+    policy.RuleDefault(
+        "create_v1", "rule:admin_only", "Create a resource, push data or run an action (POST)."
+    ),
     policy.RuleDefault("update_v1", "rule:admin_only", "Replace a resource (PUT)."),
-    policy.RuleDefault("delete_v1", "rule:admin_only", "Delete a resource."),
+    policy.RuleDefault("delete_v1", "rule:admin_only", "Delete a resource (DELETE)."),
 ]
 
 
+def operations() -> dict[str, list[tuple[str, str]]]:
+    """The routes each access rule decides, as ``(method, path)``, from the route table."""
+    from congress.api import app  # app imports this module
+
+    ops: dict[str, list[tuple[str, str]]] = {rule: [] for rule in ACCESS_RULES}
+    for route in app.ROUTES:
+        if not route.access:
+            continue
+        if route.read_actions:
+            for action in route.read_actions:
+                ops["get_v1"].append((route.method, f"{route.path}?action={action}"))
+            ops[route.access].append((route.method, f"{route.path}?action=<any other>"))
+        else:
+            ops[route.access].append((route.method, route.path))
+    return ops
+
+
 def list_rules() -> list[policy.RuleDefault]:
-    """For oslopolicy-sample-generator (entry point ``oslo.policy.policies``)."""
-    return list(RULES)
+    """For oslopolicy-sample-generator (entry point ``oslo.policy.policies``): the rules, the
+    access rules with the routes they decide."""
+    ops = operations()
+    return [
+        policy.DocumentedRuleDefault(
+            r.name,
+            r.check_str,
+            r.description or r.name,
+            [{"method": m, "path": p} for m, p in ops[r.name]],
+        )
+        if r.name in ops
+        else r
+        for r in RULES
+    ]
 
 
 @dataclass(frozen=True, slots=True)

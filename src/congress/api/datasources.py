@@ -61,7 +61,7 @@ def delete_datasource(req: webob.Request, s: Services, ds: str) -> dict[str, Any
 
 
 def datasource_action(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
-    action = req.params.get("action")
+    action = wire.query(req, "action")
     host = _host(s)
     if action == "request-refresh":
         host.request_refresh(ds)

@@ -20,12 +20,12 @@ def _library(s: Services) -> Any:
 
 
 def _include_rules(req: webob.Request) -> bool:
-    value = req.params.get("include_rules")
+    value = wire.query(req, "include_rules")
     return value is None or str(value).lower() not in ("false", "0", "no")
 
 
 def list_policies(req: webob.Request, s: Services) -> dict[str, Any]:
-    items = _library(s).list(include_rules=_include_rules(req), name=req.params.get("name"))
+    items = _library(s).list(include_rules=_include_rules(req), name=wire.query(req, "name"))
     return {"results": items}
 
 

@@ -10,7 +10,6 @@ Wire shapes are the original's (reference 3.2, 3.3; client-api.md): a policy is
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import webob
@@ -44,17 +43,12 @@ def rule_body(r: RuleView) -> dict[str, Any]:
     return {"id": r.id, "name": r.name, "comment": r.comment, "rule": r.rule}
 
 
-def action_access(req: webob.Request, handler: Any) -> str:
-    """The access rule of a POST ``?action=``: simulate is a read, anything else a write."""
-    return "get_v1" if req.params.get("action") == "simulate" else "create_v1"
-
-
 def list_policies(req: webob.Request, s: Services) -> dict[str, Any]:
     return {"results": [policy_body(p) for p in s.engine.list_policies()]}
 
 
 def create_policy(req: webob.Request, s: Services) -> webob.Response:
-    library_policy = req.params.get("library_policy")
+    library_policy = wire.query(req, "library_policy")
     if library_policy:
         if s.library is None:
             raise wire.BadRequest("The policy library is not available on this node")
@@ -106,7 +100,7 @@ def policy_status(req: webob.Request, s: Services, policy: str) -> dict[str, Any
 
 
 def policy_action(req: webob.Request, s: Services, policy: str) -> Any:
-    action = req.params.get("action")
+    action = wire.query(req, "action")
     if action == "simulate":
         return _simulate(req, s, policy)
     if action == "execute":
@@ -221,8 +215,8 @@ def list_rows(req: webob.Request, s: Services, policy: str, table: str) -> Any:
     hit = s.rows_cache.get((policy, table))
     if hit is None or hit[0] != generation:
         rows = s.engine.rows(policy, table)
-        body = json.dumps({"results": [{"data": list(r)} for r in rows]}, ensure_ascii=False)
+        body = wire.encode({"results": [{"data": list(r)} for r in rows]})
         if len(s.rows_cache) > 1024:
             s.rows_cache.clear()
-        hit = s.rows_cache[(policy, table)] = (generation, body.encode("utf-8"))
+        hit = s.rows_cache[(policy, table)] = (generation, body)
     return wire.raw_json(hit[1])

@@ -13,7 +13,9 @@ Token kinds
 - ``NEG`` for ``not``, ``NOT`` and ``!``; ``KEYWORD`` for ``insert``/``delete``/``execute`` when
   followed (after optional blanks) by ``[`` -- otherwise they are ordinary identifiers.
 - ``INT`` / ``FLOAT`` (value already converted; Python syntax; a ``-`` directly before a number
-  belongs to it unless it directly follows an identifier, where it is an update suffix).
+  belongs to it unless it directly follows an identifier, where it is an update suffix). An
+  integer too long to print in decimal (``sys.get_int_max_str_digits``) and a float that
+  overflows to infinity are lex errors: neither could be printed back as the same literal.
 - ``STRING``: Python string literals with optional ``r/u/b/rb/br`` prefixes; the value is the raw
   text between the quotes (escapes are not interpreted, a backslash only protects the next
   character from ending the string).
@@ -24,6 +26,7 @@ Token kinds
 
 from __future__ import annotations
 
+import math
 import re
 from typing import NamedTuple
 
@@ -110,11 +113,21 @@ def _number(kind: str, text: str, source: str, end: int, line: int, column: int)
         bad = text + tail.group()
         raise _lex_error(f"invalid number literal '{bad}'", line, column)
     if kind == "FLOAT":
-        return float(text)
+        number = float(text)
+        if math.isinf(number):  # printed back it would read as the variable ``inf``
+            raise _lex_error(f"number literal out of range '{_short(text)}'", line, column)
+        return number
     try:
-        return int(text, 0)
+        value = int(text, 0)
+        if len(text) > 20:
+            str(value)  # hex, octal and binary escape int()'s digit limit, but not str()'s
     except ValueError:
         raise _lex_error(f"number literal too long '{text[:20]}...'", line, column) from None
+    return value
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 30 else text[:27] + "..."
 
 
 def _bad(kind: str, text: str, line: int, column: int) -> PolicyError:

@@ -254,11 +254,16 @@ def parse_literal(text: str) -> Literal:
 # The commonest query shape, ``table(arg, ...)`` on one line with double-quoted strings free of
 # backslashes, decimal integers and plain variables, is matched by one regular expression; any
 # other text goes through the full parser (which gives the same tree for these, and the errors).
-_SIMPLE_ARG = r'\s*(?:"[^"\\\n]*"|-?(?:0|[1-9][0-9]*)(?![0-9.eExXoObB_])|[a-zA-Z_][a-zA-Z0-9_]*)\s*'
-_SIMPLE = re.compile(
-    r"\s*([a-zA-Z_][a-zA-Z0-9_]*)\(((?:" + _SIMPLE_ARG + r",)*" + _SIMPLE_ARG + r")\)\s*\Z"
+# re.ASCII: ``\s`` must be the lexer's whitespace only, not Unicode spaces such as U+2003.
+# Integers of at most 18 digits only: longer ones take the full parser (and its digit limit).
+_SIMPLE_ARG = (
+    r'\s*(?:"[^"\\\n]*"|-?(?:0|[1-9][0-9]{0,17})(?![0-9.eExXoObB_])|[a-zA-Z_][a-zA-Z0-9_]*)\s*'
 )
-_ARG = re.compile(r'\s*(?:"([^"\\\n]*)"|(-?[0-9]+)|([a-zA-Z_][a-zA-Z0-9_]*))\s*(?:,|\Z)')
+_SIMPLE = re.compile(
+    r"\s*([a-zA-Z_][a-zA-Z0-9_]*)\(((?:" + _SIMPLE_ARG + r",)*" + _SIMPLE_ARG + r")\)\s*\Z",
+    re.ASCII,
+)
+_ARG = re.compile(r'\s*(?:"([^"\\\n]*)"|(-?[0-9]+)|([a-zA-Z_][a-zA-Z0-9_]*))\s*(?:,|\Z)', re.ASCII)
 _KEYWORDS = ("not", "NOT", "insert", "delete", "execute")
 
 
@@ -281,7 +286,7 @@ def _simple_literal(text: str) -> Literal | None:
     return Literal(m.group(1), tuple(args), loc=Location(1, m.start(1) + 1))
 
 
-_GROUND_ARGS = re.compile(r'\s*(?:"([^"\\\n]*)"|(-?(?:0|[1-9][0-9]*)))\s*(,|\Z)')
+_GROUND_ARGS = re.compile(r'\s*(?:"([^"\\\n]*)"|(-?(?:0|[1-9][0-9]*)))\s*(,|\Z)', re.ASCII)
 
 
 def parse_ground(text: str) -> tuple[str, tuple[str | int, ...]] | None:
