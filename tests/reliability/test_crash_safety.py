@@ -24,17 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cluster import ADMIN_DATABASE, SERVERS, create_database, drop_database
 from sqlalchemy import create_engine, text
 
 from congress.db import migration
-
-SERVERS = {
-    "postgresql": os.environ.get(
-        "CONGRESS_TEST_POSTGRESQL", "postgresql+psycopg://postgres@127.0.0.1:5432"
-    ),
-    "mariadb": os.environ.get("CONGRESS_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306"),
-}
-ADMIN_DATABASE = {"postgresql": "postgres", "mariadb": "mysql"}
 
 
 def free_port() -> int:
@@ -56,39 +49,18 @@ def call(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]
         return e.code, None
 
 
-def database(backend: str, tmp_path: Path) -> str:
+def database(backend: str) -> str:
+    """A fresh, migrated database of ``backend`` ("" for SQLite: the embedded default)."""
     if backend == "sqlite":
-        return ""  # the embedded default in state_path
-    name = f"crash_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(
-        f"{SERVERS[backend]}/{ADMIN_DATABASE[backend]}", isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as c:
-        c.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    url = f"{SERVERS[backend]}/{name}"
+        return ""
+    url = create_database(backend, f"crash_{uuid.uuid4().hex[:10]}")
     migration.upgrade(url)
     return url
 
 
 def drop(backend: str, url: str) -> None:
-    if backend == "sqlite":
-        return
-    name = url.rsplit("/", 1)[1]
-    admin = create_engine(
-        f"{SERVERS[backend]}/{ADMIN_DATABASE[backend]}", isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as c:
-        if backend == "postgresql":
-            c.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-        c.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-    admin.dispose()
+    if backend != "sqlite":
+        drop_database(backend, url.rsplit("/", 1)[1])
 
 
 def start(tmp_path: Path, port: int, url: str) -> subprocess.Popen[bytes]:
@@ -153,7 +125,7 @@ class Writer(threading.Thread):
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mariadb"])
 def test_kill_9_during_writes_loses_no_acknowledged_write(tmp_path: Path, backend: str) -> None:
-    url = database(backend, tmp_path)
+    url = database(backend)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = start(tmp_path, port, url)
@@ -247,7 +219,7 @@ class Outage:
 def test_while_the_database_is_away_writes_are_503_and_reads_go_on(
     tmp_path: Path, backend: str
 ) -> None:
-    url = database(backend, tmp_path)
+    url = database(backend)
     outage = Outage(backend, url)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
