@@ -211,9 +211,6 @@ class OpenStackDriver(ExecutionMixin, PollingDriver):
             query = {**query, **{k: v[-1] for k, v in next_query.items()}}
         raise ServiceError(f"GET {path}: more than {MAX_PAGES} pages")
 
-    def fetch(self, root: str) -> Any:  # pragma: no cover - every driver overrides it
-        raise NotImplementedError(f"{type(self).__name__} does not say how to fetch {root}")
-
 
 def _next_link(body: Mapping[str, Any], key: str) -> str | None:
     for links in (body.get(f"{key}_links"), body.get("links")):
