@@ -430,5 +430,6 @@ class _Generator:
         self.finish_loops()
         source = "\n".join(body + self.lines) + "\n"
         ns: dict[str, Any] = {"_FAIL": _FAIL, **self.consts}
-        exec(compile(source, f"<plan {c.policy}:{c.head.table}>", "exec"), ns)
+        # one filename for every plan: compile() keeps each distinct filename for good
+        exec(compile(source, "<congress plan>", "exec"), ns)
         return Plan(ns["plan"], tuple(self.access), source, self.variables)

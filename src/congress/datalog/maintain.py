@@ -87,6 +87,25 @@ class Engine:
             if not self.readers[key]:
                 del self.readers[key]
 
+    def prune(self, keys: Iterable[Key]) -> None:
+        """Forget the relations among ``keys`` that nothing uses any more: no rows, no rule
+        defines them, no rule reads them. Without this every table a rule ever derived (a
+        rule added and deleted again, a table emptied by its datasource) would stay a node of
+        the graph, and each rule change, which recomputes the components over all nodes, would
+        cost more the longer the process runs. ``rel`` recreates a relation on demand, so a
+        rollback after a prune restores the state exactly."""
+        rels = self.relations
+        for key in keys:
+            rel = rels.get(key)
+            if (
+                rel is not None
+                and not rel.rows
+                and not rel.facts
+                and key not in self.rules
+                and key not in self.readers
+            ):
+                del rels[key]
+
     def is_recursive(self, key: Key) -> bool:
         i = self.comps.index.get(key)
         return i is not None and self.comps.is_recursive(i)

@@ -84,6 +84,8 @@ class Txn:
         else:
             self.engine.remove_rule(batch, cr)
         self.run(batch)
+        if not add:
+            self.engine.prune(_keys_of(cr))
 
     def batch(self) -> Batch:
         b = Batch(undo=self.undo, budget=self.budget)
@@ -92,6 +94,9 @@ class Txn:
 
     def run(self, batch: Batch) -> None:
         self.engine.run(batch)
+        emptied = [k for k, (_, dels) in batch.deltas.items() if dels]
+        if emptied:
+            self.engine.prune(emptied)
 
     def rollback(self) -> None:
         """Undo every batch, rule links included, in reverse order (needs ``undo``)."""
@@ -106,6 +111,8 @@ class Txn:
                 else:
                     engine._link(cr)
                 engine.rel(cr.head_key).facts = facts
+                if added:
+                    engine.prune(_keys_of(cr))
         if self.rule_changes:
             engine.comps = engine.components_with()
 
@@ -124,3 +131,8 @@ class Txn:
                 service, action = split_action(policy, table)
                 res.actions.extend(ActionRequest(policy, service, action, r) for r in ins)
         return res
+
+
+def _keys_of(cr: CompiledRule) -> list[tuple[str, str]]:
+    """The relations a rule defines or reads."""
+    return [cr.head_key, *(key for _, key, _ in cr.reads())]
