@@ -51,7 +51,9 @@ def call(base: str, method: str, path: str, body: Any = None) -> Any:
     return json.loads(raw) if raw else None
 
 
-def start_server(state: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(state: str, extra: str = "") -> tuple[subprocess.Popen[bytes], str]:
+    """Start congress-server on a free port with ``state`` as its state_path (``extra``:
+    more configuration, appended to the file)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -59,7 +61,7 @@ def start_server(state: str) -> tuple[subprocess.Popen[bytes], str]:
     with open(conf, "w") as f:
         f.write(
             f"[DEFAULT]\nstate_path = {state}\nauth_strategy = noauth\n"
-            f"bind_host = 127.0.0.1\nbind_port = {port}\n"
+            f"bind_host = 127.0.0.1\nbind_port = {port}\n{extra}"
         )
     proc = subprocess.Popen(
         [sys.executable, "-m", "congress.cmd.server", "--config-file", conf],

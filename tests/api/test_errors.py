@@ -85,7 +85,7 @@ def test_other_engine_errors() -> None:
     err = from_datalog(e.value)  # type: ignore[arg-type]
     assert err.status == 400
     assert err.error_data["code"] == "limit_exceeded"
-    assert err.error_data["limit"] == "max_rows"
+    assert err.error_data["limit"] == "max_derived_rows"  # the option that sets it
     rt.create_policy("ds", "datasource", schema={"t": ["c"]})
     with pytest.raises(PolicyError) as e:
         rt.insert("ds", "t(1)")

@@ -71,7 +71,10 @@ def test_a_rule_that_derives_too_much_is_refused(api: Client) -> None:
         assert api.post("/v1/policies/p/rules", {"rule": f"n({i})"})[0] == 201
     status, body = api.post("/v1/policies/p/rules", {"rule": "pair(x, y) :- n(x), n(y)"})
     assert status == 400 and body["error"]["error_data"]["code"] == "limit_exceeded"
+    assert body["error"]["error_data"]["limit"] == "max_derived_rows"
+    assert body["error"]["error_data"]["value"] == 50
     assert "max_rows=50" in body["error"]["message"]
+    assert "[limits] max_derived_rows = 50" in body["error"]["message"]
     assert len(api.get("/v1/policies/p/rules")[1]["results"]) == 10  # the rule is not there
 
 

@@ -41,6 +41,7 @@ DEFAULTS: list[tuple[str | None, str, Any]] = [
     ("limits", "max_name_length", 255),
     ("limits", "max_derived_rows", 10_000_000),
     ("limits", "max_evaluation_seconds", 60.0),
+    ("limits", "max_memory_mb", 4096),
     (None, "policy_engine", False),
     (None, "datasources", False),
     (None, "node_id", socket.gethostname()),

@@ -298,3 +298,60 @@ def test_simulate_time_limit() -> None:
         rt.simulate("a", "z(x, y)", "z+(x, y) :- ds:n(x), ds:e(x, y)", None)
     assert e.value.limit == "max_seconds"
     assert everything(rt) == before
+
+
+# -- stopping a huge evaluation early, and the memory ceiling ----------------------------------
+
+
+def cross_product(n: int, limits: Limits, **kw: object) -> Runtime:
+    rt = Runtime(limits=limits, **kw)  # type: ignore[arg-type]
+    rt.create_policy("ds", "datasource", schema={f"t{i}": ["v"] for i in range(3)})
+    rt.create_policy("p")
+    for i in range(3):
+        rt.apply({("ds", f"t{i}"): ([(j,) for j in range(n)], [])})
+    return rt
+
+
+def test_a_cross_product_over_the_row_limit_stops_while_its_plan_runs() -> None:
+    rt = cross_product(100, Limits(max_rows=5_000))  # 1,000,000 rows
+    ticks: list[int] = []
+    rt.pause_hook = lambda: ticks.append(1)
+    with pytest.raises(LimitExceeded, match="max_rows=5000"):
+        rt.insert("p", "c(a, b, c) :- ds:t0(a), ds:t1(b), ds:t2(c)")
+    assert len(ticks) < 10  # stopped after about 5,000 rows, not 1,000,000 (500 ticks)
+    assert rt.rows("p", "c") == set() and rt.rules("p") == []
+
+
+def test_a_plan_stops_early_only_when_the_finished_one_would_be_over_too() -> None:
+    rt = cross_product(20, Limits(max_rows=8_000))  # exactly 8,000 rows: within the limit
+    rt.insert("p", "c(a, b, c) :- ds:t0(a), ds:t1(b), ds:t2(c)")
+    assert len(rt.rows("p", "c")) == 8_000
+    # a change that removes as many rows as it adds stays within the limit as well
+    rt.apply({("ds", "t0"): ([(100 + j,) for j in range(20)], [(j,) for j in range(20)])})
+    assert len(rt.rows("p", "c")) == 8_000
+
+
+def test_the_memory_ceiling_stops_an_evaluation_that_makes_the_process_grow() -> None:
+    used = {"bytes": 1_000}
+    now = {"t": 0.0}
+
+    def memory() -> int:
+        used["bytes"] += 10 << 20  # 10 MiB more at every reading
+        return used["bytes"]
+
+    def timer() -> float:
+        now["t"] += 0.02
+        return now["t"]
+
+    rt = cross_product(100, Limits(max_memory=100 << 20), memory=memory, timer=timer)
+    with pytest.raises(LimitExceeded, match="max_memory"):
+        rt.insert("p", "c(a, b, c) :- ds:t0(a), ds:t1(b), ds:t2(c)")
+    assert rt.rows("p", "c") == set() and rt.rules("p") == []
+
+
+def test_a_process_already_over_the_ceiling_still_serves_small_requests() -> None:
+    """Memory the allocator keeps after a stopped evaluation must not refuse what follows:
+    only a request that makes the process grow past the ceiling is stopped."""
+    rt = cross_product(10, Limits(max_memory=100 << 20), memory=lambda: 500 << 20)
+    rt.insert("p", "c(a, b, c) :- ds:t0(a), ds:t1(b), ds:t2(c)")
+    assert len(rt.rows("p", "c")) == 1_000

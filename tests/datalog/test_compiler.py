@@ -25,7 +25,7 @@ def clock() -> datetime.datetime:
     return NOW
 
 
-def no_limit() -> int:
+def no_limit(produced: int = 0) -> int:
     return TICK
 
 
@@ -411,12 +411,12 @@ def test_bind_mode_with_one_variable_and_none() -> None:
     assert run(ground, {"p": [()]}, HEAD, [()], mode="bind", sign=5) == {(): 1}
 
 
-def test_tick_is_called_at_start_and_every_tick_rows() -> None:
+def test_tick_is_called_at_start_and_every_tick_rows_with_the_rows_produced() -> None:
     cr = compile_rule("h(x) :- p(x)")
     calls: list[int] = []
 
-    def tick() -> int:
-        calls.append(1)
+    def tick(produced: int) -> int:
+        calls.append(produced)
         return TICK
 
     plan = cr.plan(None)
@@ -424,7 +424,7 @@ def test_tick_is_called_at_start_and_every_tick_rows() -> None:
     out: dict[Row, int] = {}
     plan.fn((), out, 1, accessors(cr, plan, rels), tick)
     assert len(out) == 2 * TICK + 10
-    assert len(calls) == 3
+    assert calls == [0, TICK - 1, 2 * TICK - 1]  # ticked before each TICK-th row is added
 
 
 def test_tick_that_raises_stops_the_plan() -> None:
@@ -435,7 +435,7 @@ def test_tick_that_raises_stops_the_plan() -> None:
 
     state = {"n": 0}
 
-    def tick() -> int:
+    def tick(produced: int) -> int:
         state["n"] += 1
         if state["n"] > 1:
             raise Stop

@@ -102,6 +102,14 @@ def problem_data(err: dl.PolicyError) -> dict[str, Any]:
     return data
 
 
+LIMIT_OPTIONS = {
+    "max_rows": ("max_derived_rows", 1),
+    "max_seconds": ("max_evaluation_seconds", 1),
+    "max_memory": ("max_memory_mb", 1 << 20),
+}
+"""The engine's budgets by the ``[limits]`` option that sets each, and the unit of that option."""
+
+
 def from_datalog(err: dl.DatalogError, *, on_rule: bool = True) -> ApiError:
     """Map an engine error to the API error the original answered with."""
     if isinstance(err, dl.PolicyNotFound):
@@ -109,8 +117,12 @@ def from_datalog(err: dl.DatalogError, *, on_rule: bool = True) -> ApiError:
     if isinstance(err, dl.PolicyExists):
         return ApiError(409, err.message, CODES["unknown"].number, {"code": err.code})
     if isinstance(err, dl.LimitExceeded):
-        data = {"code": err.code, "limit": err.limit, "value": err.value}
-        return ApiError(400, err.message, CODES["unknown"].number, data)
+        option, scale = LIMIT_OPTIONS.get(err.limit, (err.limit, 1))
+        value = err.value / scale
+        shown = int(value) if value == int(value) else value
+        data = {"code": err.code, "limit": option, "value": shown}
+        message = f"{err.message} ([limits] {option} = {shown})"
+        return ApiError(400, message, CODES["unknown"].number, data)
     if isinstance(err, dl.KindNotSupported):
         return ApiError(400, err.message, CODES["unknown"].number, {"code": err.code})
     if isinstance(err, dl.PolicyError):

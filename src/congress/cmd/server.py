@@ -33,6 +33,7 @@ from congress.api import pipeline
 from congress.api.services import Services
 from congress.bus.transport import InProcessBus, Transport
 from congress.common import config
+from congress.common.memory import limit_malloc_arenas, resident_bytes
 from congress.datalog.model import Limits
 from congress.datasources.loader import DriverLoader
 from congress.db import migration
@@ -175,7 +176,9 @@ def _start_services(conf: cfg.ConfigOpts, node: Node, database: Any, distributed
             limits=Limits(
                 max_rows=conf.limits.max_derived_rows or None,
                 max_seconds=conf.limits.max_evaluation_seconds or None,
+                max_memory=(conf.limits.max_memory_mb << 20) or None,
             ),
+            memory=resident_bytes,
             max_rule_length=conf.limits.max_rule_length,
             max_name_length=conf.limits.max_name_length,
         )
@@ -264,6 +267,7 @@ def _sync_loop(engine: PolicyEngineService, period: float, stop: threading.Event
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    limit_malloc_arenas()  # before any thread starts (see congress.common.memory)
     conf = config.CONF
     config.init(list(sys.argv[1:] if argv is None else argv), conf=conf)
     node = build_node(conf)

@@ -244,6 +244,8 @@ api_opts: Final[list[cfg.Opt]] = [
     ),
 ]
 
+MAX_MEMORY_MB_DEFAULT: Final = 4096
+
 LIMITS_GROUP: Final = cfg.OptGroup(
     "limits",
     title="Limits",
@@ -277,6 +279,15 @@ limits_opts: Final[list[cfg.Opt]] = [
         default=60.0,
         min=0.0,
         help="Seconds one request or one data change may evaluate one policy (0: no limit).",
+    ),
+    cfg.IntOpt(
+        "max_memory_mb",
+        default=MAX_MEMORY_MB_DEFAULT,
+        min=0,
+        help="Resident memory (MiB) of the server process above which a request or data "
+        "change that is making it grow stops and changes nothing (a request gets 400 "
+        "limit_exceeded, a data change puts the policy it was evaluating in an error state). "
+        "0: no ceiling.",
     ),
 ]
 

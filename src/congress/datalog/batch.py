@@ -13,14 +13,27 @@ from congress.datalog.compiler import TICK
 from congress.datalog.errors import LimitExceeded
 from congress.datalog.graph import Key
 
+MEMORY_CHECK_SECONDS = 0.05
+"""How often (on the budget's timer) a running evaluation reads the process's memory."""
+MEMORY_MARGIN = 16 << 20
+"""Growth (bytes) over the memory at the start of a request needed before it can be blamed."""
+
 
 @dataclass
 class Budget:
-    """Limits on one request: rows derived per policy, and a deadline on an injected timer.
+    """Limits on one request: rows derived per policy, a deadline on an injected timer, and
+    the process's memory; and a hook that lets other work in while a long evaluation runs.
 
     ``policy`` is the policy whose component is being evaluated, so that a limit exceeded is
-    blamed on it. The row limit is deterministic (every engine given the same batch agrees);
-    the deadline is not, and guards requests rather than data batches.
+    blamed on it. The row limit is deterministic (every engine given the same batch agrees):
+    it is checked on the rows a component adds, and also while a rule's plan runs, on the rows
+    the plan has produced so far less ``floor`` (the rows the component held before), which
+    can only exceed the limit when the finished plan would too; so a cross product of large
+    tables is stopped long before it fills the memory, with the same answer. The deadline and
+    the memory ceiling are not deterministic, and guard the requests and the process.
+
+    ``pause`` is called at every tick (every ``TICK`` rows scanned): the services use it to
+    answer reads while a write evaluates (see ``congress.services.gate``).
     """
 
     max_rows: int | None = None
@@ -29,15 +42,43 @@ class Budget:
     policy: str | None = None
     rows: dict[str, int] = field(default_factory=dict)
     deadline: float | None = None
+    floor: int = 0
+    max_memory: int | None = None
+    memory: Callable[[], int] | None = None
+    pause: Callable[[], None] | None = None
+    _memory_at_start: int = 0
+    _next_memory_check: float = 0.0
+    _ticks: int = 0
 
     def start(self) -> None:
         self.rows = {}
+        now = self.timer() if self.timer is not None else 0.0
         if self.max_seconds is not None and self.timer is not None:
-            self.deadline = self.timer() + self.max_seconds
+            self.deadline = now + self.max_seconds
+        if self.max_memory is not None and self.memory is not None:
+            self._memory_at_start = self.memory()
+            self._next_memory_check = now + MEMORY_CHECK_SECONDS
 
-    def tick(self) -> int:
-        if self.deadline is not None and self.timer is not None and self.timer() > self.deadline:
+    def tick(self, produced: int = 0) -> int:
+        """Called every ``TICK`` rows scanned, with the size of the plan's output so far."""
+        if self.max_rows is not None and produced - self.floor > self.max_rows - self.rows.get(
+            self.policy or "", 0
+        ):
+            raise LimitExceeded("max_rows", self.max_rows, self.policy)
+        timer = self.timer
+        now = timer() if timer is not None else 0.0
+        if self.deadline is not None and now > self.deadline:
             raise LimitExceeded("max_seconds", self.max_seconds or 0, self.policy)
+        if self.max_memory is not None and self.memory is not None:
+            self._ticks += 1
+            due = now >= self._next_memory_check if timer is not None else not self._ticks % 64
+            if due:
+                self._next_memory_check = now + MEMORY_CHECK_SECONDS
+                used = self.memory()
+                if used > self.max_memory and used > self._memory_at_start + MEMORY_MARGIN:
+                    raise LimitExceeded("max_memory", self.max_memory, self.policy)
+        if self.pause is not None:
+            self.pause()
         return TICK
 
     def spend(self, n: int, policy: str) -> None:
@@ -46,7 +87,7 @@ class Budget:
             raise LimitExceeded("max_rows", self.max_rows, policy)
 
 
-def _no_limit() -> int:
+def _no_limit(produced: int = 0) -> int:
     return 1 << 40
 
 
@@ -65,7 +106,7 @@ class Batch:
     dirty: set[Key] = field(default_factory=set)
     rebuild: set[Key] = field(default_factory=set)
 
-    def tick_fn(self) -> Callable[[], int]:
+    def tick_fn(self) -> Callable[[int], int]:
         return self.budget.tick if self.budget is not None else _no_limit
 
     def record(self, key: Key, ins: set[Row], dels: set[Row]) -> None:

@@ -17,8 +17,9 @@ derivation; ``novel``: ``head_row -> 1`` for head rows not in ``excl`` (semi-nai
 only new rows); ``bind``: ``bindings -> 1``, the values of ``Plan.variables`` for each
 derivation, stopping after ``sign`` of them (explanations want the body, not just the head);
 ``A`` the accessors in ``Plan.access`` order (for each: a row collection supporting ``in`` and
-iteration, or an index supporting ``get(key, default)``), and ``tick()`` the budget callback,
-called every ``TICK`` loop iterations; it returns the next quota or raises ``LimitExceeded``.
+iteration, or an index supporting ``get(key, default)``), and ``tick(n)`` the budget callback,
+called every ``TICK`` loop iterations with ``n`` the rows in ``out`` so far; it returns the next
+quota or raises ``LimitExceeded``.
 
 Join order: after the driver, filters first (builtins whose inputs are bound, negations whose
 variables are bound), then the positive literal with the most bound columns (ties by source
@@ -202,7 +203,7 @@ class _Generator:
         self.depth += 1
         self.emit("t -= 1")
         self.emit("if not t:")
-        self.emit("    t = tick()")
+        self.emit("    t = tick(len(out))")
 
     def finish_loops(self) -> None:
         """Tick the innermost loop once per bucket instead of once per row.
@@ -218,7 +219,7 @@ class _Generator:
             f"{pad}_b = {iterable}",
             f"{pad}t -= len(_b)",
             f"{pad}if t <= 0:",
-            f"{pad}    t = tick()",
+            f"{pad}    t = tick(len(out))",
             f"{pad}for {target} in _b:",
         ]
 
@@ -426,7 +427,7 @@ class _Generator:
             if acc.cols is not None:
                 body.append(f"    g{i} = a{i}.get")
         body.append("    oget = out.get")
-        body.append("    t = tick()")
+        body.append("    t = tick(len(out))")
         self.finish_loops()
         source = "\n".join(body + self.lines) + "\n"
         ns: dict[str, Any] = {"_FAIL": _FAIL, **self.consts}

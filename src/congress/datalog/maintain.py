@@ -277,6 +277,8 @@ class Engine:
                 continue
             if batch.budget is not None:
                 batch.budget.policy = comp[0][0]
+                rels = self.relations
+                batch.budget.floor = sum(len(rels[k].rows) for k in comp if k in rels)
             if self.comps.is_recursive(i):
                 maintain_recursive(self, batch, comp)
             else:

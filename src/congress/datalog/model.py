@@ -34,10 +34,19 @@ class BatchResult:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Budgets per request: rows derived and seconds (on the injected timer)."""
+    """Budgets per request: rows derived, seconds (on the injected timer), and the process's
+    memory in bytes (as the injected ``memory`` function reports it)."""
 
     max_rows: int | None = None
     max_seconds: float | None = None
+    max_memory: int | None = None
+
+    def any(self) -> bool:
+        return (
+            self.max_rows is not None
+            or self.max_seconds is not None
+            or (self.max_memory is not None)
+        )
 
 
 @dataclass

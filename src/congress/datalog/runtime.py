@@ -75,8 +75,15 @@ class Runtime:
     """Policies, their rules and data, kept evaluated incrementally.
 
     ``clock`` gives the time for the ``now`` builtin (without one, ``now`` fails); ``timer``
-    (monotonic seconds) and ``limits`` bound the work of one request (``docs/language.md``,
-    Budgets). The runtime is not thread-safe: the service that owns it serialises calls.
+    (monotonic seconds), ``memory`` (the process's resident bytes) and ``limits`` bound the
+    work of one request (``docs/language.md``, Budgets).
+
+    The runtime is not thread-safe: the service that owns it serialises calls, with one
+    exception. While a change evaluates, ``pause_hook`` (when set) is called every ``TICK`` rows
+    scanned; while it runs, other threads may call the read methods ``rows``, ``select_rows``
+    (a literal), ``tables``, ``rules``, ``policy_names``, ``policy_exists``, ``kind`` and
+    ``policy_error``, which then answer the state before the change, exactly (from the undo
+    records of the change so far).
     """
 
     def __init__(
@@ -85,9 +92,14 @@ class Runtime:
         clock: Callable[[], datetime.datetime] | None = None,
         timer: Callable[[], float] | None = None,
         limits: Limits | None = None,
+        memory: Callable[[], int] | None = None,
     ) -> None:
         self._clock = clock or _default_clock
         self._timer = timer
+        self._memory = memory
+        self.pause_hook: Callable[[], None] | None = None
+        self._paused: Txn | None = None  # the change a pause_hook call interrupted
+        self.on_limit: Callable[[LimitExceeded], None] | None = None  # after one was undone
         self.limits = limits or Limits()
         self._policies: dict[str, Policy] = {}
         self._engine = Engine(self._clock)
@@ -162,14 +174,47 @@ class Runtime:
         """Tables the policy's rules and facts mention, and tables holding its data."""
         pol = self._policy(name)
         names = set(pol.tables)
-        names.update(k[1] for k, r in self._engine.relations.items() if k[0] == name and r.rows)
+        names.update(
+            k[1] for k in list(self._engine.relations) if k[0] == name and self._current(k)
+        )
         if pol.schema:
             names.update(pol.schema)
         return sorted(names)
 
     def _txn(self, *, undo: bool = False) -> Txn:
         """A transaction under this runtime's limits."""
-        return Txn(self._engine, self.limits, self._timer, undo=undo)
+        pause = self._pause if self.pause_hook is not None else None
+        return Txn(
+            self._engine, self.limits, self._timer, undo=undo, memory=self._memory, pause=pause
+        )
+
+    def _pause(self, txn: Txn) -> None:
+        """A running change reached a pause point: let the hook serve reads meanwhile."""
+        hook = self.pause_hook
+        if hook is None or self._paused is not None:
+            return
+        self._paused = txn
+        try:
+            hook()
+        finally:
+            self._paused = None
+
+    def _current(self, key: Key) -> Mapping[Row, int] | set[Row]:
+        """The rows of a relation, as they were before the change a pause interrupted."""
+        rel = self._engine.relations.get(key)
+        now: Mapping[Row, int] = rel.rows if rel is not None else {}
+        txn = self._paused
+        if txn is None:
+            return now
+        before: dict[Row, int] = {}
+        for batch in txn.batches:  # the first record of a row holds its count before
+            for row, n in batch.old_counts.get(key, {}).items():
+                before.setdefault(row, n)
+        if not before:
+            return now
+        out = {r for r in now if r not in before}
+        out.update(r for r, n in before.items() if n > 0)
+        return out
 
     def _policy(self, name: str) -> Policy:
         pol = self._policies.get(name)
@@ -343,8 +388,21 @@ class Runtime:
     def _change(
         self, pol: Policy, add: list[Rule], remove: list[Rule], compiled: list[CompiledRule]
     ) -> BatchResult:
-        with gc_paused():
-            return self._change_txn(pol, add, remove, compiled)
+        try:
+            with gc_paused():
+                return self._change_txn(pol, add, remove, compiled)
+        except LimitExceeded as e:
+            self._limit_hit(e)
+            raise
+
+    def _limit_hit(self, err: LimitExceeded) -> None:
+        """An evaluation over a limit was undone. Its traceback goes: the frames of the
+        evaluation hold the huge intermediate tables it had built, and a caller that keeps the
+        error in a reference cycle (``except ... as e: raise Other from e``) would keep them
+        until a full garbage collection. A bare ``raise`` after this starts a new traceback."""
+        err.__traceback__ = None
+        if self.on_limit is not None:
+            self.on_limit(err)
 
     def _change_txn(
         self, pol: Policy, add: list[Rule], remove: list[Rule], compiled: list[CompiledRule]
@@ -426,6 +484,7 @@ class Runtime:
                     txn.run(batch)
                 except LimitExceeded as e:
                     txn.rollback()
+                    self._limit_hit(e)
                     culprit = self._policies.get(e.policy or "")
                     if culprit is None or culprit.error is not None or not culprit.rules:
                         raise
@@ -460,6 +519,7 @@ class Runtime:
                 txn.add_rule(cr)
         except LimitExceeded as e:
             txn.rollback()
+            self._limit_hit(e)
             pol.error = e.message
             return BatchResult()
         pol.error = None
@@ -491,14 +551,13 @@ class Runtime:
     def rows(self, policy: str, table: str) -> set[Row]:
         """Every row of a table (a copy)."""
         self._policy(policy)
-        rel = self._engine.relations.get((policy, table))
-        return set(rel.rows) if rel is not None else set()
+        return set(self._current((policy, table)))
 
     def select_rows(self, policy: str, query: str | Literal) -> list[Row]:
         """Rows of the queried table that match the query's constants and repeated variables."""
         if isinstance(query, str):
             ground = parse_ground(query)
-            if ground is not None:
+            if ground is not None and self._paused is None:
                 rel = self._engine.relations.get((policy, ground[0]))
                 if rel is not None or policy in self._policies:
                     return [ground[1]] if rel is not None and ground[1] in rel.rows else []
@@ -510,6 +569,9 @@ class Runtime:
         if lit.named:
             lit = positional(self, policy, lit)
         rel = self._engine.relations.get(key)
+        if self._paused is not None:  # a read during a pause: the rows before the change
+            rel = Relation(key)
+            rel.add_new(dict.fromkeys(self._current(key), 1))
         if pol.kind == "action" and not lit.modal:
             derived = action_policy_rows(self, key[0], key[1])
             if derived is not None:
@@ -539,7 +601,11 @@ class Runtime:
         trace: bool = False,
     ) -> SimulateResult:
         """Answers of ``query`` after applying ``sequence``; the state is left unchanged."""
-        return simulate(self, policy, query, sequence, action_policy, delta=delta, trace=trace)
+        try:
+            return simulate(self, policy, query, sequence, action_policy, delta=delta, trace=trace)
+        except LimitExceeded as e:
+            self._limit_hit(e)
+            raise
 
     def explain(self, policy: str, query: str | Literal) -> list[Proof]:
         """A proof tree for every answer of the query (why each row holds)."""

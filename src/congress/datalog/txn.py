@@ -52,12 +52,19 @@ class Txn:
         timer: Callable[[], float] | None = None,
         *,
         undo: bool = False,
+        memory: Callable[[], int] | None = None,
+        pause: Callable[[Txn], None] | None = None,
     ) -> None:
         self.engine = engine
         self.batches: list[Batch] = []
         self.budget: Budget | None = None
-        if limits is not None and (limits.max_rows is not None or limits.max_seconds is not None):
+        if (limits is not None and limits.any()) or pause is not None:
+            limits = limits or Limits()
             self.budget = Budget(limits.max_rows, limits.max_seconds, timer)
+            self.budget.max_memory = limits.max_memory
+            self.budget.memory = memory
+            if pause is not None:
+                self.budget.pause = lambda: pause(self)
             self.budget.start()
         self.undo = undo or self.budget is not None
         # rule links changed by batch i: (rule, added, the head's facts before), for undo

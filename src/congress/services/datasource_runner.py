@@ -64,6 +64,7 @@ class Runner:
         # A poll waits for its cloud without holding ``lock``: status, rows and actions are
         # answered meanwhile (the driver replaces each table's set whole, never edits it).
         self._poll_lock = threading.Lock()
+        self._publish_lock = threading.Lock()
         self._db = database
         self._publisher = Publisher(bus, record.name, on_subscribe=self.activate)
         self._stopping = threading.Event()
@@ -140,20 +141,30 @@ class Runner:
         return out
 
     def publish(self, tables: Iterable[str] | None = None) -> None:
-        """Publish the driver's tables (only ``tables`` when given)."""
-        with self.lock:
-            current = self.driver.tables()
-            for table in current if tables is None else tables:
-                if table in current:
-                    self._publisher.publish(table, current[table])
+        """Publish the driver's tables (only ``tables`` when given).
 
-    def persist(self, tables: Iterable[str]) -> None:
+        The rows are copied under ``lock`` and delivered outside it (under a lock of their
+        own, which keeps publications in order): delivery to an engine in this process waits
+        while the engine evaluates a change, and the datasource's status, rows and schema must
+        go on answering meanwhile. Callers must not hold ``lock``.
+        """
+        with self._publish_lock:
+            with self.lock:
+                current = self.driver.tables()
+                names = current if tables is None else tables
+                copies = {t: list(current[t]) for t in names if t in current}
+            for table, rows in copies.items():
+                self._publisher.publish(table, rows)
+
+    def persist(self, tables: Iterable[str] | None) -> None:
+        """Write the current rows of ``tables`` (None: every table) of a push driver that
+        persists its data."""
         driver = self.driver
         if not (isinstance(driver, PushDriver) and driver.persist_data):
             return
         with self.lock:
             current = driver.tables()
-            for table in tables:
+            for table in current if tables is None else tables:
                 rows = sorted_rows(current.get(table, ()))
                 db.put_table_data(self._db, self.record.id, table, rows)
 
@@ -212,9 +223,9 @@ class Runner:
             except Exception:
                 LOG.exception("datasource %s: expiring old rows failed", self.name)
                 return
-            if removed:
-                self.publish()
-                self.persist(self.driver.tables())
+        if removed:
+            self.publish()
+            self.persist(None)
 
     def _expire_loop(self, interval: float) -> None:
         while not self._stopping.wait(interval):
@@ -229,15 +240,15 @@ class Runner:
     def replace_rows(self, table: str, body: Any) -> None:
         with self.lock:
             self._push_driver("pushed rows").replace_table(table, body)
-            self.publish([table])
-            self.persist([table])
+        self.publish([table])
+        self.persist([table])
 
     def webhook(self, payload: Any) -> list[str]:
         with self.lock:
             changed = self._push_driver("webhook notifications").webhook(payload)
-            self.publish(changed)
-            self.persist(changed)
-            return changed
+        self.publish(changed)
+        self.persist(changed)
+        return changed
 
     def execute(self, action: str, positional: Sequence[Any], named: Mapping[str, Any]) -> Any:
         driver = self.driver

@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Engine as DbEngine
 
 from congress.bus.messages import ExecuteRequest
+from congress.common.memory import release_free_memory
 from congress.datalog import errors as dl
 from congress.datalog.ast import Literal, Row, Rule
 from congress.datalog.parser import parse
@@ -45,6 +46,7 @@ from congress.db import api as db
 from congress.db import errors as db_errors
 from congress.db import records
 from congress.services import errors
+from congress.services.gate import EngineGate
 
 LOG = logging.getLogger(__name__)
 
@@ -112,12 +114,15 @@ class PolicyEngineService:
         node_id: str = "",
         max_rule_length: int | None = None,
         max_name_length: int | None = None,
+        memory: Callable[[], int] | None = None,
     ) -> None:
         self._db = database
         self._max_rule_length = max_rule_length
         self._max_name_length = max_name_length
-        self._rt = Runtime(clock=clock, timer=timer, limits=limits)
-        self._lock = threading.RLock()
+        self._rt = Runtime(clock=clock, timer=timer, limits=limits, memory=memory)
+        self._lock = EngineGate()
+        self._rt.pause_hook = self._lock.pause_point
+        self._rt.on_limit = self._limit_hit
         self._revision = 0
         self._generation = 0
         self._policies: dict[str, PolicyView] = {}  # by name
@@ -157,7 +162,9 @@ class PolicyEngineService:
         return self._rt
 
     @property
-    def lock(self) -> threading.RLock:
+    def lock(self) -> EngineGate:
+        """The engine's lock: ``with lock:`` to change or read the runtime; ``lock.read()``
+        for the reads the runtime answers while a change pauses (see ``congress.services.gate``)."""
         return self._lock
 
     @property
@@ -179,13 +186,19 @@ class PolicyEngineService:
 
     def referenced_tables(self, policy: str) -> set[str]:
         """The tables of ``policy`` that some rule's body reads (``policy:table``)."""
-        with self._lock:
+        with self._lock.read():
             return {
                 lit.table
                 for _, rule in self._rules.values()
                 for lit in rule.body
                 if lit.policy == policy
             }
+
+    @staticmethod
+    def _limit_hit(err: dl.LimitExceeded) -> None:
+        """An evaluation ran over a limit and was undone: say so, and give back the memory."""
+        LOG.warning("%s: undone", err.message)
+        release_free_memory()
 
     def _rules_changed(self) -> None:
         for listener in self._rules_listeners:
@@ -225,7 +238,7 @@ class PolicyEngineService:
 
     def policy_errors(self) -> dict[str, str]:
         """The policies in an error state (a budget ran out) and why."""
-        with self._lock:
+        with self._lock.read():
             out = {}
             for name in self._policies:
                 err = self._rt.policy_error(name)
@@ -241,7 +254,12 @@ class PolicyEngineService:
                 LOG.warning("database revision went back: reloading every policy")
                 self._reload()
                 return
+            # a rule added and deleted again within the changes read (one another engine
+            # refused over a limit, say) is neither evaluated nor fires anything here
+            gone = {c.rule.id for c in log.changes if isinstance(c, records.RuleDeleted)}
             for change in log.changes:
+                if isinstance(change, records.RuleAdded) and change.rule.id in gone:
+                    continue
                 self._apply_change(change)
             self._revision = max(self._revision, log.revision)
 
@@ -276,11 +294,11 @@ class PolicyEngineService:
 
     # -- policies ------------------------------------------------------------------------
     def list_policies(self) -> list[PolicyView]:
-        with self._lock:
+        with self._lock.read():
             return sorted(self._policies.values(), key=lambda p: p.name)
 
     def get_policy(self, name_or_id: str) -> PolicyView:
-        with self._lock:
+        with self._lock.read():
             return self._find_policy(name_or_id)
 
     def _find_policy(self, name_or_id: str) -> PolicyView:
@@ -430,7 +448,7 @@ class PolicyEngineService:
 
     # -- rules ---------------------------------------------------------------------------
     def list_rules(self, policy: str) -> list[RuleView]:
-        with self._lock:
+        with self._lock.read():
             pol = self._find_policy(policy)
             views = [v for v, _ in self._rules.values() if v.policy == pol.name]
             views += [
@@ -439,7 +457,7 @@ class PolicyEngineService:
             return views
 
     def get_rule(self, policy: str, rule_id: str) -> RuleView:
-        with self._lock:
+        with self._lock.read():
             pol = self._find_policy(policy)
             for view in self.list_rules(pol.name):
                 if view.id == rule_id or (view.name is not None and view.name == rule_id):
@@ -541,7 +559,13 @@ class PolicyEngineService:
             LOG.info("rule %s of %s waits: %s", record.id, record.policy_name, e)
             self._pending[record.id] = record
             return
-        self._insert(record, checked)
+        try:
+            self._insert(record, checked)
+        except dl.LimitExceeded as e:
+            # another engine accepted it (its data, or its clock, differed): here it waits,
+            # listed with the policy's rules, until rules or schemas change
+            LOG.warning("rule %s of %s waits: %s", record.id, record.policy_name, e.message)
+            self._pending[record.id] = record
 
     def _insert(self, record: records.Rule, checked: Rule) -> None:
         self._handle(self._rt.insert(record.policy_name, [checked]))
@@ -565,12 +589,12 @@ class PolicyEngineService:
 
     # -- tables, rows, queries -----------------------------------------------------------
     def tables(self, policy: str) -> list[str]:
-        with self._lock:
+        with self._lock.read():
             return self._rt.tables(self._find_policy(policy).name)
 
     def rows(self, policy: str, table: str) -> list[Row]:
         """Rows of a table the policy mentions; a table it never mentions is a 404."""
-        with self._lock:
+        with self._lock.read():
             name = self._find_policy(policy).name
             if table not in self._rt.tables(name):
                 raise errors.NotFound(f"Table {table} does not exist in policy {name}")
