@@ -316,7 +316,7 @@ def test_a_cross_product_over_the_row_limit_stops_while_its_plan_runs() -> None:
     rt = cross_product(100, Limits(max_rows=5_000))  # 1,000,000 rows
     ticks: list[int] = []
     rt.pause_hook = lambda: ticks.append(1)
-    with pytest.raises(LimitExceeded, match="max_rows=5000"):
+    with pytest.raises(LimitExceeded, match="max_rows=5000 in policy p"):
         rt.insert("p", "c(a, b, c) :- ds:t0(a), ds:t1(b), ds:t2(c)")
     assert len(ticks) < 10  # stopped after about 5,000 rows, not 1,000,000 (500 ticks)
     assert rt.rows("p", "c") == set() and rt.rules("p") == []

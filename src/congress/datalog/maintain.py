@@ -202,9 +202,12 @@ class Engine:
             rel.facts = None
 
     def _queue_rule(self, batch: Batch, cr: CompiledRule, sign: int) -> None:
+        key = cr.head_key
+        if batch.budget is not None:  # the plan runs now, before ``run`` reaches the head
+            batch.budget.policy = key[0]
+            batch.budget.floor = len(self.rel(key).rows)
         out: dict[Row, int] = {}
         self._run_plan(batch, cr, cr.plan(None), (), out, 1, set())
-        key = cr.head_key
         if self.is_recursive(key):
             target = batch.seeds_ins if sign > 0 else batch.seeds_del
             target.setdefault(key, set()).update(out)
