@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from congress.db import errors, models
-from congress.db.engine import run_in_transaction
+from congress.db.engine import invalid_value, run_in_transaction
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -34,13 +34,23 @@ PRIMARY = "primary"
 def transactional(
     *, readonly: bool = False
 ) -> Callable[[Callable[Concatenate[Session, P], R]], Callable[Concatenate[Db, P], R]]:
-    """Let ``fn(session, ...)`` be called as ``fn(engine_or_session, ...)``."""
+    """Let ``fn(session, ...)`` be called as ``fn(engine_or_session, ...)``.
+
+    A value the database refuses raises ``InvalidValue`` either way (``run_in_transaction``
+    maps it for an Engine; here for the caller's Session, whose transaction must then be rolled
+    back); other SQLAlchemy errors in the caller's Session pass through as they are."""
 
     def decorate(fn: Callable[Concatenate[Session, P], R]) -> Callable[Concatenate[Db, P], R]:
         @functools.wraps(fn)
         def run(db: Db, /, *args: P.args, **kwargs: P.kwargs) -> R:
             if isinstance(db, Session):
-                return fn(db, *args, **kwargs)
+                try:
+                    return fn(db, *args, **kwargs)
+                except (SQLAlchemyError, UnicodeEncodeError) as exc:
+                    invalid = invalid_value(exc)
+                    if invalid is None:
+                        raise
+                    raise invalid from exc
             return run_in_transaction(
                 db, lambda session: fn(session, *args, **kwargs), readonly=readonly
             )

@@ -13,22 +13,26 @@ Imports: standard library and SQLAlchemy only.
   IMMEDIATE``, so two writers queue on the file lock instead of failing; read-only transactions
   see one snapshot (``REPEATABLE READ`` on PostgreSQL and MySQL).
 
-SQLAlchemy errors that ``run_in_transaction`` cannot handle leave it as
-``congress.db.errors.DatabaseError`` (the original chained); ``DBError``s raised by ``fn`` pass
-through unchanged.
+A value the database refuses as invalid leaves ``run_in_transaction`` as
+``congress.db.errors.InvalidValue`` (see ``invalid_value``: a ``DataError``, such as a NUL
+character on PostgreSQL or a value too long for a MariaDB column, or text with a lone surrogate,
+which no driver can encode); other SQLAlchemy errors that it cannot handle leave it as
+``congress.db.errors.DatabaseError``. Either way the original is chained; ``DBError``s raised by
+``fn`` pass through unchanged.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from congress.db import errors
@@ -50,6 +54,14 @@ _RETRY_SQLSTATES = frozenset({"40001", "40P01"})
 _RETRY_MYSQL_ERRORS = frozenset({1205, 1213})
 # SQLite primary result codes: SQLITE_BUSY, SQLITE_LOCKED.
 _RETRY_SQLITE_CODES = frozenset({5, 6})
+# MySQL/MariaDB error numbers of a DataError: data too long, incorrect string value.
+_MYSQL_TOO_LONG = 1406
+_MYSQL_INCORRECT_STRING = 1366
+# "... for column 'name' at row 1" or "... for column `db`.`table`.`name` at row 1".
+_MYSQL_COLUMN = re.compile(r"for column (?:`[^`]*`\.)*[`']([^`']+)[`']")
+# A bind parameter named after its column: name, name_1, name__0.
+_PARAM_COLUMN = re.compile(r"([a-z][a-z_]*?)(?:_+\d+)?")
+_MAX_DETAIL = 200
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -133,6 +145,64 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(code, int) and code & 0xFF in _RETRY_SQLITE_CODES
 
 
+def invalid_value(exc: BaseException) -> errors.InvalidValue | None:
+    """The ``InvalidValue`` for ``exc`` if it is the database (or its driver) refusing a value
+    as invalid, else None.
+
+    That is a ``sqlalchemy.exc.DataError`` (SQLSTATE class 22 on PostgreSQL, including
+    psycopg's refusal of a NUL character; MariaDB's "Data too long", "Incorrect string value"
+    and other data errors of strict mode) or a ``UnicodeEncodeError`` (a lone surrogate: the
+    drivers raise it unwrapped). The message names the field where it can and what was wrong,
+    never the SQL or the value. A database that is unreachable, or a lock timeout, is not
+    this: those stay ``DatabaseError``s.
+    """
+    if isinstance(exc, UnicodeEncodeError):
+        return errors.InvalidValue(
+            "value", "has a lone surrogate (\\ud800-\\udfff), which the database cannot store"
+        )
+    if not isinstance(exc, DataError):
+        return None
+    orig = exc.orig
+    args: tuple[object, ...] = getattr(orig, "args", ())
+    if len(args) >= 2 and isinstance(args[0], int):  # PyMySQL: (errno, message)
+        number, message = args[0], str(args[1])
+        match = _MYSQL_COLUMN.search(message)
+        field = match.group(1) if match else "value"
+        if number == _MYSQL_TOO_LONG:
+            return errors.InvalidValue(field, "too long for the database")
+        if number == _MYSQL_INCORRECT_STRING:
+            return errors.InvalidValue(field, "has characters the database cannot store")
+        return errors.InvalidValue(field, f"refused by the database: {_first_line(message)}")
+    diag = getattr(orig, "diag", None)  # psycopg (None when psycopg refused it itself)
+    message = getattr(diag, "message_primary", None) or (str(args[0]) if args else str(orig))
+    if "0x00" in message:  # psycopg before sending, or the server: NUL in text
+        return errors.InvalidValue(
+            _field_holding(exc.params, "\x00") or "value",
+            "has a NUL character (\\u0000), which the database cannot store",
+        )
+    field = getattr(diag, "column_name", None) or "value"
+    return errors.InvalidValue(field, f"refused by the database: {_first_line(message)}")
+
+
+def _first_line(message: str) -> str:
+    line = message.strip().splitlines()[0] if message.strip() else "invalid data"
+    return line if len(line) <= _MAX_DETAIL else line[: _MAX_DETAIL - 3] + "..."
+
+
+def _field_holding(params: object, needle: str) -> str | None:
+    """The column whose bind parameter (in ``params``, a statement's parameters: a mapping or a
+    sequence of them) is a string containing ``needle``."""
+    batches = params if isinstance(params, list | tuple) else [params]
+    for batch in batches:
+        if not isinstance(batch, Mapping):
+            continue
+        for key, value in batch.items():
+            if isinstance(value, str) and needle in value and isinstance(key, str):
+                match = _PARAM_COLUMN.fullmatch(key)
+                return match.group(1) if match else None
+    return None
+
+
 def run_in_transaction(
     engine: Engine,
     fn: Callable[[Session], T],
@@ -150,7 +220,10 @@ def run_in_transaction(
             return _run_once(engine, fn, readonly)
         except errors.DBError:
             raise
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, UnicodeEncodeError) as exc:
+            invalid = invalid_value(exc)
+            if invalid is not None:
+                raise invalid from exc
             if not is_retryable(exc):
                 raise errors.DatabaseError(str(exc)) from exc
             if attempt == attempts:

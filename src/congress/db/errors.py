@@ -14,15 +14,19 @@ Hierarchy::
     │   └── StaleRevision       code stale_revision: the policy revision moved past the one the
     │                           caller expected (catch up, re-check, try again)
     ├── InvalidValue            code invalid_value: a value does not fit its column (too long)
+    │                           or the database refuses it as invalid (a NUL on PostgreSQL,
+    │                           text a MariaDB column cannot hold, a lone surrogate)
     └── DatabaseError           code database_error: the database failed (unreachable, or
         └── RetryLimitExceeded  code retry_limit_exceeded: deadlocks/serialization failures
                                 went on after every retry
 
-Repository functions raise the ``Conflict``/``NotFound``/``InvalidValue`` family themselves.
-``DatabaseError`` comes only from ``engine.run_in_transaction`` (and so from repository functions
-called with an ``Engine``), which wraps the SQLAlchemy error it could not handle; the original is
-chained as ``__cause__``. After any error raised inside a caller's own ``Session``, that session's
-transaction must be rolled back.
+Repository functions raise the ``Conflict``/``NotFound``/``InvalidValue`` family themselves, and
+turn the database's refusal of a value (``engine.invalid_value``: a ``DataError``) into
+``InvalidValue`` too, whether called with an ``Engine`` or a ``Session``. ``DatabaseError`` comes
+only from ``engine.run_in_transaction`` (and so from repository functions called with an
+``Engine``), which wraps the other SQLAlchemy errors it could not handle; the original is chained
+as ``__cause__`` (of ``InvalidValue`` too). After any error raised inside a caller's own
+``Session``, that session's transaction must be rolled back.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ CODES: dict[str, str] = {
     "duplicate_id": "a row of that kind already has that id",
     "duplicate_rule": "the policy already has a live rule with that fingerprint",
     "stale_revision": "the policy revision is not the one the caller expected",
-    "invalid_value": "a value does not fit its column",
+    "invalid_value": "a value does not fit its column or the database refuses it",
     "database_error": "the database failed",
     "retry_limit_exceeded": "deadlocks or serialization failures persisted after every retry",
 }
@@ -109,7 +113,9 @@ class StaleRevision(Conflict):
 
 
 class InvalidValue(DBError):
-    """``field`` holds a value that its column cannot store."""
+    """``field`` holds a value that its column cannot store.
+
+    ``field`` is ``value`` when the database did not say which."""
 
     code = "invalid_value"
 
