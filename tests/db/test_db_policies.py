@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -132,7 +133,9 @@ def test_unicode_round_trips(engine: Engine) -> None:
 def test_delete_moves_the_policy_and_frees_its_name(engine: Engine) -> None:
     old = api.create_policy(engine, "p", description="old")
     api.add_rules(engine, "p", [NewRule("a(1)"), NewRule("b(1)", fingerprint="fb")])
-    assert api.delete_policy(engine, old.id) == old
+    gone = api.delete_policy(engine, old.id)
+    assert gone == dataclasses.replace(old, deleted_revision=3)  # the policy as it was, and when
+    assert api.current_revision(engine) == 3
     with pytest.raises(errors.NotFound):
         api.get_policy(engine, old.id)
     assert api.list_rules(engine, "p") == []

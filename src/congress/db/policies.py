@@ -15,6 +15,7 @@ free again at once. Rules are addressed by id; their text is stored as submitted
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVarTuple
@@ -199,7 +200,7 @@ def delete_policy(
     )
     session.delete(row)
     session.flush()
-    return policy_record(row)
+    return dataclasses.replace(policy_record(row), deleted_revision=revision)
 
 
 # ---------------------------------------------------------------------------- rules

@@ -23,6 +23,8 @@ class Policy:
     created_at: datetime
     revision: int
     """The policy revision at which the policy was created."""
+    deleted_revision: int | None = None
+    """The policy revision at which the policy was deleted (in what deleting answers)."""
 
 
 @dataclass(frozen=True, slots=True)

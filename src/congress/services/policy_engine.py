@@ -426,9 +426,10 @@ class PolicyEngineService:
                 "delete_policy",
                 lambda rev: db.delete_policy(self._db, pol.id, expected_revision=rev),
             )
-            with self._activating(f"rev:{gone.revision}"):
+            revision = _deleted_at(gone.deleted_revision)
+            with self._activating(f"rev:{revision}"):
                 self._apply_policy_deleted(pol.name)
-            self._written(gone.revision)
+            self._written(revision)
             return pol
 
     def _apply_policy_created(self, policy: records.Policy) -> None:
@@ -514,9 +515,10 @@ class PolicyEngineService:
                     self._db, view.id, policy_name=view.policy, expected_revision=rev
                 ),
             )
-            with self._activating(f"rev:{gone.revision}"):
+            revision = _deleted_at(gone.deleted_revision)
+            with self._activating(f"rev:{revision}"):
                 self._apply_rule_deleted(view.id)
-            self._written(gone.revision)
+            self._written(revision)
             return view
 
     def _check_rule_size(self, text: Any, name: Any) -> None:
@@ -797,3 +799,11 @@ def created_rule_text(view: RuleView) -> str:
 
     stmt = parse_statement(view.rule)
     return format_rule(stmt) if isinstance(stmt, Rule) else view.rule
+
+
+def _deleted_at(revision: int | None) -> int:
+    """The revision a deletion made (announced to the other engines, and the one reads must
+    wait for); the record's ``revision`` is when the policy or rule was created."""
+    if revision is None:
+        raise AssertionError("a deletion answered without its revision")
+    return revision
