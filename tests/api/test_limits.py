@@ -97,11 +97,15 @@ def test_data_that_drives_a_policy_over_its_limit_disables_only_that_policy(api:
     assert health[0] == 200  # a policy error does not fail the check
     assert set(health[1]["policy_errors"]) == {"big"}
     assert "max_rows=50" in health[1]["policy_errors"]["big"]
+    status = api.get("/v1/policies/big/status")[1]  # shown in the policy's status too
+    assert status["error"] == health[1]["policy_errors"]["big"]
+    assert "error" not in api.get("/v1/policies/small/status")[1]
     assert api.get("/v1/policies/big/tables/pair/rows")[1]["results"] == []
     assert len(api.get("/v1/policies/small/tables/one/rows")[1]["results"]) == 10
 
     assert api.put("/v1/data-sources/inv/tables/n/rows", [[i] for i in range(3)])[0] == 200
     assert api.get("/healthcheck")[1]["policy_errors"] == {}
+    assert "error" not in api.get("/v1/policies/big/status")[1]
     assert len(api.get("/v1/policies/big/tables/pair/rows")[1]["results"]) == 9
 
 

@@ -124,6 +124,8 @@ def in_error(c: Cluster, node: str, policy: str, *others: str) -> bool:
         return False
     assert f"max_rows={MAX_ROWS}" in errors[policy], errors
     assert policy in errors[policy], errors
+    status = http("GET", f"{url(c, node)}/v1/policies/{policy}/status").body
+    assert status.get("error") == errors[policy], status  # the policy's status shows it too
     return True
 
 

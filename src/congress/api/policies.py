@@ -96,7 +96,11 @@ def delete_policy(req: webob.Request, s: Services, policy: str) -> dict[str, Any
 
 def policy_status(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
     p = s.engine.get_policy(policy)
-    return {"name": p.name, "id": p.id}
+    out: dict[str, Any] = {"name": p.name, "id": p.id}
+    error = s.engine.policy_errors().get(p.name)
+    if error:  # in an error state: a data change drove it over an evaluation limit
+        out["error"] = error
+    return out
 
 
 def policy_action(req: webob.Request, s: Services, policy: str) -> Any:
