@@ -23,8 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -88,17 +86,9 @@ def run(base: str, pid: int, a: argparse.Namespace) -> None:
         body = ", ".join(f"big:{t}({v})" for t, v in zip(names, vars_, strict=True))
         text = f"cross({', '.join(vars_)}) :- {body}"
         start = time.perf_counter()
-        req = urllib.request.Request(
-            base + "/v1/policies/huge/rules",
-            data=json.dumps({"rule": text}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
+        status, answer = request(
+            base, "POST", "/v1/policies/huge/rules", {"rule": text}, timeout=600
         )
-        try:
-            with urllib.request.urlopen(req, timeout=600) as resp:
-                status, answer = resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as e:
-            status, answer = e.code, json.loads(e.read() or b"{}")
         outcome.update(status=status, answer=answer, seconds=time.perf_counter() - start)
         done.set()
 

@@ -41,10 +41,16 @@ ROWS = 500  # rows in the soaked datasource table
 
 
 def request(
-    base: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    base: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 30,
 ) -> tuple[int, Any]:
-    """The status and JSON body; the body gets the policy revision a write produced as
-    ``_revision`` (from ``X-Congress-Revision``), for read-your-writes across nodes."""
+    """The status and JSON body (an error's body too); the body gets the policy revision a
+    write produced as ``_revision`` (from ``X-Congress-Revision``), for read-your-writes across
+    nodes."""
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(base + path, data=data, method=method)
     if data is not None:
@@ -52,7 +58,7 @@ def request(
     for key, value in (headers or {}).items():
         req.add_header(key, value)
     try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             raw = resp.read()
             answer = json.loads(raw) if raw else None
             revision = resp.headers.get("X-Congress-Revision")
@@ -60,7 +66,11 @@ def request(
                 answer["_revision"] = revision
             return resp.status, answer
     except urllib.error.HTTPError as e:
-        return e.code, None
+        raw = e.read()
+        try:
+            return e.code, json.loads(raw) if raw else None
+        except ValueError:
+            return e.code, None
 
 
 def rss_mb(pid: int) -> float:
