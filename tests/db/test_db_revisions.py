@@ -3,6 +3,8 @@ from a revision."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -89,6 +91,35 @@ def test_concurrent_conditional_changes_have_one_winner(
     )
     assert sorted(type(r).__name__ for r in results) == ["Rule", "StaleRevision"], results
     assert len(api.list_rules(engine, "p")) == 1
+
+
+def test_a_write_holding_the_revision_lock_is_next_whatever_others_try(engine: Engine) -> None:
+    """``write_exclusively``: between its catching up (a read) and its write, no other
+    writer's change can commit; one that tried meanwhile finds the revision moved."""
+    api.create_policy(engine, "p")  # revision 1
+    locked = threading.Event()
+    other: list[object] = []
+
+    def meanwhile() -> None:
+        locked.wait(10)
+        try:
+            other.append(api.add_rule(engine, "p", "theirs(1)", expected_revision=1))
+        except errors.DBError as e:
+            other.append(e)
+
+    def write(session: Session) -> Rule:
+        seen = api.current_revision(engine)  # what a catching-up engine reads, elsewhere
+        locked.set()
+        time.sleep(0.3)  # the other writer is waiting on the lock by now
+        return api.add_rule(session, "p", "mine(1)", expected_revision=seen)
+
+    thread = threading.Thread(target=meanwhile)
+    thread.start()
+    mine = api.write_exclusively(engine, write)
+    thread.join(30)
+    assert mine.revision == 2
+    assert len(other) == 1 and isinstance(other[0], errors.StaleRevision), other
+    assert [r.rule for r in api.list_rules(engine, "p")] == ["mine(1)"]
 
 
 def test_changes_since_replays_history_in_order(engine: Engine) -> None:

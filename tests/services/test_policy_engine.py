@@ -292,3 +292,33 @@ def test_policy_created_with_rules_checked_together_against_schemas(database: En
     assert e.value.code == "arity_mismatch"
     assert {p.name for p in svc.list_policies()} == {"classification", "action", "eve"}
     assert {p.name for p in db.list_policies(database)} == {"classification", "action", "eve"}
+
+
+def test_an_engine_that_always_loses_the_race_writes_under_the_revision_lock(
+    database: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Optimistic writes that another engine beats every time (as under steady writing from
+    several engines) do not give up: the second try holds the revision's row lock."""
+    a, b = service(database, node_id="a"), service(database, node_id="b")
+    a.create_policy("p")
+    b.sync()
+    real_add_rule = db.add_rule
+    raced: list[str] = []
+    in_b = [False]
+
+    def add_rule(handle: object, *args: object, **kw: object) -> object:
+        if isinstance(handle, Engine) and not in_b[0]:  # each optimistic try of a: b first
+            in_b[0] = True
+            raced.append(b.create_rule("p", f"b{len(raced)}(1)").rule)
+            in_b[0] = False
+        return real_add_rule(handle, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(db, "add_rule", add_rule)
+    view = a.create_rule("p", "mine(1)")
+    assert raced == ["b0(1)"]  # one lost race, then the write under the lock
+    assert view.rule == "mine(1)"
+    assert sorted(r.rule for r in a.list_rules("p")) == ["b0(1)", "mine(1)"]
+    b.sync()
+    assert sorted(r.rule for r in b.list_rules("p")) == ["b0(1)", "mine(1)"]
+    revisions = sorted(r.revision for r in db.list_rules(database, "p"))
+    assert revisions == [revisions[0], revisions[0] + 1]  # b's, then a's: no gap, no reorder

@@ -59,7 +59,7 @@ from congress.db.policies import (
     list_policies,
     list_rules,
 )
-from congress.db.revisions import current_revision
+from congress.db.revisions import current_revision, write_exclusively
 
 __all__ = [
     "add_rule",
@@ -99,4 +99,5 @@ __all__ = [
     "replace_library_policy",
     "set_execution_status",
     "update_datasource",
+    "write_exclusively",
 ]

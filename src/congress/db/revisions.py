@@ -11,14 +11,19 @@ conflict at commit, which reaches the caller as a deadlock and is retried.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from congress.db import errors
 from congress.db._support import now, transactional
+from congress.db.engine import run_in_transaction
 from congress.db.models import RevisionRow
 
 REVISION_ROW_ID = 1
+T = TypeVar("T")
 
 
 def read(session: Session) -> int:
@@ -51,3 +56,18 @@ def bump(session: Session, expected: int | None = None) -> int:
 def current_revision(session: Session) -> int:
     """The latest committed policy revision (0 before the first change)."""
     return read(session)
+
+
+def write_exclusively(db: Engine, fn: Callable[[Session], T]) -> T:
+    """Run ``fn(session)`` in a transaction that first takes the revision's row lock, so that
+    no other writer's ``bump`` commits until it ends: a writer that lost the optimistic race
+    can catch up inside ``fn`` and then write, sure to be next. ``fn`` may run again after a
+    deadlock (see ``run_in_transaction``)."""
+
+    def locked(session: Session) -> T:
+        statement = select(RevisionRow.revision).where(RevisionRow.id == REVISION_ROW_ID)
+        if session.scalar(statement.with_for_update()) is None:
+            raise errors.DatabaseError("the policy_revision row is missing: run the migrations")
+        return fn(session)
+
+    return run_in_transaction(db, locked)

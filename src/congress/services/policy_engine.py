@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine as DbEngine
+from sqlalchemy.orm import Session
 
 from congress.bus.messages import ExecuteRequest
 from congress.common.memory import release_free_memory
@@ -53,7 +54,6 @@ LOG = logging.getLogger(__name__)
 SYSTEM_POLICIES = {"classification": "nonrecursive", "action": "action"}
 """Created on first start; they cannot be deleted."""
 
-MAX_WRITE_ATTEMPTS = 5
 T = TypeVar("T")
 
 
@@ -403,8 +403,8 @@ class PolicyEngineService:
         ]
         policy = self._write(
             "create_policy",
-            lambda rev: db.create_policy(
-                self._db,
+            lambda handle, rev: db.create_policy(
+                handle,
                 name,
                 abbreviation=abbreviation,
                 description=description,
@@ -424,7 +424,7 @@ class PolicyEngineService:
                 raise errors.SystemPolicy("Cannot delete system-maintained policy")
             gone = self._write(
                 "delete_policy",
-                lambda rev: db.delete_policy(self._db, pol.id, expected_revision=rev),
+                lambda handle, rev: db.delete_policy(handle, pol.id, expected_revision=rev),
             )
             revision = _deleted_at(gone.deleted_revision)
             with self._activating(f"rev:{revision}"):
@@ -479,8 +479,8 @@ class PolicyEngineService:
             try:
                 record = self._write(
                     "add_rule",
-                    lambda rev: db.add_rule(
-                        self._db,
+                    lambda handle, rev: db.add_rule(
+                        handle,
                         pol.name,
                         text,
                         name=name,
@@ -511,8 +511,8 @@ class PolicyEngineService:
             view = self.get_rule(policy, rule_id)
             gone = self._write(
                 "delete_rule",
-                lambda rev: db.delete_rule(
-                    self._db, view.id, policy_name=view.policy, expected_revision=rev
+                lambda handle, rev: db.delete_rule(
+                    handle, view.id, policy_name=view.policy, expected_revision=rev
                 ),
             )
             revision = _deleted_at(gone.deleted_revision)
@@ -531,15 +531,26 @@ class PolicyEngineService:
         if maximum is not None and isinstance(value, str) and len(value) > maximum:
             raise errors.LimitExceeded(what, len(value), limit, maximum)
 
-    def _write(self, what: str, change: Callable[[int], T]) -> T:
-        """Run a database change conditional on the revision applied here; when another
-        engine wrote first, catch up and try again."""
-        for _ in range(MAX_WRITE_ATTEMPTS):
-            try:
-                return change(self._revision)
-            except db_errors.StaleRevision:
-                self.sync()
-        raise errors.Unavailable(f"{what}: other policy engines kept changing policy; try again")
+    def _write(self, what: str, change: Callable[[DbEngine | Session, int], T]) -> T:
+        """Run a database change, ``change(database or session, expected revision)``,
+        conditional on the revision applied here. When another engine wrote first, catch up
+        and write again in a transaction holding the revision's row lock, so that no engine
+        can write in between: retrying optimistically could lose again and again while the
+        other engines keep writing (the HA soak saw 13 of 23,131 rule writes give up after 5
+        tries)."""
+        try:
+            return change(self._db, self._revision)
+        except db_errors.StaleRevision:
+            pass
+
+        def caught_up(session: Session) -> T:
+            self.sync()
+            return change(session, self._revision)
+
+        try:
+            return db.write_exclusively(self._db, caught_up)
+        except db_errors.StaleRevision as e:  # a database that ignored the lock
+            raise errors.Unavailable(f"{what}: other policy engines kept changing policy") from e
 
     def _check_one(self, rt: Runtime, policy: str, text: str) -> Rule:
         checked = rt.check(policy, text)
