@@ -100,7 +100,13 @@ def setup(base: str) -> None:
         {"rule": 'error(id) :- inv:servers(id, "ERROR", h)'},
         {"rule": "on_host(h, id) :- inv:servers(id, s, h)"},
     ]
-    assert request(base, "POST", "/v1/policies", {"name": "soak", "rules": rules})[0] == 201
+    status, created = request(base, "POST", "/v1/policies", {"name": "soak", "rules": rules})
+    assert status == 201
+    # the clients read without X-Congress-Min-Revision: let every engine behind the load
+    # balancer apply the new policy first (each read waits for it on the node it reaches)
+    seen = {"X-Congress-Min-Revision": created.get("_revision", "0")}
+    for _ in range(8):
+        assert request(base, "GET", "/v1/policies/soak/tables/error/rows", headers=seen)[0] == 200
 
 
 def rows(seed: int) -> list[list[Any]]:
