@@ -21,6 +21,9 @@ class Services:
     datasources: Any = None  # congress.services.datasources.DatasourceHost
     library: Any = None  # congress.services.library.LibraryService
     min_revision_wait: float = 5.0  # [api] min_revision_wait
+    feed: Any = None  # congress.services.watch.ChangeFeed (None: no local policy engine)
+    history: Any = None  # congress.services.history.History (None: no history here)
+    metrics: Any = None  # congress.services.metrics.Metrics (None: no metrics here)
     # encoded answers of GET rows: (policy, table) -> (engine generation, JSON body)
     rows_cache: dict[tuple[str, str], tuple[int, bytes]] = field(default_factory=dict)
 

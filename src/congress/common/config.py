@@ -36,6 +36,7 @@ from congress.common.opts import (
     DSE_GROUP,
     JSON_INGESTER_GROUP,
     LIMITS_GROUP,
+    WATCH_GROUP,
     api_opts,
     cli_opts,
     compat_cli_opts,
@@ -43,6 +44,7 @@ from congress.common.opts import (
     dse_opts,
     json_ingester_opts,
     limits_opts,
+    watch_opts,
 )
 
 CONF: Final = cfg.CONF
@@ -68,6 +70,7 @@ def register_opts(conf: cfg.ConfigOpts = CONF) -> None:
     conf.register_opts(dse_opts, group=DSE_GROUP)
     conf.register_opts(api_opts, group=API_GROUP)
     conf.register_opts(limits_opts, group=LIMITS_GROUP)
+    conf.register_opts(watch_opts, group=WATCH_GROUP)
     conf.register_opts(json_ingester_opts, group=JSON_INGESTER_GROUP)
     db_options.set_defaults(conf, **DATABASE_DEFAULTS)
 

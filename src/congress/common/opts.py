@@ -291,6 +291,57 @@ limits_opts: Final[list[cfg.Opt]] = [
     ),
 ]
 
+WATCH_GROUP: Final = cfg.OptGroup(
+    "watch",
+    title="Watching policy",
+    help="Change feeds (GET .../tables/<t>/watch), the history of watched tables and their "
+    "notifications (docs/watching.md).",
+)
+watch_opts: Final[list[cfg.Opt]] = [
+    cfg.ListOpt(
+        "tables",
+        default=["*:error", "*:warning"],
+        help="The watched tables, as policy:table (* for any policy or any table): their "
+        "changes are recorded in the history and sent as oslo.messaging notifications (when "
+        "[oslo_messaging_notifications] driver is set); the notification sinks' tables are "
+        "watched too.",
+    ),
+    cfg.IntOpt(
+        "history_retention_days",
+        default=30,
+        min=0,
+        help="Days the history of watched tables keeps a change (0: forever). Rows still "
+        "present keep the change that inserted them.",
+    ),
+    cfg.IntOpt(
+        "feed_buffer_events",
+        default=10000,
+        min=10,
+        help="Changes of one table a node keeps for change-feed clients that reconnect with "
+        "Last-Event-ID; a client further behind gets a reset and a fresh snapshot.",
+    ),
+    cfg.FloatOpt(
+        "feed_resume_seconds",
+        default=300.0,
+        min=0.0,
+        help="Seconds a node goes on keeping a table's changes after its last change-feed "
+        "client left, so that the client can resume.",
+    ),
+    cfg.FloatOpt(
+        "feed_keepalive_seconds",
+        default=15.0,
+        min=1.0,
+        help="Seconds between keep-alive comments on an idle change feed (keep them below "
+        "the load balancer's client and server timeouts).",
+    ),
+    cfg.IntOpt(
+        "max_watchers",
+        default=1000,
+        min=1,
+        help="Change-feed clients a node serves at once; one more is answered 503.",
+    ),
+]
+
 JSON_INGESTER_GROUP: Final = cfg.OptGroup("json_ingester", title="JSON ingester (not supported)")
 _NOT_SUPPORTED = "Not supported: the JSON ingester was not carried over (use the json driver)."
 json_ingester_opts: Final[list[cfg.Opt]] = [
@@ -312,6 +363,7 @@ def list_opts() -> list[tuple[str | cfg.OptGroup, list[cfg.Opt]]]:
         (DSE_GROUP, list(dse_opts)),
         (API_GROUP, list(api_opts)),
         (LIMITS_GROUP, list(limits_opts)),
+        (WATCH_GROUP, list(watch_opts)),
     ]
 
 

@@ -134,6 +134,7 @@ class PolicyEngineService:
         self._tl = threading.local()  # the revision the current thread's last write produced
         self._write_listeners: list[Callable[[int], None]] = []
         self._rules_listeners: list[Callable[[], None]] = []
+        self._change_listeners: list[Callable[[BatchResult, str | None], None]] = []
         # why the rows that appear now appear (see _handle); None: they were there before
         self._activation: str | None = UNIQUE
         self._unacked_lock = threading.Lock()
@@ -183,6 +184,14 @@ class PolicyEngineService:
         """Call ``listener()`` after rules were added to the runtime (from this node's writes,
         from another node's, or a reload), under the engine's lock: it must not block."""
         self._rules_listeners.append(listener)
+
+    def add_change_listener(self, listener: Callable[[BatchResult, str | None], None]) -> None:
+        """Call ``listener(result, activation)`` with the net changes of every batch this
+        engine applies, under the engine's lock (it must not block): ``activation`` names the
+        batch's cause the same way on every engine (``datasource:table:epoch:seqnum``,
+        ``rev:N``), is unique to this node for a direct change, or is None for rows that
+        were there before (a reload, a first snapshot after a start)."""
+        self._change_listeners.append(listener)
 
     def referenced_tables(self, policy: str) -> set[str]:
         """The tables of ``policy`` that some rule's body reads (``policy:table``)."""
@@ -703,9 +712,17 @@ class PolicyEngineService:
 
     def _handle(self, result: BatchResult) -> None:
         self._generation += 1
+        activation = self._activation
+        if activation == UNIQUE:
+            activation = f"local:{self._node_id}:{time.time_ns()}:{self._generation}"
+        if result.changes:
+            for listener in self._change_listeners:
+                try:
+                    listener(result, activation)
+                except Exception:
+                    LOG.exception("a change listener failed")
         if not result.actions:
             return
-        activation = self._activation
         if activation is None:
             for req in result.actions:
                 LOG.info(
@@ -716,8 +733,6 @@ class PolicyEngineService:
                     req.policy,
                 )
             return
-        if activation == UNIQUE:
-            activation = f"local:{self._node_id}:{time.time_ns()}:{self._generation}"
         for req in result.actions:
             self._request(req, activation)
 
