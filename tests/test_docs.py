@@ -36,3 +36,18 @@ def test_every_builtin_is_documented() -> None:
     text = (ROOT / "docs" / "language.md").read_text()
     missing = [name for name in BUILTINS if f"`{name}" not in text]
     assert missing == []
+
+
+def test_every_service_error_code_is_documented() -> None:
+    import inspect
+
+    from congress.services import errors as svc_errors
+
+    text = (ROOT / "docs" / "errors.md").read_text()
+    codes = {
+        c.code
+        for _, c in inspect.getmembers(svc_errors, inspect.isclass)
+        if issubclass(c, svc_errors.ServiceError)
+    }
+    missing = sorted(code for code in codes if f"`{code}`" not in text)
+    assert missing == []

@@ -33,8 +33,19 @@ class Client:
             req.content_type = "application/json"
         for k, v in (headers or {}).items():
             req.headers[k] = v
+        req.environ["congress.async_streams"] = True  # a change feed answers at once
         resp = req.get_response(self.app)
-        data = json.loads(resp.body) if resp.body else None
+        stream = req.environ.get("congress.stream")
+        if stream is not None:  # a change feed: its first events, and the feed closed
+            first = stream.pending.decode()
+            stream.close()
+            return resp.status_int, first
+        if not resp.body:
+            data = None
+        elif resp.content_type == "text/plain":  # /metrics
+            data = resp.text
+        else:
+            data = json.loads(resp.body)
         return resp.status_int, data
 
     def get(self, path: str, **kw: Any) -> tuple[int, Any]:

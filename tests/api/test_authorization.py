@@ -49,6 +49,7 @@ ALARM = {
     "payload": {"vitrage_id": "a1", "name": "down", "resource": {"id": "h1"}},
 }
 LIBRARY = {"name": "Lib", "rules": [{"rule": "p(1)"}, {"rule": "q(x) :- p(x)"}]}
+HOOK = "http://127.0.0.1:9/hook"  # nothing listens: deliveries fail, which is no matter here
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ CASES = (
     Case("GET", P + "/tables/q", "get_v1"),
     Case("GET", P + "/tables/q/rows", "get_v1"),
     Case("GET", P + "/tables/q/rows?trace=true", "get_v1"),  # an explanation
+    Case("GET", P + "/tables/error/history", "get_v1"),  # a watched table's history
+    Case("GET", P + "/tables/q/watch", "get_v1"),  # a change feed
     Case("GET", "/v1/data-sources", "get_v1"),
     Case(
         "POST",
@@ -114,6 +117,11 @@ CASES = (
     Case("GET", "/v1/librarypolicies/{lib}", "get_v1"),
     Case("PUT", "/v1/librarypolicies/{lib}", "update_v1", 200, {**LIBRARY, "description": "d"}),
     Case("DELETE", "/v1/librarypolicies/{doomed_lib}", "delete_v1"),
+    Case("GET", "/v1/notification-sinks", "get_v1"),
+    Case("POST", "/v1/notification-sinks", "create_v1", 201, {"name": "fresh-sink", "url": HOOK}),
+    Case("GET", "/v1/notification-sinks/{sink}", "get_v1"),
+    Case("DELETE", "/v1/notification-sinks/doomed-sink", "delete_v1"),
+    Case("GET", "/v1/notification-sinks/{sink}/dead-letters", "get_v1"),
 )
 
 
@@ -197,6 +205,9 @@ def populate(api: Client) -> dict[str, str]:
     ok(api.put(D + "/tables/servers/rows", [["vm1", "ERROR"]], headers=ADMIN))
     ids["lib"] = post("/v1/librarypolicies", LIBRARY)["id"]
     ids["doomed_lib"] = post("/v1/librarypolicies", {**LIBRARY, "name": "Doomed"})["id"]
+    sink = {"name": "hooks", "url": HOOK, "secret": "s"}
+    ids["sink"] = post("/v1/notification-sinks", sink)["id"]
+    post("/v1/notification-sinks", {"name": "doomed-sink", "url": HOOK})
     return ids
 
 
@@ -267,7 +278,7 @@ def test_open_paths_need_no_token(path: str, world: World) -> None:
     for headers in (None, MEMBER, READER, ADMIN):
         status, _ = world.pipeline.get(path, headers=headers)
         assert status not in (401, 403), (path, headers)
-    if path in ("/", "/v1", "/healthcheck"):
+    if path in ("/", "/v1", "/healthcheck", "/metrics"):
         assert world.pipeline.get(path)[0] == 200
 
 

@@ -26,7 +26,8 @@ DOC: dict[str, Any] = yaml.safe_load(
     (Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml").read_text()
 )
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
-EXTRA = {("GET", "/"), ("GET", "/healthcheck"), ("GET", "/{path}")}  # outside ROUTES
+# outside ROUTES
+EXTRA = {("GET", "/"), ("GET", "/healthcheck"), ("GET", "/metrics"), ("GET", "/{path}")}
 UNSUPPORTED = "x-congress-unsupported"  # documents a 501 of a path, claims no route
 
 
@@ -163,7 +164,10 @@ def test_the_document_is_sound() -> None:
         assert op["responses"], (method, path)
         for status, response in op["responses"].items():
             media = deref(response).get("content", {})
-            assert set(media) <= {"application/json"}, (method, path, status)
+            text = {"text/plain"} if path == "/metrics" else set()  # the Prometheus format
+            if path.endswith("/watch") and status == "200":
+                text = {"text/event-stream"}  # a change feed (Server-Sent Events)
+            assert set(media) <= {"application/json"} | text, (method, path, status)
             if int(status) >= 400:
                 assert media["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     refs = re.findall(r"'\$ref': '([^']+)'", repr(DOC))
@@ -243,9 +247,10 @@ def node(conf: cfg.ConfigOpts) -> Iterator[Node]:
 class Api:
     """Calls an app and checks each answer against the document."""
 
-    def __init__(self, app: Any, seen: set[tuple[str, str, str]]) -> None:
+    def __init__(self, app: Any, seen: set[tuple[str, str, str]], services: Any = None) -> None:
         self.app = app
         self.seen = seen
+        self.app_services = services
 
     def __call__(
         self,
@@ -263,8 +268,16 @@ class Api:
         if body is not None:
             req.body = json.dumps(body).encode()
             req.content_type = "application/json"
+        req.environ["congress.async_streams"] = True  # a change feed answers at once
         resp = req.get_response(self.app)
         where = f"{method} {path}"
+        stream = req.environ.get("congress.stream")
+        if stream is not None:  # a change feed: the events it starts with
+            stream.close()
+            assert resp.status_int == status == 200, where
+            assert resp.content_type == "text/event-stream", where
+            self.seen.add((method, template, str(status)))
+            return str(stream.pending.decode())
         assert resp.status_int == status, (where, resp.status_int, resp.body[:300])
         assert SECRET.encode() not in resp.body, where
         op = DOC["paths"][template][method.lower()]
@@ -279,6 +292,9 @@ class Api:
         if content is None:
             assert resp.body == b"", where
             return None
+        if "text/plain" in content:  # /metrics
+            assert resp.content_type == "text/plain", where
+            return resp.text
         assert resp.content_type == "application/json", where
         data = json.loads(resp.body)
         assert problems(content["application/json"]["schema"], data) == [], (where, data)
@@ -294,6 +310,7 @@ def exercise_versions_and_policies(api: Api) -> None:
     assert api("GET", "/", 200)["versions"][0]["id"] == "v1"
     assert "choices" in api("GET", "/{path}", 300, path="foo/bar")
     api("GET", "/healthcheck", 200)
+    assert "congress_api_request_seconds" in api("GET", "/metrics", 200)
     api("GET", "/v1", 200)
     api("GET", "/v1/policies", 200)
     api("POST", "/v1/policies", 201, {"name": "p", "kind": None, "description": None})
@@ -338,6 +355,15 @@ def exercise_versions_and_policies(api: Api) -> None:
     rows = api("GET", P + "/tables/{table}/rows", 200, query="trace=True", policy="q", table="r")
     assert rows["results"] == [{"data": [1]}] and rows["trace"]
     api("GET", P + "/tables/{table}/rows", 404, policy="p", table="nosuch")
+    feed = api("GET", P + "/tables/{table}/watch", 200, policy="q", table="r")
+    assert feed.startswith("retry: ") and "event: snapshot" in feed
+    api("GET", P + "/tables/{table}/watch", 404, policy="q", table="nosuch")
+    watchers = api.app_services.feed.max_watchers
+    api.app_services.feed.max_watchers = 0  # a node serving all the streams it may
+    try:
+        api("GET", P + "/tables/{table}/watch", 503, policy="q", table="r")
+    finally:
+        api.app_services.feed.max_watchers = watchers
 
     sim = {"query": "up(x)", "sequence": "boot(2) r+(2) down+(2)", "action_policy": "acts"}
     got = api("POST", P, 200, sim, query="action=simulate&delta=True&trace=True", policy="p")
@@ -480,12 +506,63 @@ def exercise_refusals(node: Node, conf: cfg.ConfigOpts, seen: set[tuple[str, str
             bare(method, path, 400, body, **params)
 
 
+def exercise_history(api: Api, conf: cfg.ConfigOpts) -> None:
+    """The history of watched tables (docs/history.md); a node without one answers 503."""
+    api("POST", P + "/rules", 201, {"rule": "error(x) :- down(x)"}, policy="p")
+    assert api.app_services.history.flush()
+    rows, history = P + "/tables/{table}/rows", P + "/tables/{table}/history"
+    now = "2100-01-01T00:00:00Z"
+    assert api("GET", rows, 200, query=f"as_of={now}", policy="p", table="error") == {
+        "results": [{"data": [1]}]
+    }
+    api("GET", rows, 400, query="as_of=never", policy="p", table="error")
+    api("GET", rows, 404, query=f"as_of={now}", policy="p", table="down")
+    changes = api("GET", history, 200, query="limit=10", policy="p", table="error")["results"]
+    assert [(c["op"], c["row"]) for c in changes] == [("insert", [1])]
+    api("GET", history, 400, query="since=never", policy="p", table="error")
+    api("GET", history, 404, policy="p", table="down")
+    bare = Api(CongressApp(Services(api.app_services.engine), conf), api.seen)
+    bare("GET", rows, 503, query=f"as_of={now}", policy="p", table="error")
+    bare("GET", history, 503, policy="p", table="error")
+
+
+def exercise_sinks(api: Api, node: Node, conf: cfg.ConfigOpts) -> None:
+    """Notification sinks (docs/notifications.md); a node without them answers 503."""
+    assert node.services is not None
+    sinks, one = "/v1/notification-sinks", "/v1/notification-sinks/{sink}"
+    body = {"name": "hooks", "url": "http://127.0.0.1:9/hook", "secret": SECRET}
+    made = api("POST", sinks, 201, body)
+    assert made["secret"] == "<hidden>" and made["tables"] == ["*:error", "*:warning"]
+    api("POST", sinks, 201, {"name": "plain", "url": "https://h/", "tables": ["p:*"]})
+    api("POST", sinks, 409, body)
+    api("POST", sinks, 400, {"name": "x", "url": "ftp://h/"})
+    api("POST", sinks, 400, {"name": "x", "type": "messaging", "topic": "t"})
+    listed = api("GET", sinks, 200)["results"]
+    assert [s["name"] for s in listed] == ["hooks", "plain"]
+    assert api("GET", one, 200, sink=made["id"]) == made
+    assert api("GET", one, 200, sink="hooks") == made
+    api("GET", one, 404, sink="nosuch")
+    assert api("GET", one + "/dead-letters", 200, sink="hooks", query="limit=5") == {"results": []}
+    api("GET", one + "/dead-letters", 400, sink="hooks", query="limit=0")
+    api("GET", one + "/dead-letters", 404, sink="nosuch")
+    api("DELETE", one, 200, sink="plain")
+    api("DELETE", one, 404, sink="plain")
+    bare = Api(CongressApp(Services(node.services.engine), conf), api.seen)
+    bare("GET", sinks, 503)
+    bare("POST", sinks, 503, body)
+    for method in ("GET", "DELETE"):
+        bare(method, one, 503, sink="hooks")
+    bare("GET", one + "/dead-letters", 503, sink="hooks")
+
+
 def test_every_documented_answer(node: Node, conf: cfg.ConfigOpts) -> None:
     seen: set[tuple[str, str, str]] = set()
-    api = Api(node.app, seen)
+    api = Api(node.app, seen, node.services)
     exercise_versions_and_policies(api)
     exercise_datasources(api)
     exercise_library(api)
+    exercise_history(api, conf)
+    exercise_sinks(api, node, conf)
     exercise_refusals(node, conf, seen)
     documented = {
         (method, path, status)

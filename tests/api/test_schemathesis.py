@@ -137,10 +137,14 @@ def closing_input(app: Any) -> Any:
     ResourceWarning)."""
 
     def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+        environ["congress.async_streams"] = True  # a change feed answers its headers at once
         try:
             return list(app(environ, start_response))
         finally:
             environ["wsgi.input"].close()
+            stream = environ.get("congress.stream")
+            if stream is not None:
+                stream.close()
 
     return wrapped
 
@@ -184,10 +188,13 @@ def populate(app: Any) -> dict[str, list[dict[str, str]]]:
     lib = call(app, "POST", "/v1/librarypolicies", mine)
     shipped = call(app, "GET", "/v1/librarypolicies?include_rules=false")["results"][0]
 
+    hook = {"name": "hooks", "url": "http://127.0.0.1:9/hook", "secret": SECRET}
+    sink = call(app, "POST", "/v1/notification-sinks", hook)
+
     policies = ["p", p["id"], "acts", "m", "classification", "action", "inv", "nosuch"]
     ds = ["inv", inv["id"], "ops", "vit", "off", "broken", "nosuch"]
     policy_tables = [("p", t) for t in ("up", "down", "r", "bad", "inv:servers", "nosuch")]
-    policy_tables += [("m", "t"), ("m", "e"), ("inv", "servers")]
+    policy_tables += [("m", "t"), ("m", "e"), ("inv", "servers"), ("p", "error")]
     ds_tables = [(d, t) for d in ds for t in ("servers", "links", "nosuch")]
     ds_tables += [("vit", "alarms")]
     return {
@@ -201,6 +208,7 @@ def populate(app: Any) -> dict[str, list[dict[str, str]]]:
         "driver": [{"driver": x} for x in ("push", "stpush", "vitrage", "doctor", "nova", "json")]
         + [{"driver": "kubernetes"}, {"driver": "nosuch"}],
         "lib": [{"lib": x} for x in (lib["id"], "Mine", shipped["id"], shipped["name"], "nosuch")],
+        "sink": [{"sink": x} for x in (sink["id"], "hooks", "_config", "nosuch")],
     }
 
 
@@ -250,6 +258,11 @@ KNOWN: dict[str, list[tuple[dict[str, str] | None, Any]]] = {
     ],
     "GET /v1/librarypolicies": [(None, None), ({"include_rules": "false", "name": "Mine"}, None)],
     "GET /v1/librarypolicies/{lib}": [(None, None), ({"include_rules": "0"}, None)],
+    "POST /v1/notification-sinks": [
+        (None, {"name": "new", "url": "https://example.com/hook", "tables": ["p:*", "error"]}),
+        (None, {"name": "new2", "url": "http://h:8080/", "secret": "k", "max_retries": 3}),
+    ],
+    "GET /v1/notification-sinks/{sink}/dead-letters": [(None, None), ({"limit": "5"}, None)],
 }
 
 
@@ -337,6 +350,7 @@ def node(tmp_path: Path) -> Iterator[Node]:
     endpoints = [f"{d.DRIVER_NAME}={__name__}:{d.__name__}" for d in drivers]
     conf.set_override("custom_driver_endpoints", endpoints)
     n = build_node(conf)
+    assert n.services is not None
     yield n
     n.stop()
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import Any
 
@@ -86,7 +87,7 @@ def test_messages_round_trip_through_the_wire_form() -> None:
     ]
     for message in messages:
         wire = to_wire(message)
-        assert wire["version"] == "1.0"
+        assert wire["version"] == "1.1"
         assert from_wire(wire) == message
     assert to_wire(messages[0])["rows"] == [[1, "a"], [2, "é"]]
 
@@ -108,6 +109,26 @@ def test_another_major_version_or_kind_is_refused() -> None:
         from_wire({**wire, "kind": "gossip"})
     with pytest.raises(ValueError, match="malformed"):
         from_wire({"kind": "table_delta", "version": "1.0", "publisher": "ds"})
+
+
+def test_table_messages_carry_an_optional_send_time() -> None:
+    delta = TableDelta("ds", "t", 1, frozenset({(1,)}), frozenset(), 7, sent_at=1700000000.25)
+    wire = to_wire(delta)
+    assert wire["sent_at"] == 1700000000.25
+    back = from_wire(wire)
+    assert isinstance(back, TableDelta) and back.sent_at == 1700000000.25
+    # absent (a 1.0 sender): no send time; it takes no part in equality
+    old = from_wire({k: v for k, v in wire.items() if k != "sent_at"} | {"version": "1.0"})
+    assert isinstance(old, TableDelta) and old.sent_at is None
+    assert old == dataclasses.replace(delta, version="1.0")
+    assert "sent_at" not in to_wire(TableSnapshot("ds", "t", 0, frozenset()))
+    assert TableSnapshot("ds", "t", 0, frozenset(), sent_at="soon").sent_at is None  # type: ignore[arg-type]
+
+
+def test_fields_of_a_later_minor_version_are_ignored() -> None:
+    wire = to_wire(TableSnapshot("ds", "t", 0, frozenset({(1,)})))
+    later = from_wire({**wire, "version": "1.9", "priority": "high"})
+    assert later == TableSnapshot("ds", "t", 0, frozenset({(1,)}), version="1.9")
 
 
 # -- the in-process transport -----------------------------------------------------------------

@@ -44,6 +44,7 @@ def watch(rt: Runtime, tables: list[Key]) -> tuple[list[int], dict[str, object]]
         assert rt.tables(DS) == expected["ds_tables"]
         rows: dict[Key, set[Row]] = expected["rows"]  # type: ignore[assignment]
         for (policy, table), want in rows.items():
+            assert rt.count(policy, table) == len(want)
             if want and "[" not in table:  # every row through a literal with variables
                 args = ", ".join(f"x{i}" for i in range(len(next(iter(want)))))
                 assert set(rt.select_rows(policy, f"{table}({args})")) == want

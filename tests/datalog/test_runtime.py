@@ -342,6 +342,16 @@ def test_cross_policy_rules(rt: Runtime) -> None:
     assert res.changes == {("c", "t"): (rows(5), set()), ("b", "late"): (rows(5), set())}
 
 
+def test_count_is_the_number_of_rows(cloud: Runtime) -> None:
+    cloud.insert("alice", 'error(vm) :- nova:servers(id=vm, status="ERROR")')
+    assert cloud.count("nova", "servers") == 0 and cloud.count("alice", "error") == 0
+    cloud.apply({("nova", "servers"): ([("vm1", "ERROR", "t1"), ("vm2", "OK", "t1")], [])})
+    assert cloud.count("nova", "servers") == 2 and cloud.count("alice", "error") == 1
+    assert cloud.count("alice", "nosuch") == 0
+    with pytest.raises(PolicyNotFound):
+        cloud.count("nosuch", "t")
+
+
 def test_apply_datasource_data(cloud: Runtime) -> None:
     cloud.insert("alice", 'error(vm) :- nova:servers(id=vm, status="ERROR")')
     res = cloud.apply(

@@ -5,9 +5,28 @@ from __future__ import annotations
 import inspect
 from types import ModuleType
 
-from congress.db import api, changes, datasources, executions, library, policies, revisions
+from congress.db import (
+    api,
+    changes,
+    datasources,
+    executions,
+    history,
+    library,
+    notifications,
+    policies,
+    revisions,
+)
 
-MODULES: tuple[ModuleType, ...] = (changes, datasources, executions, library, policies, revisions)
+MODULES: tuple[ModuleType, ...] = (
+    changes,
+    datasources,
+    executions,
+    history,
+    library,
+    notifications,
+    policies,
+    revisions,
+)
 
 
 def _repository_functions(module: ModuleType) -> set[str]:

@@ -51,7 +51,7 @@ def free_port() -> int:
 class Answer:
     status: int
     body: Any
-    headers: Mapping[str, str]
+    headers: Any  # http.client.HTTPMessage: names in any case (HTTP's are case-insensitive)
 
 
 def http(
@@ -70,14 +70,14 @@ def http(
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             raw = resp.read()
-            return Answer(resp.status, json.loads(raw) if raw else None, dict(resp.headers))
+            return Answer(resp.status, json.loads(raw) if raw else None, resp.headers)
     except urllib.error.HTTPError as err:
         raw = err.read()
         try:
             parsed = json.loads(raw) if raw else None
         except ValueError:
             parsed = raw.decode(errors="replace")
-        return Answer(err.code, parsed, dict(err.headers))
+        return Answer(err.code, parsed, err.headers)
 
 
 def create_database(backend: str, name: str) -> str:

@@ -646,3 +646,40 @@ def test_a_keyed_action_of_a_datasource_not_running_waits(node: Node, database: 
 
 
 KEY = "0123abcd-0000-4000-8000-000000000001"
+
+
+def test_a_subscription_progressing_under_load_is_not_resynced(node: Node) -> None:
+    """A publisher's heartbeat naming a later number than applied is messages in flight while
+    the subscription keeps reaching the numbers earlier beats named; only one that does not
+    reach what a beat named within the grace asks for a snapshot (a lost message)."""
+    from types import SimpleNamespace
+
+    from congress.services import sink as sink_module
+
+    now = [100.0]
+    node.sink._clock = lambda: now[0]
+    push(node)
+    node.host.replace_rows("pushed", "data", [["a", 1]])
+    sub = node.sink._subs["pushed"]["data"]
+    epoch, seq = sub.epoch, sub.last_seqnum
+    assert epoch is not None and seq is not None
+
+    def beat(ahead: int) -> None:
+        state = [epoch, (sub.last_seqnum or 0) + ahead]
+        peer = SimpleNamespace(info={"tables": {"pushed": {"data": state}}})
+        node.sink._on_peer("beat", peer)
+
+    resyncs = sub.resyncs
+    for i in range(10):  # ten beats, each a little ahead; each time the delta then arrives
+        beat(1)
+        now[0] += 0.6
+        node.host.replace_rows("pushed", "data", [["a", i + 2]])
+    assert now[0] - 100.0 > 3 * sink_module.BEHIND_GRACE
+    assert sub.resyncs == resyncs  # always behind a beat, never stale
+    beat(1)  # a message that never arrives
+    now[0] += 0.6
+    beat(1)
+    assert sub.resyncs == resyncs
+    now[0] += sink_module.BEHIND_GRACE
+    beat(1)
+    assert sub.resyncs == resyncs + 1

@@ -7,11 +7,17 @@ congress.common.
 rule it needs. A handler gets ``(req, services, **path_parameters)`` and returns a body (200), a
 ``(status, body)`` pair or a ready ``webob.Response``; any exception becomes an error body
 (``congress.api.wire.to_api_error``).
+
+Every answer's latency is observed in ``Services.metrics`` (or, without one, in the app's own
+``Metrics``) under its declared route (``Route.path``, ``/``, ``/healthcheck``, ``/metrics``;
+``other`` for any other path), but for streams (``/watch``), whose lifetime is not latency.
+``GET /metrics`` answers them in the Prometheus text format, open like ``/healthcheck``.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +25,21 @@ from typing import Any
 import webob
 from oslo_config import cfg
 
-from congress.api import auth, datasources, library, policies, system, versions, wire
+from congress.api import (
+    auth,
+    datasources,
+    library,
+    policies,
+    sinks,
+    system,
+    versions,
+    watch,
+    wire,
+)
 from congress.api.errors import CODES, ApiError
 from congress.api.services import Services
 from congress.services import errors as svc_errors
+from congress.services import metrics as svc_metrics
 
 Handler = Callable[..., Any]
 
@@ -30,6 +47,10 @@ REVISION_HEADER = "X-Congress-Revision"
 """On the answer of every policy write: the global policy revision it produced."""
 MIN_REVISION_HEADER = "X-Congress-Min-Revision"
 """On a request: answer only after this node has applied that revision (read-your-writes)."""
+ROUTE_KEY = "congress.route"
+"""The WSGI environ key of the request's declared route (the metrics' ``route`` label)."""
+OPEN_ROUTES = ("/", "/healthcheck", "/metrics")
+"""Routes outside ``/v1`` that are not the versions answer of any other path."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +78,7 @@ def _r(
 
 P = "/v1/policies/<policy>"
 D = "/v1/data-sources/<ds>"
+S = "/v1/notification-sinks/<sink>"
 ROUTES: tuple[Route, ...] = (
     _r("GET", "/v1", versions.v1, ""),
     _r("GET", "/v1/policies", policies.list_policies, "get_v1"),
@@ -73,6 +95,8 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", P + "/tables", policies.list_tables, "get_v1"),
     _r("GET", P + "/tables/<table>", policies.show_table, "get_v1"),
     _r("GET", P + "/tables/<table>/rows", policies.list_rows, "get_v1"),
+    _r("GET", P + "/tables/<table>/history", policies.table_history, "get_v1"),
+    _r("GET", P + "/tables/<table>/watch", watch.watch_table, "get_v1"),
     _r("GET", "/v1/data-sources", datasources.list_datasources, "get_v1"),
     _r("POST", "/v1/data-sources", datasources.create_datasource, "create_v1"),
     _r("GET", D, datasources.show_datasource, "get_v1"),
@@ -94,6 +118,11 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", "/v1/librarypolicies/<lib>", library.show_policy, "get_v1"),
     _r("PUT", "/v1/librarypolicies/<lib>", library.replace_policy, "update_v1"),
     _r("DELETE", "/v1/librarypolicies/<lib>", library.delete_policy, "delete_v1"),
+    _r("GET", "/v1/notification-sinks", sinks.list_sinks, "get_v1"),
+    _r("POST", "/v1/notification-sinks", sinks.create_sink, "create_v1"),
+    _r("GET", S, sinks.show_sink, "get_v1"),
+    _r("DELETE", S, sinks.delete_sink, "delete_v1"),
+    _r("GET", S + "/dead-letters", sinks.dead_letters, "get_v1"),
 )
 
 
@@ -104,8 +133,16 @@ class CongressApp:
         self.services = services
         self.strategy: str = conf.auth_strategy
         self.authorizer = auth.Authorizer(conf)
+        self._own_metrics = svc_metrics.Metrics()  # when the services have none
+
+    @property
+    def metrics(self) -> svc_metrics.Metrics:
+        """The metrics the API observes and ``/metrics`` answers."""
+        found: svc_metrics.Metrics | None = self.services.metrics
+        return self._own_metrics if found is None else found
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        started = time.perf_counter()
         req = webob.Request(environ)
         self.services.take_written_revision()  # forget an earlier request's write
         try:
@@ -119,6 +156,10 @@ class CongressApp:
         revision = self.services.take_written_revision()
         if revision is not None:
             resp.headers[REVISION_HEADER] = str(revision)
+        route = environ.get(ROUTE_KEY, svc_metrics.OTHER)
+        if not route.endswith("/watch"):  # a stream: its lifetime is not latency
+            seconds = time.perf_counter() - started
+            self.metrics.observe_request(req.method, route, resp.status_int, seconds)
         return resp(environ, start_response)
 
     def _wait_for_revision(self, req: webob.Request) -> None:
@@ -148,10 +189,14 @@ class CongressApp:
 
     def dispatch(self, req: webob.Request) -> webob.Response:
         path = wire.url_path(req).rstrip("/") or "/"
+        if path in OPEN_ROUTES:
+            req.environ[ROUTE_KEY] = path
         if path == "/":
             return wire.answer(versions.root(req), 200)
         if path == "/healthcheck":
             return wire.answer(self.services.health(), 200)
+        if path == "/metrics":
+            return self._metrics_answer(req)
         if not (path == "/v1" or path.startswith("/v1/")):
             return wire.answer(versions.root(req), 300)
         allowed = []
@@ -159,6 +204,7 @@ class CongressApp:
             m = route.pattern.match(path)
             if m is None:
                 continue
+            req.environ[ROUTE_KEY] = route.path
             if route.method != req.method:
                 allowed.append(route.method)
                 continue
@@ -176,6 +222,16 @@ class CongressApp:
         return wire.error_answer(
             ApiError(404, "The resource could not be found.", CODES["unknown"].number, None)
         )
+
+    def _metrics_answer(self, req: webob.Request) -> webob.Response:
+        """``GET /metrics``: this node's figures and its datasource host's (docs/metrics.md)."""
+        if req.method not in ("GET", "HEAD"):
+            return wire.error_answer(
+                ApiError(501, "Method not supported", CODES["unknown"].number, None)
+            )
+        resp = webob.Response(body=self.metrics.exposition(), status=200)
+        resp.headers["Content-Type"] = svc_metrics.CONTENT_TYPE
+        return resp
 
     @staticmethod
     def _respond(result: Any) -> webob.Response:

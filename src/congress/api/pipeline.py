@@ -6,8 +6,8 @@ As the original's paste pipelines, outermost first: CORS, proxy headers (``X-For
 request id, catch errors, the body size limit (``[limits] max_request_body_size``: 413 with the
 error body, before anything reads the body), then, for ``keystone``, keystonemiddleware's
 ``auth_token``. The
-version documents (``/``, ``/v1``), ``/healthcheck`` and unknown paths outside ``/v1`` need no
-token (spec README, Unauthenticated routes).
+version documents (``/``, ``/v1``), ``/healthcheck``, ``/metrics`` and unknown paths outside
+``/v1`` need no token (spec README, Unauthenticated routes).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from congress.common import opts
 LOG = logging.getLogger(__name__)
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
-OPEN_PATHS = ("/", "/v1", "/healthcheck")
+OPEN_PATHS = ("/", "/v1", "/healthcheck", "/metrics")
 
 
 def _open(path: str) -> bool:

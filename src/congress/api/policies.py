@@ -1,4 +1,5 @@
-"""``/v1/policies``: policies, their rules, tables and rows, simulate and execute.
+"""``/v1/policies``: policies, their rules, tables and rows, simulate and execute; the history
+of watched tables (``rows?as_of=``, ``history``: docs/history.md).
 
 May import WebOb, congress.api, congress.services and congress.datalog (syntax only).
 
@@ -10,6 +11,7 @@ Wire shapes are the original's (reference 3.2, 3.3; client-api.md): a policy is
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import webob
@@ -22,7 +24,7 @@ from congress.datalog.errors import PolicyError
 from congress.datalog.parser import parse
 from congress.datalog.printer import to_text
 from congress.datalog.query import parse_query_text
-from congress.services.errors import NotFound
+from congress.services.errors import HistoryUnavailable, NotFound, TableNotWatched
 from congress.services.policy_engine import PolicyView, RuleView, created_rule_text
 
 KINDS = ("nonrecursive", "materialized", "action", "database", "z3", "delta", "datasource")
@@ -207,6 +209,9 @@ def show_table(req: webob.Request, s: Services, policy: str, table: str) -> dict
 
 
 def list_rows(req: webob.Request, s: Services, policy: str, table: str) -> Any:
+    as_of = time_parameter(req, "as_of")
+    if as_of is not None:
+        return _rows_as_of(req, s, policy, table, as_of)
     if wire.flag(req, "trace"):
         out: dict[str, Any] = {"results": [{"data": list(r)} for r in s.engine.rows(policy, table)]}
         out["trace"] = s.engine.explain_rows(policy, table)
@@ -224,3 +229,75 @@ def list_rows(req: webob.Request, s: Services, policy: str, table: str) -> Any:
             s.rows_cache.clear()
         hit = s.rows_cache[(policy, table)] = (generation, body)
     return wire.raw_json(hit[1])
+
+
+# -- the history of watched tables -------------------------------------------------------------
+HISTORY_LIMIT = 1000
+MAX_HISTORY_LIMIT = 10000
+
+
+def time_parameter(req: webob.Request, name: str) -> datetime.datetime | None:
+    """A query-string time in ISO 8601, as aware UTC (one without an offset is UTC)."""
+    text = wire.query(req, name)
+    if text is None:
+        return None
+    try:
+        value = datetime.datetime.fromisoformat(text.strip())
+        if value.tzinfo is None:
+            return value.replace(tzinfo=datetime.UTC)
+        return value.astimezone(datetime.UTC)
+    except (ValueError, OverflowError):
+        raise wire.BadRequest(
+            f"Parameter '{name}' must be a time in ISO 8601, such as 2026-11-25T12:00:00Z, "
+            f"not {text[:64]!r}"
+        ) from None
+
+
+def limit_parameter(req: webob.Request) -> int:
+    text = wire.query(req, "limit")
+    if text is None:
+        return HISTORY_LIMIT
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_HISTORY_LIMIT:
+        raise wire.BadRequest(
+            f"Parameter 'limit' must be an integer from 1 to {MAX_HISTORY_LIMIT}, not {text[:32]!r}"
+        )
+    return value
+
+
+def _watched(s: Services, policy: str, table: str) -> tuple[Any, str]:
+    """The history service and the policy's name, once the table is known to be watched."""
+    name = s.engine.get_policy(policy).name
+    if s.history is None:
+        raise HistoryUnavailable(
+            "The history of watched tables is not available on this node: ask a node that "
+            "runs a policy engine"
+        )
+    if not s.history.watched(name, table):
+        raise TableNotWatched(
+            f"Table {table} of policy {name} is not watched, so it has no history "
+            "(the watched tables: [watch] tables)"
+        )
+    return s.history, name
+
+
+def _rows_as_of(
+    req: webob.Request, s: Services, policy: str, table: str, when: datetime.datetime
+) -> dict[str, Any]:
+    """``GET .../rows?as_of=T``: the rows the table had at T, from its history."""
+    if wire.flag(req, "trace"):
+        raise wire.BadRequest("Parameter 'trace' cannot be combined with 'as_of'")
+    history, name = _watched(s, policy, table)
+    return {"results": [{"data": row} for row in history.rows_as_of(name, table, when)]}
+
+
+def table_history(req: webob.Request, s: Services, policy: str, table: str) -> dict[str, Any]:
+    """``GET .../history?since=T&until=T&limit=N``: the changes of a watched table."""
+    since = time_parameter(req, "since")
+    until = time_parameter(req, "until")
+    limit = limit_parameter(req)
+    history, name = _watched(s, policy, table)
+    return {"results": history.changes(name, table, since, until, limit)}

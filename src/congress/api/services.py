@@ -22,8 +22,10 @@ class Services:
     library: Any = None  # congress.services.library.LibraryService
     min_revision_wait: float = 5.0  # [api] min_revision_wait
     feed: Any = None  # congress.services.watch.ChangeFeed (None: no local policy engine)
+    feed_keepalive: float = 15.0  # [watch] feed_keepalive_seconds
     history: Any = None  # congress.services.history.History (None: no history here)
     metrics: Any = None  # congress.services.metrics.Metrics (None: no metrics here)
+    sinks: Any = None  # congress.services.notify.Notifications (None: not on this node)
     # encoded answers of GET rows: (policy, table) -> (engine generation, JSON body)
     rows_cache: dict[tuple[str, str], tuple[int, bytes]] = field(default_factory=dict)
 

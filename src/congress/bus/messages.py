@@ -3,14 +3,17 @@
 Imports: the standard library only.
 
 Every message carries ``version`` (``VERSION``, ``major.minor``): a receiver accepts any minor
-version of its major version and refuses another major one (``UnsupportedVersion``). Rows are
+version of its major version, ignoring the fields it does not know (a minor version only adds
+optional fields), and refuses another major one (``UnsupportedVersion``). Rows are
 tuples of JSON values (strings, numbers); a message holds them as a ``frozenset`` and the wire
 form as sorted lists, so that ``from_wire(to_wire(m)) == m``.
 
 - ``TableSnapshot``: the full contents of a publisher's table at sequence number ``seqnum``.
 - ``TableDelta``: the change from ``seqnum - 1`` to ``seqnum`` (``inserts``, ``deletes``).
   Both carry the publisher's ``epoch``, a number that grows with each incarnation of the
-  publisher (a restart begins its sequence numbers again in a new epoch).
+  publisher (a restart begins its sequence numbers again in a new epoch), and, since 1.1,
+  ``sent_at``: the publisher's wall-clock time (Unix seconds) when it sent the message, for
+  the bus lag metric (None when absent; it takes no part in equality).
 - ``ExecuteRequest``: a policy engine (on ``node_id``, for ``policy``) asks the datasource
   ``service`` to run ``action(*positional, **named)``; ``key`` is the action's identity, the
   same from every engine (empty for a request made directly through the API).
@@ -20,12 +23,14 @@ form as sorted lists, so that ``from_wire(to_wire(m)) == m``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-VERSION = "1.0"
+VERSION = "1.1"
 
 Row = tuple[Any, ...]
 
@@ -38,6 +43,13 @@ def _rows(rows: Iterable[Iterable[Any]]) -> frozenset[Row]:
     return frozenset(tuple(row) for row in rows)
 
 
+def _time(value: Any) -> float | None:
+    """A send time as a float; None for anything that is not a finite number."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class TableSnapshot:
     publisher: str
@@ -46,9 +58,11 @@ class TableSnapshot:
     rows: frozenset[Row]
     epoch: int = 0
     version: str = VERSION
+    sent_at: float | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rows", _rows(self.rows))
+        object.__setattr__(self, "sent_at", _time(self.sent_at))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +74,12 @@ class TableDelta:
     deletes: frozenset[Row]
     epoch: int = 0
     version: str = VERSION
+    sent_at: float | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inserts", _rows(self.inserts))
         object.__setattr__(self, "deletes", _rows(self.deletes))
+        object.__setattr__(self, "sent_at", _time(self.sent_at))
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +123,7 @@ _KINDS: dict[str, type[Message]] = {
     "announcement": Announcement,
 }
 _NAMES = {cls: name for name, cls in _KINDS.items()}
+_FIELDS = {cls: frozenset(f.name for f in dataclasses.fields(cls)) for cls in _KINDS.values()}
 
 
 def _sorted_rows(rows: frozenset[Row]) -> list[list[Any]]:
@@ -124,6 +141,8 @@ def to_wire(message: Message) -> dict[str, Any]:
             rows=_sorted_rows(message.rows),
             epoch=message.epoch,
         )
+        if message.sent_at is not None:
+            body["sent_at"] = message.sent_at
     elif isinstance(message, TableDelta):
         body.update(
             publisher=message.publisher,
@@ -133,6 +152,8 @@ def to_wire(message: Message) -> dict[str, Any]:
             deletes=_sorted_rows(message.deletes),
             epoch=message.epoch,
         )
+        if message.sent_at is not None:
+            body["sent_at"] = message.sent_at
     elif isinstance(message, ExecuteRequest):
         body.update(
             service=message.service,
@@ -156,14 +177,16 @@ def to_wire(message: Message) -> dict[str, Any]:
 
 def from_wire(body: Mapping[str, Any]) -> Message:
     """The message of a ``to_wire`` dict; ``UnsupportedVersion`` for another major version,
-    ``ValueError`` for an unknown kind or missing fields."""
+    ``ValueError`` for an unknown kind or missing fields. Fields this version does not know
+    (a later minor version's) are ignored."""
     version = str(body.get("version", ""))
     if version.split(".")[0] != VERSION.split(".")[0]:
         raise UnsupportedVersion(f"bus message version {version!r} is not {VERSION}")
     kind = _KINDS.get(str(body.get("kind")))
     if kind is None:
         raise ValueError(f"unknown bus message kind {body.get('kind')!r}")
-    fields = {k: v for k, v in body.items() if k != "kind"}
+    known = _FIELDS[kind]
+    fields = {k: v for k, v in body.items() if k in known}
     try:
         return kind(**fields)
     except TypeError as exc:

@@ -8,7 +8,9 @@ publisher: by default the creation time in nanoseconds): the first publication o
 ``TableSnapshot`` numbered 0; every later change is a ``TableDelta`` with the next number; a
 publication that changes nothing sends nothing. ``snapshot(table)`` answers a subscriber's
 request with the table's contents at the current number; ``heartbeat()`` sends an empty delta
-per table, so that a subscriber that lost the last real delta notices the gap.
+per table, so that a subscriber that lost the last real delta notices the gap. Every message
+carries its send time (``sent_at``, the publisher's ``wall_clock``); a subscriber shows the one
+it applies as ``applying_sent_at`` (for the bus lag metric).
 
 A subscriber subscribes, then asks for a snapshot. Its receiver algorithm:
 
@@ -54,9 +56,11 @@ class Publisher:
         *,
         on_subscribe: SubscribeHook | None = None,
         epoch: int | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
         self.epoch = time.time_ns() if epoch is None else epoch
+        self._wall_clock = wall_clock
         self._transport = transport
         self._lock = threading.RLock()
         self._tables: dict[str, tuple[int, frozenset[Row]]] = {}
@@ -68,12 +72,22 @@ class Publisher:
         with self._lock:
             message: TableMessage
             if table not in self._tables:
-                message = TableSnapshot(self.name, table, 0, new, self.epoch)
+                message = TableSnapshot(
+                    self.name, table, 0, new, self.epoch, sent_at=self._wall_clock()
+                )
             else:
                 seqnum, old = self._tables[table]
                 if new == old:
                     return None
-                message = TableDelta(self.name, table, seqnum + 1, new - old, old - new, self.epoch)
+                message = TableDelta(
+                    self.name,
+                    table,
+                    seqnum + 1,
+                    new - old,
+                    old - new,
+                    self.epoch,
+                    sent_at=self._wall_clock(),
+                )
             self._tables[table] = (message.seqnum, new)
             self._transport.publish(message)
             return message
@@ -83,7 +97,13 @@ class Publisher:
         with self._lock:
             for table, (seqnum, rows) in sorted(self._tables.items()):
                 message = TableDelta(
-                    self.name, table, seqnum + 1, frozenset(), frozenset(), self.epoch
+                    self.name,
+                    table,
+                    seqnum + 1,
+                    frozenset(),
+                    frozenset(),
+                    self.epoch,
+                    sent_at=self._wall_clock(),
                 )
                 self._tables[table] = (message.seqnum, rows)
                 self._transport.publish(message)
@@ -94,7 +114,9 @@ class Publisher:
             current = self._tables.get(table)
             if current is None:
                 return None
-            return TableSnapshot(self.name, table, current[0], current[1], self.epoch)
+            return TableSnapshot(
+                self.name, table, current[0], current[1], self.epoch, sent_at=self._wall_clock()
+            )
 
     def seqnum(self, table: str) -> int | None:
         with self._lock:
@@ -146,6 +168,8 @@ class Subscriber:
         self._last: int | None = None
         self.applying: tuple[int, int] = (0, 0)
         """(epoch, seqnum) of the message being applied, while a callback runs."""
+        self.applying_sent_at: float | None = None
+        """The send time of the message being applied (None: its publisher gave none)."""
         self.snapshots_applied = 0
         self._waiting: dict[tuple[int, int], tuple[float, TableDelta]] = {}
 
@@ -213,6 +237,7 @@ class Subscriber:
         if self._seen(key):
             return  # a duplicate, an old snapshot, or one of an older epoch
         self.applying = key
+        self.applying_sent_at = message.sent_at
         self._on_snapshot(message.rows)
         self.snapshots_applied += 1
         self._epoch, self._last = message.epoch, message.seqnum
@@ -228,6 +253,7 @@ class Subscriber:
             self._waiting.setdefault(key, (self._clock(), message))
             return
         self.applying = key
+        self.applying_sent_at = message.sent_at
         self._on_delta(message.inserts, message.deletes)
         self._last = message.seqnum
         self._drain()
@@ -248,6 +274,7 @@ class Subscriber:
         while (self._epoch, self._last + 1) in self._waiting:
             _, message = self._waiting.pop((self._epoch, self._last + 1))
             self.applying = (message.epoch, message.seqnum)
+            self.applying_sent_at = message.sent_at
             self._on_delta(message.inserts, message.deletes)
             self._last = message.seqnum
 

@@ -6,7 +6,7 @@
 With no role flag every role runs in this one process (API, policy engine, datasource drivers,
 the policy library); with no options at all it runs on the in-process bus and a SQLite file in
 ``state_path``, which it creates (``congress-db-manage upgrade head`` is needed only for other
-databases). The API is served by waitress on ``bind_host:bind_port`` (ADR 0003).
+databases). The API is served by uvicorn on ``bind_host:bind_port`` (ADRs 0003, 0008).
 
 With ``transport_url`` the node joins the bus of its ``[dse] bus_id`` on oslo.messaging
 (ADR 0005): the role flags then choose what runs here (``--api --policy-engine`` for an API
@@ -18,6 +18,7 @@ on the bus is refused.
 from __future__ import annotations
 
 import datetime
+import gc
 import logging
 import signal
 import sys
@@ -27,9 +28,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import uvicorn
 from oslo_config import cfg
 
 from congress.api import pipeline
+from congress.api.asgi import WSGIBridge
 from congress.api.services import Services
 from congress.bus.transport import InProcessBus, Transport
 from congress.common import config
@@ -40,10 +43,14 @@ from congress.db import migration
 from congress.db.engine import make_engine
 from congress.services import errors, rpc
 from congress.services.datasources import DatasourceHost
+from congress.services.history import start_history
 from congress.services.library import LibraryService
+from congress.services.metrics import Metrics
+from congress.services.notify import start_notifications
 from congress.services.policy_engine import PolicyEngineService
 from congress.services.replication import Replicator
 from congress.services.sink import PolicyEngineSink, bus_executor
+from congress.services.watch import ChangeFeed
 
 LOG = logging.getLogger(__name__)
 API_THREADS = 16
@@ -150,7 +157,7 @@ def build_node(conf: cfg.ConfigOpts, roles: frozenset[str] | None = None) -> Nod
 
 def _start_services(conf: cfg.ConfigOpts, node: Node, database: Any, distributed: bool) -> None:
     bus, roles = node.bus, node.roles
-    host = engine = library = None
+    host = engine = library = sink = None
     if "datasources" in roles:
         allowed, disabled = config.allowed_drivers(conf)
         host = DatasourceHost(
@@ -252,7 +259,25 @@ def _start_services(conf: cfg.ConfigOpts, node: Node, database: Any, distributed
                 spec=LibraryService,
             ),
             min_revision_wait=float(conf.api.min_revision_wait),
+            feed=None
+            if engine is None
+            else ChangeFeed(
+                engine,
+                buffer_events=conf.watch.feed_buffer_events,
+                resume_seconds=float(conf.watch.feed_resume_seconds),
+                max_watchers=conf.watch.max_watchers,
+            ),
+            feed_keepalive=float(conf.watch.feed_keepalive_seconds),
         )
+        services.metrics = Metrics(engine=engine, host=services.datasources, sink=sink)
+        if engine is not None:
+            history = start_history(conf, database, engine, conf.node_id)
+            node.stoppers.append(history.stop)
+            services.history = history
+        sinks = start_notifications(conf, database, services.history, conf.node_id)
+        node.stoppers.append(sinks.stop)
+        services.sinks = sinks
+        services.metrics.watch(services.feed, services.history)
         node.services = services
         node.app = pipeline.build(services, conf)
 
@@ -266,19 +291,65 @@ def _sync_loop(engine: PolicyEngineService, period: float, stop: threading.Event
             LOG.exception("periodic policy synchronisation failed")
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, which also ends the change feeds when it is told to stop (they would
+    otherwise hold the graceful shutdown for its whole timeout)."""
+
+    def __init__(self, config: uvicorn.Config, bridge: WSGIBridge) -> None:
+        super().__init__(config)
+        self.bridge = bridge
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        LOG.info("stopping on signal %s", sig)
+        self.bridge.stop_streams()
+        super().handle_exit(sig, frame)
+
+    def stop(self) -> None:
+        self.bridge.stop_streams()
+        self.should_exit = True
+
+
+def _http_server(node: Node, conf: cfg.ConfigOpts) -> _Server:
+    """The API's HTTP server: uvicorn in front of the WSGI pipeline (ADR 0008)."""
+    bridge = WSGIBridge(node.app, threads=API_THREADS, max_body=conf.limits.max_request_body_size)
+    LOG.info("Congress API on http://%s:%s", conf.bind_host, conf.bind_port)
+    config = uvicorn.Config(
+        bridge,
+        host=conf.bind_host,
+        port=conf.bind_port,
+        loop="uvloop",
+        http="httptools",
+        ws="none",
+        lifespan="off",
+        interface="asgi3",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        headers=[("server", "congress")],
+        limit_concurrency=conf.max_simultaneous_requests,
+        timeout_graceful_shutdown=10,
+    )
+    return _Server(config, bridge)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     limit_malloc_arenas()  # before any thread starts (see congress.common.memory)
     conf = config.CONF
     config.init(list(sys.argv[1:] if argv is None else argv), conf=conf)
     node = build_node(conf)
+    # what start-up made (modules, options, loaded policy) lives as long as the process: keep
+    # it out of the collector's full passes, which otherwise walk it every few hundred
+    # requests (the API's p99 latency doubled: docs/performance.md)
+    gc.collect()
+    gc.freeze()
     stopping = threading.Event()
-    server: Any = None
+    server: _Server | None = None
 
     def shutdown(signum: int, frame: Any) -> None:
         LOG.info("stopping on signal %s", signum)
         stopping.set()
         if server is not None:
-            server.close()
+            server.stop()
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
@@ -287,24 +358,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             while not stopping.wait(1.0):
                 pass
             return 0
-        import waitress  # type: ignore[import-untyped]
-
-        LOG.info("Congress API on http://%s:%s", conf.bind_host, conf.bind_port)
-        server = waitress.create_server(
-            node.app,
-            host=conf.bind_host,
-            port=conf.bind_port,
-            threads=API_THREADS,
-            connection_limit=conf.max_simultaneous_requests,
-            ident="congress",
-        )
+        server = _http_server(node, conf)
         if not stopping.is_set():
-            try:
-                server.run()
-            except OSError:
-                if not stopping.is_set():
-                    raise
-                # closing the listener under select() on a signal: the normal way out
+            server.run()
     finally:
         node.stop()
     return 0

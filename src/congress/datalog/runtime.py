@@ -80,10 +80,10 @@ class Runtime:
 
     The runtime is not thread-safe: the service that owns it serialises calls, with one
     exception. While a change evaluates, ``pause_hook`` (when set) is called every ``TICK`` rows
-    scanned; while it runs, other threads may call the read methods ``rows``, ``select_rows``
-    (a literal), ``tables``, ``rules``, ``policy_names``, ``policy_exists``, ``kind`` and
-    ``policy_error``, which then answer the state before the change, exactly (from the undo
-    records of the change so far).
+    scanned; while it runs, other threads may call the read methods ``rows``, ``count``,
+    ``select_rows`` (a literal), ``tables``, ``rules``, ``policy_names``, ``policy_exists``,
+    ``kind`` and ``policy_error``, which then answer the state before the change, exactly
+    (from the undo records of the change so far).
     """
 
     def __init__(
@@ -552,6 +552,11 @@ class Runtime:
         """Every row of a table (a copy)."""
         self._policy(policy)
         return set(self._current((policy, table)))
+
+    def count(self, policy: str, table: str) -> int:
+        """How many rows a table holds (the size of ``rows``, without copying them)."""
+        self._policy(policy)
+        return len(self._current((policy, table)))
 
     def select_rows(self, policy: str, query: str | Literal) -> list[Row]:
         """Rows of the queried table that match the query's constants and repeated variables."""

@@ -3,8 +3,10 @@
 Imports: standard library and SQLAlchemy only. Nothing outside ``congress.db`` uses these classes:
 the repository modules turn rows into the plain records of ``congress.db.records``.
 
-Table and column names are the original Congress's; ``action_executions``, ``policy_revision``
-and the ``revision``/``deleted_revision``/``fingerprint`` columns are new. Invariants:
+Table and column names are the original Congress's; ``action_executions``, ``policy_revision``,
+``table_history``, the ``notification_*`` tables and the
+``revision``/``deleted_revision``/``fingerprint`` columns are new.
+Invariants:
 
 - ``policies`` holds live policies only; deleting one moves its row to ``policiesdeleted``. So the
   unique constraint on ``policies.name`` is "unique among live policies" and a deleted policy's
@@ -220,6 +222,108 @@ class ActionExecutionRow(Base):
     node_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     status: Mapped[str] = mapped_column(String(STATUS_LENGTH))
     detail: Mapped[str | None] = mapped_column(Text())
+
+
+HISTORY_ID = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+OP_LENGTH = 6
+
+
+class TableHistoryRow(Base):
+    """One change of a watched table: a row inserted into or deleted from ``policy_name``'s
+    ``table_name`` (``row``: JSON text of the row as a list). ``key`` identifies the logical
+    change (a digest of policy, table, op, row and the change's activation), so that every
+    engine of a deployment recording it leaves one entry; ``row_hash`` (a digest of policy,
+    table and row) groups the entries of one row."""
+
+    __tablename__ = "table_history"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_table_history_key"),
+        Index("ix_table_history_time", "policy_name", "table_name", "created_at"),
+        Index("ix_table_history_row", "policy_name", "table_name", "row_hash"),
+        {**MYSQL_TABLE_OPTIONS, "sqlite_autoincrement": True},  # ids never reused (cursors)
+    )
+
+    id: Mapped[int] = mapped_column(HISTORY_ID, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(FINGERPRINT_LENGTH))
+    policy_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    table_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    op: Mapped[str] = mapped_column(String(OP_LENGTH))
+    row: Mapped[str] = mapped_column(LONG_TEXT)
+    row_hash: Mapped[str] = mapped_column(String(FINGERPRINT_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revision: Mapped[int] = mapped_column(BigInteger())
+    node_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+
+
+SINK_TYPE_LENGTH = 16
+
+
+class NotificationSinkRow(Base):
+    """A notification sink: where the changes of some watched tables are sent (a webhook
+    ``url`` or an oslo.messaging ``topic``). ``secret`` is the webhook's HMAC key, encrypted by
+    the caller; ``tables`` is a JSON list of ``policy:table`` patterns."""
+
+    __tablename__ = "notification_sinks"
+    __table_args__ = (
+        UniqueConstraint("name", name="uq_notification_sinks_name"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    sink_type: Mapped[str] = mapped_column("type", String(SINK_TYPE_LENGTH))
+    url: Mapped[str | None] = mapped_column(Text())
+    topic: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    secret: Mapped[str | None] = mapped_column(Text())
+    tables: Mapped[str] = mapped_column(Text())
+    enabled: Mapped[bool] = mapped_column(Boolean())
+    max_retries: Mapped[int] = mapped_column(Integer())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class NotificationCursorRow(Base):
+    """How far a sink got: ``last_id`` is the id of the last ``table_history`` entry delivered
+    or dead-lettered (every entry up to it is done). ``sink_id`` is a sink's id, or a built-in
+    sink's name (``_config``): no foreign key."""
+
+    __tablename__ = "notification_cursors"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    sink_id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger())
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class NotificationDeadLetterRow(Base):
+    """A batch of changes of one table that a sink could not deliver after every retry:
+    ``payload`` is the JSON text that was to be sent, ``error`` the last failure."""
+
+    __tablename__ = "notification_dead_letters"
+    __table_args__ = (
+        Index("ix_notification_dead_letters_sink", "sink_id", "id"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(HISTORY_ID, primary_key=True, autoincrement=True)
+    sink_id: Mapped[str] = mapped_column(String(UUID_LENGTH))
+    policy_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    table_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    payload: Mapped[str] = mapped_column(LONG_TEXT)
+    error: Mapped[str] = mapped_column(Text())
+    attempts: Mapped[int] = mapped_column(Integer())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class NotificationLeaseRow(Base):
+    """A lease: ``holder`` (a node id) may act alone until ``expires_at`` (renewed by
+    compare-and-set, never by locking a table)."""
+
+    __tablename__ = "notification_leases"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 ALL_TABLES = tuple(Base.metadata.sorted_tables)

@@ -1,7 +1,7 @@
 """One running datasource of the host: its driver, lock, publisher, persistence and threads.
 
-Imports: the standard library, SQLAlchemy's ``Engine`` type, congress.bus, congress.db and
-congress.datasources.
+Imports: the standard library, SQLAlchemy's ``Engine`` type, congress.bus, congress.db,
+congress.datasources and congress.services.metrics.
 
 A ``Runner`` serialises the calls to its driver under ``lock`` and publishes the driver's
 tables through a ``Publisher`` under the same lock, so the numbers of each table go out in
@@ -19,6 +19,9 @@ every ``poll_time`` seconds (0: only when asked) or as soon as ``request_refresh
 ``expire``/``expire_interval`` (vitrage) gets one that expires old rows. Without threads
 (``threads=False``), ``request_refresh`` polls in the caller's thread.
 
+With ``metrics`` (the host's ``DatasourceMetrics``) each poll's duration and outcome is
+observed, and each action the driver ran (executed or failed).
+
 Lock order (to stay free of deadlocks): poll lock, then runner lock, then publisher, then the
 bus's subscribers, then the policy engine. Nothing here waits for the host's lock.
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -34,9 +38,10 @@ from sqlalchemy.engine import Engine as DbEngine
 
 from congress.bus import Announcement, Publisher, Transport
 from congress.datasources.driver import Driver, PollingDriver, PushDriver
-from congress.datasources.errors import DatasourceError, NotSupported
+from congress.datasources.errors import DatasourceError, NotSupported, UnknownAction
 from congress.db import api as db
 from congress.db.records import Datasource
+from congress.services.metrics import OTHER, DatasourceMetrics
 
 LOG = logging.getLogger(__name__)
 
@@ -56,10 +61,16 @@ class Runner:
     """A datasource the host runs."""
 
     def __init__(
-        self, record: Datasource, driver: Driver, bus: Transport, database: DbEngine
+        self,
+        record: Datasource,
+        driver: Driver,
+        bus: Transport,
+        database: DbEngine,
+        metrics: DatasourceMetrics | None = None,
     ) -> None:
         self.record = record
         self.driver = driver
+        self._metrics = metrics
         self.lock = threading.RLock()
         # A poll waits for its cloud without holding ``lock``: status, rows and actions are
         # answered meanwhile (the driver replaces each table's set whole, never edits it).
@@ -188,11 +199,15 @@ class Runner:
         if not isinstance(driver, PollingDriver):
             return
         with self._poll_lock:
+            started = time.perf_counter()
             try:
                 driver.poll()
             except Exception as exc:
                 LOG.exception("datasource %s: poll failed", self.name)
                 driver.last_error = exc
+            seconds = time.perf_counter() - started
+            if self._metrics is not None:
+                self._metrics.observe_poll(self.name, seconds, ok=driver.last_error is None)
             self.publish()
 
     def request_refresh(self) -> None:
@@ -232,6 +247,10 @@ class Runner:
             self.expire()
 
     # -- pushes and actions ------------------------------------------------------------------
+    def _count_action(self, action: str, *, executed: bool) -> None:
+        if self._metrics is not None:
+            self._metrics.count_action(self.name, action, executed=executed)
+
     def _push_driver(self, what: str) -> PushDriver:
         if not isinstance(self.driver, PushDriver):
             raise NotSupported(f"datasource {self.name} does not accept {what}")
@@ -254,7 +273,16 @@ class Runner:
         driver = self.driver
         try:
             with self.lock:
-                return driver.execute(action, positional, named)
+                result = driver.execute(action, positional, named)
+        except UnknownAction:
+            self._count_action(OTHER, executed=False)  # a name no one declares: not a label
+            raise
+        except Exception:
+            self._count_action(action, executed=False)
+            raise
+        else:
+            self._count_action(action, executed=True)
+            return result
         finally:
             # a driver that asked for a refresh after acting (to show the action's effect)
             if isinstance(driver, PollingDriver) and driver.refresh_requested and self.threaded:

@@ -23,6 +23,10 @@ Execute requests from a policy engine (``execute_request``, the engine's executo
 ``handle_execute`` over the bus) are queued and run by one worker thread
 (``datasource_execution``); their failures are logged and recorded in the execution log.
 ``execute`` (the API's route) runs at once and raises.
+
+``metrics`` (``DatasourceMetrics``) counts polls, their errors and last success, and actions;
+``metrics_text`` answers them in the Prometheus text format (served over RPC, so that the API
+node's ``/metrics`` includes a datasources node's figures).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from congress.services.datasource_config import (
 )
 from congress.services.datasource_execution import ACTION_DONE, ExecutionWorker, record_execution
 from congress.services.datasource_runner import Runner, sorted_rows
+from congress.services.metrics import DatasourceMetrics
 
 LOG = logging.getLogger(__name__)
 
@@ -98,6 +103,7 @@ class DatasourceHost:
         self._started = False
         self._stopping = threading.Event()
         self._sync_thread: threading.Thread | None = None
+        self.metrics = DatasourceMetrics()
 
     # -- life cycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -176,7 +182,7 @@ class DatasourceHost:
                     record.name,
                     self._secrets.decrypt_config(record.config),
                 )
-            runner = Runner(record, driver, self._bus, self._db)
+            runner = Runner(record, driver, self._bus, self._db, self.metrics)
             runner.restore()
         except Exception as exc:
             LOG.error("datasource %s (driver %s) cannot run: %s", record.name, record.driver, exc)
@@ -194,6 +200,7 @@ class DatasourceHost:
         self._runners.pop(runner.record.id, None)
         self._bus.stop_serving_executions(runner.name)
         runner.stop()
+        self.metrics.forget(runner.name)
         self._bus.announce(Announcement(runner.name, node_id=self._node_id, present=False))
 
     def _make_driver(self, cls: type[Driver], name: str, config: Mapping[str, Any]) -> Driver:
@@ -205,6 +212,11 @@ class DatasourceHost:
         else:
             client = cls.build_client(config, timeout=self._request_timeout)
         return cls(name, config, client=client, clock=self._clock)
+
+    def metrics_text(self) -> str:
+        """Polls, poll errors, last successes and actions of the datasources run here, in
+        the Prometheus text format (docs/metrics.md)."""
+        return self.metrics.text()
 
     # -- drivers -----------------------------------------------------------------------------
     def drivers(self) -> list[dict[str, Any]]:

@@ -151,3 +151,55 @@ class DatasourceDisabled(NotFound):
 
 class DatasourceNotRunning(Unavailable):
     code = "datasource_not_running"
+
+
+# -- the history of watched tables ----------------------------------------------------------
+
+
+class TableNotWatched(NotFound):
+    """A table whose changes are not recorded ([watch] tables): it has no history."""
+
+    code = "table_not_watched"
+
+
+class HistoryExpired(BadRequest):
+    """A time before the history kept ([watch] history_retention_days)."""
+
+    code = "history_expired"
+
+
+class HistoryUnavailable(Unavailable):
+    """No history of watched tables on this node (it runs no policy engine)."""
+
+    code = "history_unavailable"
+
+
+# -- notification sinks ---------------------------------------------------------------------
+
+
+class SinkNotFound(NotFound):
+    """No notification sink has that id or name."""
+
+    code = "notification_sink_not_found"
+
+
+class SinkExists(Conflict):
+    """A notification sink already has that name."""
+
+    code = "notification_sink_exists"
+
+
+class InvalidSink(BadRequest):
+    """A notification sink (request body) that is not valid; ``field`` names what is wrong."""
+
+    code = "invalid_notification_sink"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class NotificationsUnavailable(Unavailable):
+    """No notification service on this node."""
+
+    code = "notifications_unavailable"

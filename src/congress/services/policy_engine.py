@@ -120,6 +120,7 @@ class PolicyEngineService:
         self._max_rule_length = max_rule_length
         self._max_name_length = max_name_length
         self._rt = Runtime(clock=clock, timer=timer, limits=limits, memory=memory)
+        self._timer = timer or time.perf_counter  # times each batch for the batch listeners
         self._lock = EngineGate()
         self._rt.pause_hook = self._lock.pause_point
         self._rt.on_limit = self._limit_hit
@@ -135,6 +136,7 @@ class PolicyEngineService:
         self._write_listeners: list[Callable[[int], None]] = []
         self._rules_listeners: list[Callable[[], None]] = []
         self._change_listeners: list[Callable[[BatchResult, str | None], None]] = []
+        self._batch_listeners: list[Callable[[BatchResult, float], None]] = []
         # why the rows that appear now appear (see _handle); None: they were there before
         self._activation: str | None = UNIQUE
         self._unacked_lock = threading.Lock()
@@ -192,6 +194,12 @@ class PolicyEngineService:
         ``rev:N``), is unique to this node for a direct change, or is None for rows that
         were there before (a reload, a first snapshot after a start)."""
         self._change_listeners.append(listener)
+
+    def add_batch_listener(self, listener: Callable[[BatchResult, float], None]) -> None:
+        """Call ``listener(result, seconds)`` after every batch the runtime applied (data, a
+        snapshot, a rule inserted or deleted, a policy deleted), with the seconds it took on
+        the engine's timer, under the engine's lock (it must not block): metrics."""
+        self._batch_listeners.append(listener)
 
     def referenced_tables(self, policy: str) -> set[str]:
         """The tables of ``policy`` that some rule's body reads (``policy:table``)."""
@@ -453,7 +461,8 @@ class PolicyEngineService:
             del self._rules[rid]
         for rid in [rid for rid, r in self._pending.items() if r.policy_name == name]:
             del self._pending[rid]
-        self._handle(self._rt.delete_policy(name))
+        started = self._timer()
+        self._handle(self._rt.delete_policy(name), started)
         del self._policies[name]
 
     # -- rules ---------------------------------------------------------------------------
@@ -590,7 +599,8 @@ class PolicyEngineService:
             self._pending[record.id] = record
 
     def _insert(self, record: records.Rule, checked: Rule) -> None:
-        self._handle(self._rt.insert(record.policy_name, [checked]))
+        started = self._timer()
+        self._handle(self._rt.insert(record.policy_name, [checked]), started)
         self._rules[record.id] = (self._rule_view(record), checked)
         self._pending.pop(record.id, None)
         self._rules_changed()
@@ -600,7 +610,8 @@ class PolicyEngineService:
             return
         view, checked = self._rules.pop(rule_id)
         if not any(r == checked and v.policy == view.policy for v, r in self._rules.values()):
-            self._handle(self._rt.delete(view.policy, [checked]))
+            started = self._timer()
+            self._handle(self._rt.delete(view.policy, [checked]), started)
 
     def retry_pending(self) -> None:
         """Try again the rules that could not be checked (a schema has become known)."""
@@ -667,7 +678,8 @@ class PolicyEngineService:
         with self._lock:
             if self._rt.policy_exists(name) and self._rt.kind(name) == "datasource":
                 with self._activating(None):
-                    self._handle(self._rt.delete_policy(name))
+                    started = self._timer()
+                    self._handle(self._rt.delete_policy(name), started)
 
     def receive(
         self,
@@ -681,8 +693,9 @@ class PolicyEngineService:
         """One batch of a datasource table's changes; ``activation`` names it the same way on
         every engine (the sink: ``datasource:table:epoch:seqnum``)."""
         with self._lock, self._activating(activation):
+            started = self._timer()
             result = self._rt.apply({(datasource, table): (inserts, deletes)})
-            self._handle(result)
+            self._handle(result, started)
             return result
 
     def replace(
@@ -691,8 +704,9 @@ class PolicyEngineService:
         """A datasource table's full contents (a snapshot); with ``activation`` None its rows
         count as present before (a first snapshot after a restart fires no action)."""
         with self._lock, self._activating(activation):
+            started = self._timer()
             result = self._rt.replace_table(datasource, table, rows)
-            self._handle(result)
+            self._handle(result, started)
             return result
 
     # -- enforcement ---------------------------------------------------------------------
@@ -710,8 +724,16 @@ class PolicyEngineService:
         finally:
             self._activation = saved
 
-    def _handle(self, result: BatchResult) -> None:
+    def _handle(self, result: BatchResult, started: float) -> None:
+        """After a batch that began at ``started`` (the engine's timer): listeners, actions."""
         self._generation += 1
+        if self._batch_listeners:
+            seconds = self._timer() - started
+            for batch_listener in self._batch_listeners:
+                try:
+                    batch_listener(result, seconds)
+                except Exception:
+                    LOG.exception("a batch listener failed")
         activation = self._activation
         if activation == UNIQUE:
             activation = f"local:{self._node_id}:{time.time_ns()}:{self._generation}"

@@ -96,6 +96,7 @@ DATASOURCE_METHODS = frozenset(
         "webhook",
         "request_refresh",
         "execute",
+        "metrics_text",
     }
 )
 

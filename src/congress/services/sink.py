@@ -18,10 +18,13 @@ datasource policy is refused with an error in the log.
 
 ``check()`` heals gaps left by lost messages and sends again the action requests no datasource
 has acknowledged (``start(resync_period=...)`` runs it in a daemon thread; the in-process bus
-loses nothing, so a single process needs no thread). A publisher's heartbeat that names a
-later number than a subscription has applied, for more than ``BEHIND_GRACE``, asks for a
-snapshot at once; a peer joining or expiring sends the unacknowledged requests at once; the
-``action_done`` event acknowledges one.
+loses nothing, so a single process needs no thread). A subscription that has not applied,
+``BEHIND_GRACE`` after a publisher's heartbeat named it, the number that heartbeat named (a
+lost message, not messages in flight) asks for a snapshot at once; a peer joining or expiring
+sends the unacknowledged requests at once; the ``action_done`` event acknowledges one.
+
+Bus lag: after applying a snapshot or delta that carries its send time, the sink tells its
+lag listeners (``add_lag_listener``: metrics) how long ago, on ``wall_clock``, it was sent.
 
 ``bus_executor(bus, node_id)`` is an executor for ``PolicyEngineService`` that sends each
 action request over the bus (for a datasource host in another process); in one process the
@@ -63,7 +66,10 @@ class PolicyEngineSink:
         clock: Callable[[], float] = time.monotonic,
         resend_after: float = 2.0,
         give_up: float = 600.0,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        self._wall_clock = wall_clock
+        self._lag_listeners: list[Callable[[str, float], None]] = []
         self._resend_after = resend_after
         self._give_up = give_up
         self._engine = engine
@@ -78,7 +84,8 @@ class PolicyEngineSink:
         self._lazy_pending = False
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._behind: dict[tuple[str, str], float] = {}
+        # per table behind its publisher: since when, and the (epoch, seqnum) it was behind
+        self._behind: dict[tuple[str, str], tuple[float, tuple[int, int]]] = {}
 
     def start(self, resync_period: float | None = None) -> None:
         """Watch the directory (subscribing to every datasource present now); with
@@ -107,6 +114,21 @@ class PolicyEngineSink:
                     sub.stop()
             self._subs.clear()
             self._schemas.clear()
+
+    def add_lag_listener(self, listener: Callable[[str, float], None]) -> None:
+        """Call ``listener(publisher, seconds)`` after each table message applied to the engine
+        that carries its send time: the seconds from its sending to now (never negative)."""
+        self._lag_listeners.append(listener)
+
+    def _applied(self, publisher: str, sent_at: float | None) -> None:
+        if sent_at is None or not self._lag_listeners:
+            return
+        lag = max(0.0, self._wall_clock() - sent_at)
+        for listener in self._lag_listeners:
+            try:
+                listener(publisher, lag)
+            except Exception:
+                LOG.exception("a lag listener failed")
 
     def subscriptions(self) -> dict[str, list[str]]:
         """The tables subscribed to, by datasource."""
@@ -155,17 +177,24 @@ class PolicyEngineSink:
                         continue
                     key = (ds, table)
                     epoch, seqnum = int(state[0]), int(state[1])
-                    if (
-                        sub.epoch is not None
-                        and sub.last_seqnum is not None
-                        and (sub.epoch, sub.last_seqnum) >= (epoch, seqnum)
-                    ):
+                    at = (
+                        None
+                        if sub.epoch is None or sub.last_seqnum is None
+                        else (sub.epoch, sub.last_seqnum)
+                    )
+                    if at is not None and at >= (epoch, seqnum):
                         self._behind.pop(key, None)
                         continue
-                    since = self._behind.setdefault(key, now)
+                    since, target = self._behind.get(key, (now, (epoch, seqnum)))
+                    if at is not None and at >= target:
+                        # it applied what it lacked a beat ago: messages in flight under
+                        # load, not a lost one; measure again from the newer number
+                        since, target = now, (epoch, seqnum)
                     if now - since >= BEHIND_GRACE:
                         del self._behind[key]
                         stale.append(sub)
+                    else:
+                        self._behind[key] = (since, target)
         for sub in stale:
             LOG.info("%s:%s fell behind; asking for a snapshot", sub.publisher, sub.table)
             sub.resync()
@@ -257,9 +286,11 @@ class PolicyEngineSink:
             # it fires no action; a later one (a gap healed, a failover) fires what it adds
             first = holder[0].snapshots_applied == 0
             engine.replace(name, table, rows, activation=None if first else activation())
+            self._applied(name, holder[0].applying_sent_at)
 
         def receive(inserts: frozenset[Row], deletes: frozenset[Row]) -> None:
             engine.receive(name, table, inserts, deletes, activation=activation())
+            self._applied(name, holder[0].applying_sent_at)
 
         sub = Subscriber(
             self._bus,

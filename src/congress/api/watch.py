@@ -1,0 +1,165 @@
+"""``GET /v1/policies/<p>/tables/<t>/watch``: a table's changes as Server-Sent Events.
+
+Events (docs/watching.md): ``snapshot`` (first: every row), then ``insert`` and ``delete`` with
+the rows that changed; ``reset`` (no id) before a fresh snapshot when the client resumes with a
+``Last-Event-ID`` this node cannot continue (another node's, or too old). Each event's data is
+``{"rows": [[...], ...], "revision": N, "time": "<ISO 8601>"}``. An idle stream gets a comment
+line every ``[watch] feed_keepalive_seconds``.
+
+Served by the event loop of ``congress.api.asgi`` without a thread per client; under a plain
+WSGI server the stream holds a thread instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import webob
+
+from congress.api import wire
+from congress.api.asgi import ASYNC_KEY, STREAM_KEY, Receive, Send
+from congress.api.services import Services
+from congress.services import errors as svc_errors
+from congress.services.watch import RESET, SNAPSHOT, Behind, Event, Watcher
+
+RETRY_MS = 2000
+"""How long clients wait before they reconnect (the SSE ``retry`` field)."""
+KEEPALIVE = b": keepalive\n\n"
+
+
+def encode_event(event: Event, event_id: str | None) -> bytes:
+    """One event in the SSE wire format (``id`` omitted for a reset)."""
+    data = wire.encode(
+        {
+            "rows": [list(r) for r in event.rows],
+            "revision": event.revision,
+            "time": datetime.datetime.fromtimestamp(event.time, datetime.UTC).isoformat(),
+        }
+    )
+    head = f"event: {event.kind}\n"
+    if event_id is not None and event.kind != RESET:
+        head = f"id: {event_id}\n" + head
+    return head.encode() + b"data: " + data + b"\n\n"
+
+
+class SseStream:
+    """One client's change feed: the watcher and the events to send first."""
+
+    def __init__(self, watcher: Watcher, first: list[Event], keepalive: float) -> None:
+        self.watcher = watcher
+        self.keepalive = keepalive
+        self.pending = b"retry: %d\n\n" % RETRY_MS + self._encode(first)
+
+    def _encode(self, events: list[Event]) -> bytes:
+        feed = self.watcher.feed
+        out = []
+        for event in events:
+            if event.kind in (RESET, SNAPSHOT):  # this watcher's own
+                out.append(encode_event(event, feed.event_id(event.seq)))
+                continue
+            if event.wire is None:  # shared by every watcher of the table: encoded once
+                event.wire = encode_event(event, feed.event_id(event.seq))
+            out.append(event.wire)
+        return b"".join(out)
+
+    def _next(self) -> bytes | None:
+        """The encoded events past the cursor; None when the watcher fell behind."""
+        try:
+            return self._encode(self.watcher.take())
+        except Behind:
+            return None
+
+    def _catch_up(self) -> bytes:
+        return self._encode(self.watcher.resnapshot())
+
+    async def serve(
+        self,
+        send: Send,
+        receive: Receive,
+        pool: concurrent.futures.Executor,
+        stopping: asyncio.Event,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        ready = asyncio.Event()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(ready.set)
+
+        self.watcher.wake = wake
+        gone = asyncio.ensure_future(_disconnected(receive))
+        stop = asyncio.ensure_future(stopping.wait())
+        try:
+            await send({"type": "http.response.body", "body": self.pending, "more_body": True})
+            self.pending = b""
+            while not gone.done() and not stop.done():
+                ready.clear()
+                chunk = self._next()
+                if chunk is None:
+                    chunk = await loop.run_in_executor(pool, self._catch_up)
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    continue
+                waiter = asyncio.ensure_future(ready.wait())
+                done, _ = await asyncio.wait(
+                    {waiter, gone, stop},
+                    timeout=self.keepalive,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                waiter.cancel()
+                if not done:
+                    await send({"type": "http.response.body", "body": KEEPALIVE, "more_body": True})
+        finally:
+            gone.cancel()
+            stop.cancel()
+            self.close()
+
+    def blocking(self, stop: threading.Event | None = None) -> Iterator[bytes]:
+        """The stream for a plain WSGI server (holds the thread that iterates it)."""
+        try:
+            yield self.pending
+            while stop is None or not stop.is_set():
+                chunk = self._next()
+                if chunk is None:
+                    chunk = self._catch_up()
+                if chunk:
+                    yield chunk
+                elif not self.watcher.wait(self.keepalive):
+                    yield KEEPALIVE
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.watcher.close()
+
+
+async def _disconnected(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+def watch_table(req: webob.Request, s: Services, policy: str, table: str) -> Any:
+    feed = s.feed
+    if feed is None:
+        raise svc_errors.EngineUnavailable(
+            "This node runs no policy engine: change feeds are served by the nodes that run "
+            "the API and a policy engine"
+        )
+    last = req.headers.get("Last-Event-ID") or wire.query(req, "last_event_id")
+    watcher, first = feed.watch(policy, table, last_event_id=last)
+    stream = SseStream(watcher, first, s.feed_keepalive)
+    resp = webob.Response(status=200, content_type="text/event-stream", charset="UTF-8")
+    resp.headers["Cache-Control"] = "no-cache"
+    resp.headers["X-Accel-Buffering"] = "no"  # nginx and friends: do not buffer the stream
+    if req.environ.get(ASYNC_KEY):
+        req.environ[STREAM_KEY] = stream
+    else:
+        resp.app_iter = stream.blocking()
+    del resp.headers["Content-Length"]
+    return resp
