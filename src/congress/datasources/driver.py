@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -183,9 +183,12 @@ class Driver:
         self.columns(table)
         return schema_tables({table: self.datasource_schema()[table]})[0]
 
-    def tables(self) -> dict[str, set[Row]]:
-        """A snapshot (copies) of every table the driver publishes."""
-        return {t: set(self._state.get(t, ())) for t in self.datasource_schema()}
+    def tables(self, names: Iterable[str] | None = None) -> dict[str, set[Row]]:
+        """A snapshot (copies) of every table the driver publishes; with ``names``, of those
+        of them only (copying a 100k-row table to publish a 500-row one cost a push 9 ms)."""
+        schema = self.datasource_schema()
+        wanted = schema if names is None else [t for t in names if t in schema]
+        return {t: set(self._state.get(t, ())) for t in wanted}
 
     def rows(self, table: str) -> set[Row]:
         """A copy of one table's rows."""
@@ -371,8 +374,8 @@ class PollingDriver(Driver):
         self._raw.pop(root, None)
         return True
 
-    def tables(self) -> dict[str, set[Row]]:
-        snapshot = super().tables()
+    def tables(self, names: Iterable[str] | None = None) -> dict[str, set[Row]]:
+        snapshot = super().tables(names)
         return {t: rows for t, rows in snapshot.items() if self.root_of(t) in self._active}
 
     def rows(self, table: str) -> set[Row]:

@@ -161,9 +161,7 @@ class Runner:
         """
         with self._publish_lock:
             with self.lock:
-                current = self.driver.tables()
-                names = current if tables is None else tables
-                copies = {t: list(current[t]) for t in names if t in current}
+                copies = self.driver.tables(tables)
             for table, rows in copies.items():
                 self._publisher.publish(table, rows)
 
@@ -174,7 +172,7 @@ class Runner:
         if not (isinstance(driver, PushDriver) and driver.persist_data):
             return
         with self.lock:
-            current = driver.tables()
+            current = driver.tables(tables)
             for table in current if tables is None else tables:
                 rows = sorted_rows(current.get(table, ()))
                 db.put_table_data(self._db, self.record.id, table, rows)
