@@ -36,7 +36,7 @@ from congress.api.asgi import WSGIBridge
 from congress.api.services import Services
 from congress.bus.transport import InProcessBus, Transport
 from congress.common import config
-from congress.common.memory import limit_malloc_arenas, resident_bytes
+from congress.common.memory import LongLivedFreezer, limit_malloc_arenas, resident_bytes
 from congress.datalog.model import Limits
 from congress.datasources.loader import DriverLoader
 from congress.db import migration
@@ -282,6 +282,16 @@ def _start_services(conf: cfg.ConfigOpts, node: Node, database: Any, distributed
         node.app = pipeline.build(services, conf)
 
 
+def _freeze_loop(freezer: LongLivedFreezer, period: float, stop: threading.Event) -> None:
+    """Freeze long-lived data after the process grew (``LongLivedFreezer``)."""
+    while not stop.wait(period):
+        try:
+            if freezer.check():
+                LOG.debug("froze long-lived objects (%d frozen)", gc.get_freeze_count())
+        except Exception:
+            LOG.exception("freezing long-lived objects failed")
+
+
 def _sync_loop(engine: PolicyEngineService, period: float, stop: threading.Event) -> None:
     """Re-read policy from the database now and then: a missed change heals itself."""
     while not stop.wait(period):
@@ -342,6 +352,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # requests (the API's p99 latency doubled: docs/performance.md)
     gc.collect()
     gc.freeze()
+    freezer = threading.Thread(
+        target=_freeze_loop,
+        args=(LongLivedFreezer(), 1.0, node.stop_event),
+        daemon=True,
+        name="congress-gc",
+    )
+    freezer.start()
+    node.threads.append(freezer)
     stopping = threading.Event()
     server: _Server | None = None
 

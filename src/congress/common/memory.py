@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import os
 from collections.abc import Callable
 
@@ -53,3 +54,35 @@ def release_free_memory() -> None:
     ``malloc_trim``), after a huge evaluation was stopped and its tables freed."""
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
+
+
+class LongLivedFreezer:
+    """Keeps what the process holds for long out of the garbage collector's full passes.
+
+    A server's data (its tables and indexes: millions of references) lives as long as the
+    process, yet every full collection walks all of it again: 150 to 220 ms pauses every few
+    seconds under load at 100k rows. ``check()`` (call it now and then) collects once and
+    freezes what survives (``gc.freeze``) whenever the resident memory has grown by ``grown``
+    bytes since the last time: frozen objects are still freed by reference counting when
+    dropped (the tables make no reference cycles); a cycle among them that becomes garbage
+    later is not collected, which is why this waits for real growth instead of freezing
+    often. ``memory`` is injectable for tests.
+    """
+
+    def __init__(self, grown: int = 64 << 20, memory: Callable[[], int] = resident_bytes) -> None:
+        self.grown = grown
+        self._memory = memory
+        self._at = memory()
+        self.freezes = 0
+
+    def check(self) -> bool:
+        """Collect and freeze if memory grew enough since the last time; True if it did."""
+        now = self._memory()
+        if now - self._at < self.grown:
+            self._at = min(self._at, now)  # memory given back: measure growth from there
+            return False
+        gc.collect()
+        gc.freeze()
+        self._at = self._memory()
+        self.freezes += 1
+        return True

@@ -28,14 +28,16 @@ def gc_paused() -> Iterator[None]:
     runs with the collector off; if it allocated much, what it allocated is then moved to the
     oldest generation in one step (``freeze`` then ``unfreeze``: two list splices, no
     traversal), where only the rare full collections examine it, like any long-lived data. A
-    batch that allocated little leaves it to the collector's usual small steps.
+    batch that allocated little leaves it to the collector's usual small steps. In a process
+    that keeps objects frozen (``gc.freeze``: the server freezes its long-lived data), the
+    step is skipped: ``unfreeze`` would thaw them all.
     """
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if gc.get_count()[0] >= TENURE:
+        if gc.get_count()[0] >= TENURE and not gc.get_freeze_count():
             gc.freeze()
             gc.unfreeze()
         if was:
