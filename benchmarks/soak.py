@@ -226,10 +226,15 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--target", choices=["single", "ha"], default="single")
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument(
+        "--config",
+        default="",
+        help="more configuration for the single server, e.g. '[watch]\\ntables ='",
+    )
     a = ap.parse_args()
     work = pathlib.Path(tempfile.mkdtemp(prefix="congress-soak-"))
     if a.target == "single":
-        proc, base = start_server(str(work))
+        proc, base = start_server(str(work), a.config.replace("\\n", "\n"))
         try:
             soak(base, {"congress-server": proc.pid}, a.minutes, a.clients)
         finally:

@@ -9,10 +9,15 @@ the client is examples/watch_client.py, the one docs/watching.md shows.
 
 from __future__ import annotations
 
+import json
 import pathlib
 import subprocess
 import sys
+import time
+import urllib.request
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from cluster import ROOT, Cluster, haproxy_config, http, wait_until
@@ -156,3 +161,115 @@ def test_through_haproxy_resume_on_the_node_then_reset_after_failover(
     feed.close()
     c.start(node, "--api", "--policy-engine")  # as the other tests found the deployment
     assert http("GET", f"{c.nodes[other].url}/healthcheck").status == 200
+
+
+# -- history, notifications and metrics on the HA set-up ------------------------------------
+
+
+class Hooks:
+    """A webhook receiver in the test process: every POST's JSON body."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        bodies: list[dict[str, Any]] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.bodies = bodies
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def changes(self) -> list[tuple[str, list[Any]]]:
+        return [(c["op"], c["row"]) for b in self.bodies for c in b["changes"]]
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def test_history_and_a_webhook_see_each_change_once_across_both_engines(
+    cluster: Cluster,
+) -> None:
+    """Both engines apply every change; the history keeps one record of each (its unique
+    key), and the webhook sink, delivered by one node (the lease), gets each change once."""
+    c = cluster
+    pe1, pe2 = (c.nodes[pe].url for pe in ENGINES)
+    push(c, [])
+    hooks = Hooks()
+    try:
+        a = http(
+            "POST",
+            f"{pe1}/v1/notification-sinks",
+            {"name": f"ha-{uuid.uuid4().hex[:8]}", "url": hooks.url, "tables": ["*:error"]},
+        )
+        assert a.status == 201, a.body
+        since = a.body["created_at"]
+        steps = [[["h1", "ERROR"]], [["h1", "ERROR"], ["h2", "ERROR"]], [["h2", "ERROR"]], []]
+        for rows in steps:
+            push(c, rows)
+            for pe in ENGINES:  # both engines applied it before the next change
+                wait_until(
+                    lambda pe=pe, rows=rows: (
+                        sorted(
+                            r["data"]
+                            for r in http(
+                                "GET",
+                                f"{c.nodes[pe].url}/v1/policies/classification/tables/error/rows",
+                            ).body["results"]
+                        )
+                        == sorted([r[0]] for r in rows if r[1] == "ERROR")
+                    )
+                )
+        expected = [
+            ("insert", ["h1"]),
+            ("insert", ["h2"]),
+            ("delete", ["h1"]),
+            ("delete", ["h2"]),
+        ]
+
+        def history(url: str) -> list[tuple[str, list[Any]]]:
+            body = http(
+                "GET",
+                f"{url}/v1/policies/classification/tables/error/history?since={since}",
+            ).body
+            return [(e["op"], e["row"]) for e in body["results"]]
+
+        wait_until(lambda: history(pe1) == expected, timeout=20)
+        assert history(pe2) == expected  # one shared history, each change once
+        wait_until(lambda: len(hooks.changes()) >= len(expected), timeout=30)
+        time.sleep(2)  # a duplicate delivery would come within the lease's renewals
+        assert hooks.changes() == expected
+        assert {b["sink"] for b in hooks.bodies} == {a.body["name"]}
+        http("DELETE", f"{pe1}/v1/notification-sinks/{a.body['id']}")
+    finally:
+        hooks.close()
+
+
+def test_metrics_of_an_engine_node_include_the_datasources_node(cluster: Cluster) -> None:
+    c = cluster
+    push(c, [["m1", "ERROR"]])
+
+    def scrape() -> str:
+        with urllib.request.urlopen(f"{c.nodes['pe2'].url}/metrics", timeout=10) as resp:
+            text: str = resp.read().decode()
+        ready = 'table="error"' in text and "congress_bus_lag_seconds_count" in text
+        return text if ready else ""
+
+    text = wait_until(scrape, timeout=20)
+    rows = [ln for ln in text.splitlines() if ln.startswith("congress_table_rows{")]
+    assert any('policy="classification"' in ln and 'table="error"' in ln for ln in rows), rows
+    lag = [ln for ln in text.splitlines() if ln.startswith("congress_bus_lag_seconds_count")]
+    assert lag and all(float(ln.rsplit(" ", 1)[1]) >= 1 for ln in lag), lag
+    # the datasources node answered the scrape (its part is fetched over the bus)
+    errors = [ln for ln in text.splitlines() if ln.startswith("congress_scrape_errors_total")]
+    assert errors and all(ln.endswith(" 0.0") for ln in errors), errors

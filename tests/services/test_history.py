@@ -405,3 +405,24 @@ def test_start_history_follows_the_configuration(
     h.reconcile()
     assert h.flush()
     assert ops(h.changes("p", "error")) == [("insert", [1])]
+
+
+def test_changes_close_together_are_written_in_one_transaction(
+    database: Engine, clock: Clock, started: list[History]
+) -> None:
+    """The writer lingers for more changes before writing a small batch (fewer transactions
+    taking the database's write lock); a change alone is still written after the linger."""
+    engine = policy_engine(database, "n1")
+    engine.create_policy("p")
+    engine.create_rule("p", ERROR_RULE)
+    h = history(started, database, engine, clock, linger=0.5)
+    writes = h.writes
+    for i in range(5):
+        engine.receive("ds", "servers", [(f"vm{i}", "ERROR")], [], activation=f"ds:{i}")
+    wait_for(lambda: h.recorded >= 5)
+    assert h.writes == writes + 1
+    engine.receive("ds", "servers", [("late", "ERROR")], [], activation="ds:late")
+    started_at = time.monotonic()
+    wait_for(lambda: h.writes == writes + 2)
+    assert 0.3 <= time.monotonic() - started_at < 3.0
+    assert ops(h.changes("p", "error"))[-1] == ("insert", ["late"])

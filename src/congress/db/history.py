@@ -79,18 +79,24 @@ def canonical_json(value: object) -> str:
     return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
 
 
-def _digest(value: object) -> str:
-    return hashlib.sha256(canonical_json(value).encode("ascii")).hexdigest()
+def _digest(*parts: str) -> str:
+    """sha256 hex of ``parts`` joined by newlines (JSON texts and names: ASCII JSON has no raw
+    newline, and only the last part may be free text)."""
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def history_key(policy: str, table: str, op: str, row: Sequence[Any], activation: str) -> str:
     """The identity of one logical change (sha256 hex)."""
-    return _digest([policy, table, op, list(row), activation])
+    return _key(canonical_json([policy, table]), op, canonical_json(list(row)), activation)
 
 
 def row_hash(policy: str, table: str, row: Sequence[Any]) -> str:
     """The identity of one row of one table (sha256 hex)."""
-    return _digest([policy, table, list(row)])
+    return _digest(canonical_json([policy, table]), canonical_json(list(row)))
+
+
+def _key(where: str, op: str, row_text: str, activation: str) -> str:
+    return _digest(where, op, row_text, activation)
 
 
 def _entry(row: TableHistoryRow) -> HistoryEntry:
@@ -134,21 +140,27 @@ def record_history(session: Session, entries: Sequence[NewHistoryEntry]) -> None
     if not entries:
         return
     params = []
+    wheres: dict[tuple[str, str], str] = {}
     for entry in entries:
         if entry.op not in OPS:
             raise errors.InvalidValue("op", f"{entry.op!r} is not one of {', '.join(OPS)}")
         check_length("policy_name", entry.policy, models.NAME_LENGTH)
         check_length("table_name", entry.table, models.NAME_LENGTH)
         check_length("node_id", entry.node_id, models.NAME_LENGTH)
-        row = list(entry.row)
+        where = wheres.get((entry.policy, entry.table))
+        if where is None:
+            where = wheres[(entry.policy, entry.table)] = canonical_json(
+                [entry.policy, entry.table]
+            )
+        row_text = canonical_json(list(entry.row))  # once: stored, and in both digests
         params.append(
             {
-                "key": history_key(entry.policy, entry.table, entry.op, row, entry.activation),
+                "key": _key(where, entry.op, row_text, entry.activation),
                 "policy_name": entry.policy,
                 "table_name": entry.table,
                 "op": entry.op,
-                "row": canonical_json(row),
-                "row_hash": row_hash(entry.policy, entry.table, row),
+                "row": row_text,
+                "row_hash": _digest(where, row_text),
                 "created_at": entry.created_at,
                 "revision": entry.revision,
                 "node_id": entry.node_id,
