@@ -33,11 +33,13 @@ def _call(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any
         return e.code, json.loads(e.read())
 
 
-def _start(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
+def _start(tmp_path: Path, port: int, extra: str = "") -> subprocess.Popen[bytes]:
+    """congress-server on ``port`` with ``tmp_path`` as its state (``extra``: more
+    configuration, appended to the file), once it answers."""
     conf = tmp_path / "congress.conf"
     conf.write_text(
         f"[DEFAULT]\nstate_path = {tmp_path}\nauth_strategy = noauth\n"
-        f"bind_host = 127.0.0.1\nbind_port = {port}\n"
+        f"bind_host = 127.0.0.1\nbind_port = {port}\n{extra}"
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "congress.cmd.server", "--config-file", str(conf)],

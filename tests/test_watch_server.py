@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,33 +16,14 @@ from typing import Any
 
 import pytest
 
-from test_server import _call, _free_port
+from test_server import _call, _free_port, _start
 
 WATCH = "/v1/policies/classification/tables/error/watch"
 
 
-def start(tmp_path: Path, extra: str = "") -> tuple[subprocess.Popen[bytes], int]:
+def start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
-    conf = tmp_path / "congress.conf"
-    conf.write_text(
-        f"[DEFAULT]\nstate_path = {tmp_path}\nauth_strategy = noauth\n"
-        f"bind_host = 127.0.0.1\nbind_port = {port}\n[watch]\nfeed_keepalive_seconds = 1\n" + extra
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "congress.cmd.server", "--config-file", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1):
-                return proc, port
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("congress-server did not answer within 30 s")
+    return _start(tmp_path, port, "[watch]\nfeed_keepalive_seconds = 1\n"), port
 
 
 @dataclass

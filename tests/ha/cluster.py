@@ -11,6 +11,7 @@ their URLs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -22,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,6 +278,23 @@ def haproxy_config(
     path = work / "haproxy.cfg"
     path.write_text("\n".join(lines) + "\n")
     return path, port
+
+
+@contextlib.contextmanager
+def running_haproxy(cluster: Cluster, work: pathlib.Path) -> Iterator[str]:
+    """HAProxy with ``deploy/haproxy.cfg`` rewritten for this deployment (``haproxy_config``),
+    installed first if needed; its base URL, once a health check passes through it."""
+    if not pathlib.Path("/usr/sbin/haproxy").exists():
+        subprocess.run([str(ROOT / "scripts/services"), "haproxy"], check=True)
+    config, port = haproxy_config(cluster, work)
+    subprocess.run(["haproxy", "-D", "-f", str(config)], check=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http("GET", base + "/healthcheck").status == 200)
+        yield base
+    finally:
+        pid = (work / "haproxy.pid").read_text().split()[0]
+        subprocess.run(["kill", pid], check=False)
 
 
 def wait_until(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cluster import Cluster, haproxy_config, http, wait_until
+from cluster import Cluster, http, running_haproxy, wait_until
 from sqlalchemy import create_engine, text
 
 pytestmark = [pytest.mark.xdist_group("rabbitmq"), pytest.mark.slow]
@@ -350,17 +350,8 @@ def test_datasources_node_killed_then_a_standby_restores_persisted_data(cluster:
 @pytest.fixture
 def haproxy(cluster: Cluster, tmp_path: pathlib.Path) -> Iterator[str]:
     """HAProxy with deploy/haproxy.cfg, rewritten to this deployment's ports."""
-    if not pathlib.Path("/usr/sbin/haproxy").exists():
-        subprocess.run([str(ROOT / "scripts/services"), "haproxy"], check=True)
-    config, port = haproxy_config(cluster, tmp_path)
-    subprocess.run(["haproxy", "-D", "-f", str(config)], check=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: http("GET", base + "/healthcheck").status == 200)
+    with running_haproxy(cluster, tmp_path) as base:
         yield base
-    finally:
-        pid = (tmp_path / "haproxy.pid").read_text().split()[0]
-        subprocess.run(["kill", pid], check=False)
 
 
 def test_killing_an_engine_behind_haproxy_loses_no_acknowledged_write(

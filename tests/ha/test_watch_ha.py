@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import subprocess
 import sys
 import time
 import urllib.request
@@ -21,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from cluster import ROOT, Cluster, haproxy_config, http, wait_until
+from cluster import ROOT, Cluster, http, running_haproxy, wait_until
 
 sys.path.insert(0, str(ROOT / "examples"))
 from watch_client import Feed
@@ -99,17 +98,9 @@ def test_every_engine_node_serves_the_feed(cluster: Cluster) -> None:
 
 @pytest.fixture
 def haproxy(cluster: Cluster, tmp_path: pathlib.Path) -> Iterator[str]:
-    if not pathlib.Path("/usr/sbin/haproxy").exists():
-        subprocess.run([str(ROOT / "scripts/services"), "haproxy"], check=True)
-    config, port = haproxy_config(cluster, tmp_path)
-    subprocess.run(["haproxy", "-D", "-f", str(config)], check=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: http("GET", base + "/healthcheck").status == 200)
+    """HAProxy with deploy/haproxy.cfg, rewritten to this deployment's ports."""
+    with running_haproxy(cluster, tmp_path) as base:
         yield base
-    finally:
-        pid = (tmp_path / "haproxy.pid").read_text().split()[0]
-        subprocess.run(["kill", pid], check=False)
 
 
 def test_through_haproxy_resume_on_the_node_then_reset_after_failover(

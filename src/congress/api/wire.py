@@ -25,6 +25,7 @@ import webob
 import webob.exc
 
 from congress.api import errors as api_errors
+from congress.common.jsontext import portable
 from congress.datalog import errors as dl
 from congress.datasources import errors as ds_errors
 from congress.db import errors as db_errors
@@ -168,17 +169,6 @@ def flag(req: webob.Request, name: str) -> bool:
     return str(query(req, name) or "").lower() in ("true", "1", "yes")
 
 
-def _portable(value: Any) -> Any:
-    """``value`` with every float that JSON cannot carry (inf, -inf, nan) as its text."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, dict):
-        return {k: _portable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_portable(v) for v in value]
-    return value
-
-
 def encode(body: Any) -> bytes:
     """``body`` as UTF-8 JSON, always valid: a non-finite float (a policy can compute one) is
     sent as the string ``"inf"``, ``"-inf"`` or ``"nan"``, and a lone surrogate (a driver may
@@ -186,7 +176,7 @@ def encode(body: Any) -> bytes:
     try:
         text = json.dumps(body, ensure_ascii=False, allow_nan=False)
     except ValueError:
-        text = json.dumps(_portable(body), ensure_ascii=False, allow_nan=False)
+        text = json.dumps(portable(body), ensure_ascii=False, allow_nan=False)
     return text.encode("utf-8", "backslashreplace")
 
 

@@ -38,7 +38,6 @@ import hashlib
 import hmac
 import json
 import logging
-import math
 import re
 import threading
 import time
@@ -53,6 +52,7 @@ from oslo_config import cfg
 from sqlalchemy.engine import Engine as DbEngine
 
 from congress.common import config
+from congress.common.jsontext import portable
 from congress.db import api as db
 from congress.db import errors as db_errors
 from congress.db.notifications import (
@@ -129,24 +129,13 @@ def payload_of(
     }
 
 
-def _portable(value: Any) -> Any:
-    """``value`` with every float JSON cannot carry (inf, -inf, nan) as its text."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, dict):
-        return {k: _portable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_portable(v) for v in value]
-    return value
-
-
 def encode(payload: Mapping[str, Any]) -> bytes:
     """The JSON body of a webhook request (UTF-8, compact, always valid JSON)."""
     try:
         text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except ValueError:
         text = json.dumps(
-            _portable(payload), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+            portable(payload), ensure_ascii=False, allow_nan=False, separators=(",", ":")
         )
     return text.encode("utf-8", "backslashreplace")
 
@@ -291,7 +280,7 @@ def _notify(notifier: Any, event_type: str, payload: dict[str, Any]) -> None:
         "publisher_id": notifier.publisher_id,
         "event_type": event_type,
         "priority": "INFO",
-        "payload": _portable(payload),
+        "payload": portable(payload),
         "timestamp": str(utcnow().replace(tzinfo=None)),
     }
     for driver in drivers:
@@ -1035,7 +1024,7 @@ class Notifications:
                 route.id,
                 policy=key[0],
                 table=key[1],
-                payload=_portable(payload),
+                payload=portable(payload),
                 error=error[:MAX_ERROR],
                 attempts=attempts,
                 cursor=cursor,
