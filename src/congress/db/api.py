@@ -37,6 +37,7 @@ from congress.db.executions import (
     set_execution_status,
 )
 from congress.db.history import (
+    history_after,
     history_as_of,
     history_changes,
     history_latest,
@@ -63,7 +64,6 @@ from congress.db.notifications import (
     get_cursor,
     get_lease,
     get_sink,
-    history_after,
     latest_history_id,
     list_dead_letters,
     list_sinks,

@@ -188,6 +188,21 @@ def _latest(*conditions: ColumnElement[bool]) -> Any:
 
 
 @transactional(readonly=True)
+def history_after(session: Session, after_id: int, limit: int = 1000) -> list[HistoryEntry]:
+    """Up to ``limit`` entries whose id is above ``after_id``, by id (what a notification
+    sink sends after its cursor)."""
+    if limit <= 0:
+        return []
+    statement = (
+        select(TableHistoryRow)
+        .where(TableHistoryRow.id > after_id)
+        .order_by(TableHistoryRow.id)
+        .limit(limit)
+    )
+    return [_entry(row) for row in session.scalars(statement)]
+
+
+@transactional(readonly=True)
 def history_as_of(session: Session, policy: str, table: str, when: datetime) -> list[list[Any]]:
     """The rows of ``policy:table`` at ``when`` (entries at ``when`` included): those whose
     latest entry by then is an insert. Sorted as the engine sorts rows."""

@@ -91,20 +91,6 @@ class Lease:
     expires_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class PendingChange:
-    """An entry of ``table_history`` as a sink sends it (``key``: the change's identity)."""
-
-    id: int
-    key: str
-    policy: str
-    table: str
-    op: str
-    row: list[Any]
-    created_at: datetime
-    revision: int
-
-
 def _sink(row: NotificationSinkRow) -> NotificationSink:
     return NotificationSink(
         id=row.id,
@@ -245,32 +231,6 @@ def delete_sink(session: Session, id_or_name: str) -> NotificationSink:
 def latest_history_id(session: Session) -> int:
     """The id of the latest ``table_history`` entry (0: none)."""
     return _latest_id(session)
-
-
-@transactional(readonly=True)
-def history_after(session: Session, after_id: int, limit: int = 1000) -> list[PendingChange]:
-    """Up to ``limit`` entries of ``table_history`` whose id is above ``after_id``, by id."""
-    if limit <= 0:
-        return []
-    statement = (
-        select(TableHistoryRow)
-        .where(TableHistoryRow.id > after_id)
-        .order_by(TableHistoryRow.id)
-        .limit(limit)
-    )
-    return [
-        PendingChange(
-            id=row.id,
-            key=row.key,
-            policy=row.policy_name,
-            table=row.table_name,
-            op=row.op,
-            row=list(from_json(row.row)),
-            created_at=row.created_at,
-            revision=row.revision,
-        )
-        for row in session.scalars(statement)
-    ]
 
 
 @transactional(readonly=True)

@@ -55,6 +55,7 @@ from congress.common import config
 from congress.common.jsontext import portable
 from congress.db import api as db
 from congress.db import errors as db_errors
+from congress.db.history import HistoryEntry
 from congress.db.notifications import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TABLES,
@@ -62,7 +63,6 @@ from congress.db.notifications import (
     SINK_TYPES,
     WEBHOOK,
     NotificationSink,
-    PendingChange,
 )
 from congress.services import errors
 from congress.services.datasource_config import HIDDEN, SecretBox
@@ -105,7 +105,7 @@ class DeliveryFailed(Exception):
 
 
 # -- what is sent --------------------------------------------------------------------------------
-def change_body(change: PendingChange) -> dict[str, Any]:
+def change_body(change: HistoryEntry) -> dict[str, Any]:
     """One change as every sink sends it."""
     return {
         "id": change.id,
@@ -118,7 +118,7 @@ def change_body(change: PendingChange) -> dict[str, Any]:
 
 
 def payload_of(
-    sink: str, policy: str, table: str, changes: Iterable[PendingChange]
+    sink: str, policy: str, table: str, changes: Iterable[HistoryEntry]
 ) -> dict[str, Any]:
     """The body of one batch: changes of one table, in order."""
     return {
@@ -533,7 +533,7 @@ class _Route:
     signature: tuple[Any, ...]
     cursor: int  # as saved
     fetched: int = 0  # every entry up to this id was read (and queued if it matches)
-    pending: dict[Key, collections.deque[PendingChange]] = field(default_factory=dict)
+    pending: dict[Key, collections.deque[HistoryEntry]] = field(default_factory=dict)
     attempts: dict[Key, int] = field(default_factory=dict)
     due: dict[Key, float] = field(default_factory=dict)
     sizes: dict[Key, int] = field(default_factory=dict)  # a failed batch is retried as it was
@@ -891,7 +891,7 @@ class Notifications:
             self._drop_route(sink_id)
 
     # -- reading the history -----------------------------------------------------------------
-    def _horizon(self, after: int, entries: Sequence[PendingChange]) -> int:
+    def _horizon(self, after: int, entries: Sequence[HistoryEntry]) -> int:
         """The highest id up to which ``entries`` (those after ``after``, by id) can be
         delivered without skipping an entry that is yet to come.
 
