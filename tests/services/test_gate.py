@@ -26,7 +26,9 @@ def writer_in_pauses(gate: EngineGate, stop: threading.Event, log: list[str]) ->
         log.append("write ends")
 
 
-def test_a_read_runs_at_the_writers_pause_point_and_the_writer_goes_on() -> None:
+def pausing_writer() -> tuple[EngineGate, threading.Event, list[str], threading.Thread]:
+    """A gate that pauses at every pause point, and a writer in it (``writer_in_pauses``),
+    started and at work: the gate, the event that ends the write, the log, the thread."""
     gate = EngineGate(slice_seconds=0.0)
     stop = threading.Event()
     log: list[str] = []
@@ -34,6 +36,11 @@ def test_a_read_runs_at_the_writers_pause_point_and_the_writer_goes_on() -> None
     writer.start()
     while not log:
         time.sleep(0.001)
+    return gate, stop, log, writer
+
+
+def test_a_read_runs_at_the_writers_pause_point_and_the_writer_goes_on() -> None:
+    gate, stop, log, writer = pausing_writer()
     for _ in range(3):
         with gate.read():
             log.append("read")
@@ -65,13 +72,7 @@ def test_without_pause_points_a_read_waits_for_the_writer() -> None:
 
 
 def test_a_writer_waits_for_the_running_change_even_at_its_pause_points() -> None:
-    gate = EngineGate(slice_seconds=0.0)
-    stop = threading.Event()
-    log: list[str] = []
-    first = threading.Thread(target=writer_in_pauses, args=(gate, stop, log))
-    first.start()
-    while not log:
-        time.sleep(0.001)
+    gate, stop, log, first = pausing_writer()
 
     def second() -> None:
         with gate:
@@ -88,13 +89,7 @@ def test_a_writer_waits_for_the_running_change_even_at_its_pause_points() -> Non
 
 
 def test_reads_nest_and_a_read_in_a_pause_cannot_write() -> None:
-    gate = EngineGate(slice_seconds=0.0)
-    stop = threading.Event()
-    log: list[str] = []
-    writer = threading.Thread(target=writer_in_pauses, args=(gate, stop, log))
-    writer.start()
-    while not log:
-        time.sleep(0.001)
+    gate, stop, log, writer = pausing_writer()
     with gate.read():
         with gate.read():  # a read calling another read
             log.append("nested read")
