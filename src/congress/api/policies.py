@@ -253,21 +253,6 @@ def time_parameter(req: webob.Request, name: str) -> datetime.datetime | None:
         ) from None
 
 
-def limit_parameter(req: webob.Request) -> int:
-    text = wire.query(req, "limit")
-    if text is None:
-        return HISTORY_LIMIT
-    try:
-        value = int(text.strip())
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_HISTORY_LIMIT:
-        raise wire.BadRequest(
-            f"Parameter 'limit' must be an integer from 1 to {MAX_HISTORY_LIMIT}, not {text[:32]!r}"
-        )
-    return value
-
-
 def _watched(s: Services, policy: str, table: str) -> tuple[Any, str]:
     """The history service and the policy's name, once the table is known to be watched."""
     name = s.engine.get_policy(policy).name
@@ -298,6 +283,6 @@ def table_history(req: webob.Request, s: Services, policy: str, table: str) -> d
     """``GET .../history?since=T&until=T&limit=N``: the changes of a watched table."""
     since = time_parameter(req, "since")
     until = time_parameter(req, "until")
-    limit = limit_parameter(req)
+    limit = wire.count_query(req, "limit", HISTORY_LIMIT, MAX_HISTORY_LIMIT)
     history, name = _watched(s, policy, table)
     return {"results": history.changes(name, table, since, until, limit)}

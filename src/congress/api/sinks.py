@@ -50,15 +50,5 @@ def delete_sink(req: webob.Request, s: Services, sink: str) -> dict[str, Any]:
 
 def dead_letters(req: webob.Request, s: Services, sink: str) -> dict[str, Any]:
     """``GET .../dead-letters?limit=N``: the sink's latest dead letters, newest first."""
-    text = wire.query(req, "limit")
-    limit = DEFAULT_LIMIT
-    if text is not None:
-        try:
-            limit = int(text)
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= MAX_LIMIT:
-            raise wire.BadRequest(
-                f"Query parameter 'limit' must be an integer from 1 to {MAX_LIMIT}"
-            )
+    limit = wire.count_query(req, "limit", DEFAULT_LIMIT, MAX_LIMIT)
     return {"results": _sinks(s).dead_letters(sink, limit)}

@@ -164,6 +164,23 @@ def query(req: webob.Request, name: str) -> str | None:
     return value
 
 
+def count_query(req: webob.Request, name: str, default: int, maximum: int) -> int:
+    """A query-string count from 1 to ``maximum`` (``default`` when absent); BadRequest
+    naming the parameter and the value otherwise."""
+    text = query(req, name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= maximum:
+        raise BadRequest(
+            f"Parameter '{name}' must be an integer from 1 to {maximum}, not {text[:32]!r}"
+        )
+    return value
+
+
 def flag(req: webob.Request, name: str) -> bool:
     """A query-string boolean (``True``/``true``/``1``; the client sends Python's ``True``)."""
     return str(query(req, name) or "").lower() in ("true", "1", "yes")
