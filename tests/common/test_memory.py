@@ -70,7 +70,10 @@ def test_a_big_batch_keeps_frozen_objects_frozen(thawed: None) -> None:
     frozen = gc.get_freeze_count()
     with gc_paused():
         made = [{"new": i} for i in range(TENURE * 2)]
-    assert gc.get_freeze_count() == frozen
+    # still frozen: an unfreeze would leave none (other threads' frozen objects may have
+    # been freed meanwhile, so the count can only have shrunk a little)
+    assert len(kept) <= gc.get_freeze_count() <= frozen
+    assert gc.get_freeze_count() > frozen // 2
     assert gc.isenabled()
     del made, kept
 
