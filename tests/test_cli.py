@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -205,8 +206,8 @@ def test_eval_invalid_query(files: dict[str, str], capsys: pytest.CaptureFixture
     assert code == 1
     assert out == ""
     assert err == (
-        "congress-policy: invalid_query: "
-        "line:1,col:1 A query must be exactly one literal or rule; found 2 statements\n"
+        "<query>:1:1: invalid_query: "
+        "A query must be exactly one literal or rule; found 2 statements\n"
     )
 
 
@@ -221,11 +222,40 @@ def test_eval_missing_file_and_no_policy(
     assert err == "congress-policy: no policy to query (give a FILE or --policy)\n"
 
 
-def test_eval_requires_a_query(files: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as e:
-        main(["eval", files["policy"]])
-    assert e.value.code == 2
-    assert "--query" in capsys.readouterr().err
+def test_eval_without_a_query_prints_every_row_of_the_policy(
+    files: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["eval", files["policy"], "--data", files["data"]], capsys)
+    assert (code, err) == (0, "")
+    assert out.splitlines() == ['err("vm2")', 'err("vm3")', 'ok("vm2")']
+
+
+def test_eval_format_json(files: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        ["eval", files["policy"], "--data", files["data"], "--query", "err(x)", "--format", "json"],
+        capsys,
+    )
+    assert code == 0
+    assert json.loads(out) == ['err("vm2")', 'err("vm3")']
+
+
+def test_eval_bad_json_data_names_file_line_and_column(
+    files: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = write(tmp_path / "bad.json", '{"nova": {"servers": [["vm1",]]}}')
+    code, out, err = run(["eval", files["policy"], "--data", bad, "--query", "err(x)"], capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"congress-policy: {bad}:1:30: invalid JSON: ")
+    shape = write(tmp_path / "shape.json", '{"nova": {"servers": {"rows": 3}}}')
+    code, _, err = run(["eval", files["policy"], "--data", shape, "--query", "err(x)"], capsys)
+    assert code == 2
+    assert err == f"congress-policy: {shape}: nova:servers: rows must be a list of lists\n"
+
+
+def test_eval_bad_kind_option(files: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["eval", files["policy"], "--kind", "alice", "--query", "p(x)"], capsys)
+    assert code == 2
+    assert err == "congress-policy: --kind alice: expected POLICY=KIND\n"
 
 
 # -- the examples ------------------------------------------------------------------------------
@@ -302,35 +332,36 @@ CASES = """
 """
 
 
-def test_test_command_runs_cases(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_test_command_runs_conformance_cases(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write(tmp_path / "cases.yaml", CASES)
     code, out, err = run(["test", path], capsys)
     assert code == 1
     assert err == ""
     assert out.splitlines() == [
-        "FAIL cli_fail_wrong_answer: CaseFailure: query p(x) in alice: "
-        "missing ['p(2)'], unexpected ['p(1)']",
-        "2 passed, 1 failed",
+        f"PASS {path}::cli_pass_query",
+        f"PASS {path}::cli_pass_error",
+        f"FAIL {path}::cli_fail_wrong_answer",
+        "    FAIL  case: CaseFailure: query p(x) in alice: missing ['p(2)'], unexpected ['p(1)']",
+        "2 passed, 1 failed in 1 file",
     ]
 
 
-def test_test_command_verbose_and_folders(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_test_command_quiet_and_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "cases"
-    folder.mkdir()
+    (folder / "sub").mkdir(parents=True)
     passing = CASES.split("- name: cli_fail_wrong_answer")[0]
-    write(folder / "a.yaml", passing)
+    write(folder / "sub" / "a.yaml", passing)
     write(folder / "ignored.txt", "not yaml")
-    code, out, _ = run(["test", "-v", str(folder)], capsys)
+    code, out, _ = run(["test", "-q", str(folder)], capsys)
     assert code == 0
-    assert out.splitlines() == ["ok   cli_pass_query", "ok   cli_pass_error", "2 passed, 0 failed"]
+    assert out.splitlines() == ["2 passed, 0 failed in 1 file"]
 
 
 def test_test_command_on_the_conformance_suite(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
-        ["test", str(ROOT / "tests" / "conformance" / "cases" / "grammar.yaml")], capsys
-    )
-    last = out.splitlines()[-1]
-    assert last.endswith(" passed, 0 failed"), out
+    code, out, _ = run(["test", "-q", str(ROOT / "tests" / "conformance" / "cases")], capsys)
+    lines = out.splitlines()
+    assert len(lines) == 1, out
+    assert re.fullmatch(r"[0-9]{3,} passed, 0 failed in [0-9]+ files", lines[0]), out
     assert code == 0
