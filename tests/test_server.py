@@ -95,14 +95,14 @@ def test_push_datasource_policy_and_restart(tmp_path: Path) -> None:
         assert rows == {"results": [{"data": ["vm1"]}]}
         status, body = _call(base, "POST", "/v1/policies/classification/rules", {"rule": "p(x"})
         assert status == 400 and body["error"]["error_data"]["line"] == 1
-        assert len(_call(base, "GET", "/v1/librarypolicies")[1]["results"]) == 15
+        assert len(_call(base, "GET", "/v1/librarypolicies")[1]["results"]) == 17
     finally:
         _stop(proc)
     proc = _start(tmp_path, port)  # everything comes back from the database
     try:
         rows = _call(base, "GET", "/v1/policies/classification/tables/error/rows")[1]
         assert rows == {"results": [{"data": ["vm1"]}]}
-        assert len(_call(base, "GET", "/v1/librarypolicies")[1]["results"]) == 15
+        assert len(_call(base, "GET", "/v1/librarypolicies")[1]["results"]) == 17
         names = {p["name"] for p in _call(base, "GET", "/v1/policies")[1]["results"]}
         assert names == {"classification", "action"}
     finally:

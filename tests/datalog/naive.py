@@ -25,6 +25,13 @@ Semantics of body literals:
   builtin that fails (or raises) yields nothing;
 - ``true`` / ``false`` (no arguments, no policy) always / never hold;
 - ``not l`` is negation as failure, evaluated once all its variables are bound;
+- ``v = op{x | body}`` (an aggregate) collects the distinct solutions of ``body`` on its own;
+  its *group* variables are those of ``body`` that also occur in the head, in a literal outside
+  every aggregate, or as another aggregate's result. When the positive literals outside every
+  aggregate bind all group variables, the aggregate is read per solution of the rest of the
+  body, and ``count`` and ``sum`` give 0 for a group without solutions; otherwise it yields one
+  value per group that has solutions. ``count`` counts the distinct values of ``x``; ``sum`` and
+  ``avg`` add one value per solution, numbers only; ``min``/``max`` put numbers before strings;
 - any other literal matches rows of its table.
 """
 
@@ -32,7 +39,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from fractions import Fraction
 
 from congress.datalog import builtins
 from congress.datalog.ast import Constant, Literal, Row, Rule, Term, Value, Variable
@@ -93,16 +102,25 @@ def _truth(lit: Literal) -> bool | None:
 
 
 def dependency_edges(program: Rules) -> set[tuple[Key, Key, bool]]:
-    """Edges (body table, head table, negated) over (policy, table) nodes."""
+    """Edges (body table, head table, negated) over (policy, table) nodes; a table read inside
+    an aggregate counts as negated (the head needs it complete)."""
     edges = set()
     for policy, rules in program.items():
         for rule in rules:
             for head in rule.head:
-                for lit in rule.body:
+                for lit, negated in _reads(rule.body):
                     key = body_key(policy, lit)
                     if key is not None:
-                        edges.add((key, head_key(policy, head), lit.negated))
+                        edges.add((key, head_key(policy, head), negated))
     return edges
+
+
+def _reads(body: Iterable[Literal], inside: bool = False) -> Iterator[tuple[Literal, bool]]:
+    for lit in body:
+        if lit.aggregate is not None:
+            yield from _reads(lit.aggregate.body, True)
+        else:
+            yield lit, lit.negated or inside
 
 
 def strata(program: Rules) -> dict[Key, int]:
@@ -174,7 +192,9 @@ def derive(
     clock: builtins.Clock = fixed_clock,
 ) -> Iterator[Row]:
     """Rows of ``head`` for every solution of ``body`` against ``state``."""
-    for binding in solve(policy, list(body), {}, state, clock):
+    body = list(body)
+    register_aggregates(head, body)
+    for binding in solve(policy, body, {}, state, clock):
         yield ground(head.args, binding)
 
 
@@ -198,6 +218,9 @@ def solve(
 
 
 def _ready(lit: Literal, binding: Binding) -> bool:
+    if lit.aggregate is not None:
+        groups, given = _groups.get(id(lit), ((), False))
+        return not given or all(g in binding for g in groups)
     if lit.negated:
         return all(v.name in binding for v in lit.variables())
     b = builtins.lookup(lit.table, lit.policy)
@@ -213,6 +236,9 @@ def _solve_literal(
     state: Mapping[Key, set[Row]],
     clock: builtins.Clock,
 ) -> Iterator[Binding]:
+    if lit.aggregate is not None:
+        yield from _solve_aggregate(policy, lit, binding, state, clock)
+        return
     if lit.negated:
         positive = dataclasses.replace(lit, negated=False)
         if next(_solve_literal(policy, positive, binding, state, clock), None) is None:
@@ -263,3 +289,104 @@ def _value(term: Term, binding: Binding) -> Value | None:
     if isinstance(term, Constant):
         return term.value
     return binding.get(term.name)
+
+
+# --------------------------------------------------------------------------- aggregates
+
+_groups: dict[int, tuple[tuple[str, ...], bool]] = {}
+"""Per aggregate literal (by id, registered by ``derive``): its group variables, and whether the
+rest of the body gives them."""
+
+
+def register_aggregates(head: Literal, body: list[Literal]) -> None:
+    for lit in body:
+        agg = lit.aggregate
+        if agg is None:
+            continue
+        outside = {v.name for v in head.variables()}
+        for other in body:
+            if other.aggregate is None:
+                outside.update(v.name for v in other.variables())
+            elif other is not lit:
+                outside.update(v.name for v in other.args if isinstance(v, Variable))
+        inner = [v.name for b in agg.body for v in b.variables()]
+        groups = tuple(n for n in dict.fromkeys(inner) if n in outside)
+        _groups[id(lit)] = (groups, set(groups) <= _bound_outside(body))
+
+
+def _bound_outside(body: list[Literal]) -> set[str]:
+    """Variables bound by the positive literals outside every aggregate (tables, then builtin
+    outputs once their inputs are bound)."""
+    bound = set()
+    for lit in body:
+        if lit.aggregate is None and not lit.negated and not is_special(lit):
+            bound.update(v.name for v in lit.variables())
+    changed = True
+    while changed:
+        changed = False
+        for lit in body:
+            b = builtins.lookup(lit.table, lit.policy)
+            if lit.aggregate is not None or lit.negated or b is None:
+                continue
+            inputs = {t.name for t in lit.args[: b.num_inputs] if isinstance(t, Variable)}
+            outputs = {t.name for t in lit.args[b.num_inputs :] if isinstance(t, Variable)}
+            if inputs <= bound and not outputs <= bound:
+                bound |= outputs
+                changed = True
+    return bound
+
+
+def _solve_aggregate(
+    policy: str,
+    lit: Literal,
+    binding: Binding,
+    state: Mapping[Key, set[Row]],
+    clock: builtins.Clock,
+) -> Iterator[Binding]:
+    agg = lit.aggregate
+    assert agg is not None and isinstance(agg.term, Variable)
+    groups, given = _groups[id(lit)]
+    solutions = {frozenset(s.items()) for s in solve(policy, list(agg.body), {}, state, clock)}
+    members: dict[tuple[Value, ...], list[Binding]] = {}
+    for frozen in solutions:
+        s = dict(frozen)
+        members.setdefault(tuple(s[g] for g in groups), []).append(s)
+    if given:
+        key = tuple(binding[g] for g in groups)
+        found = members.get(key, [])
+        value = aggregate_value(agg.op, [s[agg.term.name] for s in found])
+        if value is not None:
+            extended = unify(lit.args, (value,), binding)
+            if extended is not None:
+                yield extended
+        return
+    for key, found in members.items():
+        value = aggregate_value(agg.op, [s[agg.term.name] for s in found])
+        if value is None:
+            continue
+        extended = unify(tuple(Variable(g) for g in groups) + lit.args, (*key, value), binding)
+        if extended is not None:
+            yield extended
+
+
+def aggregate_value(op: str, values: list[Value]) -> Value | None:
+    """``op`` over ``values`` (one per solution): None when it has no value."""
+    numbers = [
+        v
+        for v in values
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    ]
+    if op == "count":
+        return len(set(values))
+    if op == "sum":
+        if all(isinstance(v, int) for v in numbers):
+            return sum(numbers)
+        return float(sum(Fraction(v) for v in numbers))
+    if op == "avg":
+        if not numbers:
+            return None
+        return float(sum(Fraction(v) for v in numbers) / len(numbers))
+    if not values:
+        return None
+    key = lambda v: (0, v) if v in numbers else (1, str(v))  # noqa: E731
+    return min(values, key=key) if op == "min" else max(values, key=key)

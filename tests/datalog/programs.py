@@ -31,7 +31,17 @@ from dataclasses import dataclass, field
 import naive
 from hypothesis import strategies as st
 
-from congress.datalog.ast import Constant, Literal, Row, Rule, Term, Value, Variable
+from congress.datalog.ast import (
+    AGGREGATES,
+    Aggregate,
+    Constant,
+    Literal,
+    Row,
+    Rule,
+    Term,
+    Value,
+    Variable,
+)
 
 Key = tuple[str, str]
 DS = "ds"
@@ -62,7 +72,7 @@ class Program:
         for policy, rules in self.statements.items():
             for rule in rules:
                 keys.update(naive.head_key(policy, head) for head in rule.head)
-                for lit in rule.body:
+                for lit in rule.body_literals():
                     key = naive.body_key(policy, lit)
                     if key is not None:
                         keys.add(key)
@@ -202,6 +212,85 @@ def _rule(
     return Rule((Literal(head.table, head_args, head.policy, head.modal),), tuple(body))
 
 
+AGGREGATE_VARS = ("a", "b", "c")
+OUTER_VARS = ("g", "h")
+RESULT_VAR = "n"
+
+
+def _aggregate_rule(draw: st.DrawFn, head: Literal, policy: str, positive: list[_Table]) -> Rule:
+    """``head :- [outer,] n = op{x | body} [, comparison]``: the aggregate's body reads earlier
+    tables; its group variables are bound by an outer literal (groups given, so empty groups
+    count 0), or only reach the head (groups enumerated)."""
+    inner: list[Literal] = []
+    bound: list[str] = []
+    for _ in range(draw(st.integers(1, 2))):
+        table = draw(st.sampled_from(positive))
+        args = [_inner_arg(draw, bound, typ) for typ in table.types]
+        inner.append(_literal(table, policy, args))
+    if not bound:  # the aggregated term must be a variable of the body
+        table = draw(st.sampled_from(positive))
+        args = [_inner_arg(draw, bound, typ) for typ in table.types]
+        args[0] = Variable(AGGREGATE_VARS[0])
+        bound.append(AGGREGATE_VARS[0])
+        inner.append(_literal(table, policy, args))
+    if draw(st.integers(0, 3)) == 0:
+        table = draw(st.sampled_from(positive))
+        args = [_var_or_const(draw, bound, typ) for typ in table.types]
+        inner.append(_literal(table, policy, args, negated=True))
+    if draw(st.integers(0, 3)) == 0:
+        pair = [_var_or_const(draw, bound, None) for _ in range(2)]
+        inner.append(Literal(draw(st.sampled_from(COMPARISONS)), tuple(pair)))
+    op = draw(st.sampled_from(AGGREGATES))
+    term = Variable(draw(st.sampled_from(bound)))
+    least = 0 if draw(st.integers(0, 3)) == 0 else 1
+    groups = draw(st.lists(st.sampled_from(bound), min_size=least, max_size=2, unique=True))
+    body: list[Literal] = []
+    head_vars = [*groups, RESULT_VAR]
+    given = draw(st.booleans())
+    if groups and given:  # an outer literal gives the groups
+        candidates = [t for t in positive if t.arity >= len(groups)]
+        if candidates:
+            table = draw(st.sampled_from(candidates))
+            args: list[Term] = [Variable(g) for g in groups]
+            for i, typ in enumerate(table.types[len(groups) :]):
+                args.append(Variable(OUTER_VARS[i]) if draw(st.booleans()) else _const(draw, typ))
+            order = draw(st.permutations(range(len(args))))
+            outer = [args[i] for i in order]
+            body.append(_literal(table, policy, outer))
+            head_vars += [t.name for t in outer if isinstance(t, Variable) and t.name in OUTER_VARS]
+    elif not groups and draw(st.booleans()):
+        table = draw(st.sampled_from(positive))
+        outer_args: list[Term] = [
+            Variable(OUTER_VARS[0]),
+            *(_const(draw, t) for t in table.types[1:]),
+        ]
+        body.append(_literal(table, policy, outer_args))
+        head_vars.append(OUTER_VARS[0])
+    agg = Aggregate(op, term, tuple(inner))
+    body.append(Literal(op, (Variable(RESULT_VAR),), aggregate=agg))
+    if draw(st.integers(0, 2)) == 0:
+        other = _const(draw, "int")
+        body.append(Literal(draw(st.sampled_from(COMPARISONS)), (Variable(RESULT_VAR), other)))
+    body = draw(st.permutations(body))
+    head_args = tuple(_var_or_const(draw, head_vars, None) for _ in head.args)
+    if groups and not given:  # the groups reach the head (else they would be local)
+        head_args = tuple(Variable(v) for v in [*groups, RESULT_VAR][: len(head.args)])
+        head_args += tuple(Variable(RESULT_VAR) for _ in head.args[len(head_args) :])
+    return Rule((Literal(head.table, head_args, head.policy, head.modal),), tuple(body))
+
+
+def _inner_arg(draw: st.DrawFn, bound: list[str], typ: str | None) -> Term:
+    """Like ``_positive_arg``, over the aggregate's own variables."""
+    choice = draw(st.integers(0, 9))
+    fresh = [v for v in AGGREGATE_VARS if v not in bound]
+    if choice < 2:
+        return _const(draw, typ)
+    if (choice < 5 and bound) or not fresh:
+        return Variable(draw(st.sampled_from(bound)))
+    bound.append(fresh[0])
+    return Variable(fresh[0])
+
+
 def _builtin(draw: st.DrawFn, bound: list[str], outputs_ok: bool, head_vars: list[str]) -> Literal:
     """A comparison, or ``plus`` whose output is a new variable (usable by the head only), a
     bound variable or a constant."""
@@ -280,6 +369,10 @@ def programs(draw: st.DrawFn) -> Program:
             edges = [t for t in base + earlier if t.arity == 2]
             if group.recursive and table.arity == 2 and edges and draw(st.booleans()):
                 stmts += _closure_rules(draw, table, draw(st.sampled_from(edges)), table.policy)
+            if not group.recursive and base + earlier and draw(st.integers(0, 2)) == 0:
+                stmts.append(
+                    _aggregate_rule(draw, _table_literal(table), group.policy, base + earlier)
+                )
             for _ in range(draw(st.integers(1, 2))):
                 head = _table_literal(table)
                 stmts.append(

@@ -226,10 +226,22 @@ def _safe(rule_: Rule) -> bool:
         return {t.name for t in terms if isinstance(t, Variable)}
 
     positive = set().union(
-        *(names(b.args) for b in rule_.body if not b.negated and not naive.is_special(b))
+        *(
+            names(b.args)
+            for b in rule_.body
+            if not b.negated and not naive.is_special(b) and b.aggregate is None
+        )
     )
     outputs: set[str] = set()
     for b in rule_.body:
+        if b.aggregate is not None:  # its body is safe alone; it binds its result and groups
+            inner = Rule((Literal("_", (b.aggregate.term,)),), b.aggregate.body)
+            if not _safe(inner):
+                return False
+            positive |= {v.name for v in b.variables()}
+    for b in rule_.body:
+        if b.aggregate is not None:
+            continue
         spec = builtins.lookup(b.table, b.policy)
         if b.negated:
             needed = names(b.args)

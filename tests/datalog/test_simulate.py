@@ -1,15 +1,19 @@
-"""Tests of simulate (congress.datalog.simulate) through ``Runtime.simulate``."""
+"""Tests of simulate (congress.datalog.simulate) through ``Runtime.simulate``, and of the impact
+of a policy change through ``Runtime.impact`` (checked against the oracle, ``naive``)."""
 
 from __future__ import annotations
 
+import naive
+import programs
 import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from congress.datalog.ast import Row
+from congress.datalog.ast import Row, Rule
 from congress.datalog.errors import DatalogError, PolicyError, PolicyNotFound
+from congress.datalog.parser import parse
 from congress.datalog.printer import to_text
-from congress.datalog.runtime import Runtime, SimulateResult
+from congress.datalog.runtime import ImpactResult, Runtime, SimulateResult
 
 State = dict[tuple[str, str], set[Row]]
 
@@ -390,3 +394,138 @@ def test_simulate_leaves_every_table_as_it_was(
     assert got.changes == want.changes
     assert sorted(got.actions, key=repr) == sorted(want.actions, key=repr)
     assert state(rt) == state(twin)
+
+
+# -- impact: rules added and deleted ------------------------------------------------------------
+
+
+@pytest.fixture
+def errors() -> Runtime:
+    rt = Runtime()
+    rt.create_policy("nova", "datasource", schema={"servers": ["id", "status"]})
+    rt.create_policy("m", "materialized")
+    rt.apply({("nova", "servers"): ([("vm1", "ACTIVE"), ("vm2", "ERROR"), ("vm3", "OFF")], [])})
+    rt.insert("m", 'ok("ACTIVE")  error(x) :- nova:servers(x, s), not ok(s)  up(x) :- ok(x)')
+    return rt
+
+
+def impact_of(res: ImpactResult) -> dict[str, tuple[list[Row], list[Row]]]:
+    return dict(res.changes)
+
+
+def test_impact_of_an_added_fact_and_rule(errors: Runtime) -> None:
+    before = state(errors)
+    res = errors.impact("m", 'ok("OFF")  warning(x) :- error(x)')
+    assert impact_of(res) == {"error": ([], [("vm3",)]), "warning": ([("vm2",)], [])}
+    assert res.answers is None and res.trace is None
+    assert state(errors) == before
+
+
+def test_impact_of_a_deleted_rule_and_fact(errors: Runtime) -> None:
+    before, rules = state(errors), errors.rules("m")
+    (fact,) = [r for r in errors.rules("m") if r.is_fact]
+    rule = next(r for r in errors.rules("m") if to_text(r).startswith("error"))
+    res = errors.impact("m", delete=[fact], tables=["error", "up"])
+    assert impact_of(res) == {"error": ([("vm1",)], []), "up": ([], [("ACTIVE",)])}
+    res = errors.impact("m", delete=[rule])
+    assert impact_of(res) == {"error": ([], [("vm2",), ("vm3",)])}
+    # a rule deleted and added again changes nothing; an absent rule to delete is ignored
+    res = errors.impact("m", add=[rule], delete=[rule, *parse("nosuch(1)")])  # type: ignore[list-item]
+    assert impact_of(res) == {"error": ([], [])}
+    assert state(errors) == before
+    assert errors.rules("m") == rules
+
+
+def test_impact_with_a_sequence_and_a_query(errors: Runtime) -> None:
+    before = state(errors)
+    res = errors.impact(
+        "m",
+        'ok("OFF")',
+        query="error(x)",
+        sequence='nova:servers+("vm4", "ERROR")',
+        delta=True,
+        trace=True,
+    )
+    assert impact_of(res) == {"error": ([("vm4",)], [("vm3",)])}
+    assert [to_text(a) for a in res.answers or []] == ['error+("vm4")', 'error-("vm3")']
+    assert res.trace == "\n".join(
+        [
+            'Rule inserted: ok("OFF")',
+            'Update nova:servers+("vm4", "ERROR"): 1 row(s) of nova:servers',
+            "Table m:error: +1 -1 row(s)",
+            "Query error(x): 2 answer(s)",
+        ]
+    )
+    assert state(errors) == before
+
+
+def test_impact_refusals_change_nothing(errors: Runtime) -> None:
+    before = state(errors)
+    rules = errors.rules("m")
+    with pytest.raises(PolicyError) as err:
+        errors.impact("m", "p(x) :- ")
+    assert err.value.code == "policy_parse_error"
+    with pytest.raises(PolicyError) as err:
+        errors.impact("m", "ok(x) :- error(x)")
+    assert err.value.code == "unstratifiable" and err.value.first.line == 1
+    with pytest.raises(PolicyError) as err:
+        errors.impact("m", "", tables=["nosuch"])
+    assert err.value.code == "unknown_table"
+    assert "Table nosuch does not exist in policy m" in err.value.message
+    with pytest.raises(PolicyNotFound):
+        errors.impact("nosuch", "p(1)")
+    assert state(errors) == before and errors.rules("m") == rules
+
+
+def test_impact_tables() -> None:
+    rt = Runtime()
+    rt.create_policy("a")
+    rt.insert("a", "error(x) :- p(x)")
+    assert rt.impact_tables("a", [], None) == (["error"], [])
+    warning = parse("warning(x) :- q(x)")
+    assert rt.impact_tables("a", warning, None) == (["error", "warning"], [])  # type: ignore[arg-type]
+    assert rt.impact_tables("a", [], ["p", "q", "p"]) == (["p"], ["q"])
+
+
+def no_aggregates(rule: Rule) -> bool:
+    """Rules with aggregates are left out (they are tested with the oracle elsewhere)."""
+    return all(getattr(lit, "aggregate", None) is None for lit in rule.body)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(program=programs.programs(), data=st.data())
+def test_impact_is_the_oracles_difference_and_changes_nothing(
+    program: programs.Program, data: st.DataObject
+) -> None:
+    pool = {p: [r for r in rules if no_aggregates(r)] for p, rules in program.statements.items()}
+    present = {p: [r for r in rules if data.draw(st.booleans())] for p, rules in pool.items()}
+    initial = data.draw(programs.initial_data(program))
+    rt = Runtime(clock=naive.fixed_clock)
+    rt.create_policy(programs.DS, "datasource", schema=dict(program.schema))
+    for policy, kind in program.kinds.items():
+        rt.create_policy(policy, kind)
+    rows = {(programs.DS, t): set(ins) for t, (ins, _) in initial.changes.items()}
+    rt.apply({key: (r, set()) for key, r in rows.items()})
+    for policy, chosen in present.items():
+        rt.insert(policy, chosen)
+    policy = data.draw(st.sampled_from(sorted(pool)))
+    add = [r for r in pool[policy] if r not in present[policy] and data.draw(st.booleans())]
+    delete = [r for r in present[policy] if data.draw(st.booleans())]
+    note(f"{policy}: add {[to_text(r) for r in add]} delete {[to_text(r) for r in delete]}")
+    everything = program.tables()
+    before = {key: rt.rows(*key) for key in everything}
+    asked = sorted({t for p, t in everything if p == policy})
+    watched, unknown = rt.impact_tables(policy, add, asked)
+    res = rt.impact(policy, add, delete, watched)
+    changed = {**present, policy: [r for r in present[policy] if r not in delete] + add}
+    old, new = naive.evaluate(present, rows), naive.evaluate(changed, rows)
+    for table in watched:
+        was, now = old.get((policy, table), set()), new.get((policy, table), set())
+        assert res.changes[table] == (
+            sorted(now - was, key=repr),
+            sorted(was - now, key=repr),
+        ), table
+    for table in unknown:  # a table nothing mentions has no rows either way
+        assert not old.get((policy, table)) and not new.get((policy, table))
+    assert {key: rt.rows(*key) for key in everything} == before
+    assert {p: set(rt.rules(p)) for p in pool} == {p: set(r) for p, r in present.items()}

@@ -39,7 +39,17 @@ from collections.abc import Callable, Iterable
 
 from hypothesis import strategies as st
 
-from congress.datalog.ast import Constant, Literal, Row, Rule, Statement, Term, Variable
+from congress.datalog.ast import (
+    AGGREGATES,
+    Aggregate,
+    Constant,
+    Literal,
+    Row,
+    Rule,
+    Statement,
+    Term,
+    Variable,
+)
 from congress.datalog.errors import CODES, DatalogError, LimitExceeded, PolicyError
 from congress.datalog.parser import (
     parse,
@@ -109,6 +119,12 @@ TOKENS = (
     "[",
     "]",
     "=",
+    "{",
+    "}",
+    "|",
+    "n = count{x | ",
+    "sum{",
+    "max",
     ";",
     ".",
     "..",
@@ -498,6 +514,19 @@ def _body_literal(draw: st.DrawFn) -> Literal:
 
 
 @st.composite
+def _aggregate(draw: st.DrawFn) -> Literal:
+    """``n = op{term | body}`` over 1-2 random body literals (rarely nested, rarely with a
+    result or term that breaks the rules)."""
+    literal = st.one_of(_body_literal(), _body_literal(), _body_literal(), st.deferred(_aggregate))
+    body = tuple(draw(st.lists(literal, min_size=1, max_size=2)))
+    inner = [v for lit in body for v in lit.variables()]
+    term = draw(st.sampled_from(inner)) if inner and draw(st.integers(0, 5)) else Variable("x")
+    result = Variable(draw(st.sampled_from(("n", "n", "n", "x", "y"))))
+    op = draw(st.sampled_from(AGGREGATES))
+    return Literal(op, (result,), aggregate=Aggregate(op, term, body))
+
+
+@st.composite
 def _head(draw: st.DrawFn, bound: list[Variable]) -> Literal:
     """A head whose variables are among ``bound`` (so that most rules are safe)."""
     table = draw(st.sampled_from(("t", "u", "v", "w", "t+", "lt", "true")))
@@ -514,7 +543,7 @@ def _head(draw: st.DrawFn, bound: list[Variable]) -> Literal:
 
 @st.composite
 def _well_formed(draw: st.DrawFn) -> Rule:
-    body = tuple(draw(st.lists(_body_literal(), max_size=4)))
+    body = tuple(draw(st.lists(_body_literal() | _aggregate(), max_size=4)))
     bound = [v for lit in body if not lit.negated for v in lit.variables()]
     return Rule((draw(_head(bound)),), body)
 
@@ -538,6 +567,12 @@ def _clean(draw: st.DrawFn) -> Rule:
     if bound and draw(st.booleans()):
         table = draw(_PAIR_TABLES)
         body.append(Literal(table, (draw(st.sampled_from(bound)), Constant(1)), negated=True))
+    if bound and draw(st.integers(0, 3)) == 0:  # an aggregate: a cycle through it is refused
+        term = draw(st.sampled_from(bound))
+        inner = Literal(draw(_PAIR_TABLES), (term, Variable("agg_local")))
+        op = draw(st.sampled_from(AGGREGATES))
+        body.append(Literal(op, (Variable("n"),), aggregate=Aggregate(op, term, (inner,))))
+        bound.append(Variable("n"))
     if not bound:
         ground = (draw(_PAIR_TERMS.filter(lambda t: isinstance(t, Constant))),) * 2
         return Rule((Literal(draw(_PAIR_TABLES), ground),))

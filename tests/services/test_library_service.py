@@ -39,6 +39,8 @@ SHIPPED = {
     "KubernetesResourceLimits": ("k8lim", 4),
     "KubernetesPrivilegedContainers": ("k8prv", 4),
     "KubernetesNamespaceOwner": ("k8own", 6),
+    "ServersPerProject": ("srvpp", 7),
+    "HypervisorLoad": ("hvlod", 4),
 }
 
 # driver-schemas.md

@@ -21,13 +21,14 @@ builtin names in heads. Problems are ordered by check, then by position in the r
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from congress.datalog import builtins
-from congress.datalog.ast import Literal, Location, Rule, Variable
-from congress.datalog.colrefs import Issue, eliminate_rule, first_loc
+from congress.datalog.ast import Literal, Location, Rule, Variable, flatten
+from congress.datalog.colrefs import Issue, eliminate_rule, first_loc, fresh_prefix
 from congress.datalog.errors import KindNotSupported, PolicyError, Problem
 from congress.datalog.printer import to_text
 
@@ -59,12 +60,55 @@ class SchemaView(Protocol):
 
 def is_builtin_literal(lit: Literal) -> bool:
     """True for ``builtin:name(...)`` and bare builtin names (no modal), whatever the width."""
-    return lit.modal is None and builtins.lookup(lit.table, lit.policy) is not None
+    return (
+        lit.modal is None
+        and lit.aggregate is None
+        and builtins.lookup(lit.table, lit.policy) is not None
+    )
 
 
 def is_special_literal(lit: Literal) -> bool:
     """True for ``true`` and ``false`` without arguments or policy."""
     return lit.policy is None and lit.table in SPECIAL_TABLES and not lit.args and not lit.named
+
+
+# --------------------------------------------------------------------------- aggregates
+
+
+def aggregate_groups(rule: Rule, index: int) -> tuple[tuple[str, ...], bool]:
+    """The group variables of the aggregate literal ``rule.body[index]``, and whether it
+    answers for groups with no rows (docs/adr/0009-aggregates.md).
+
+    A variable of the aggregate's body is a *group* variable when it also occurs in the head,
+    in a literal outside every aggregate, or as another aggregate's result; any other is local
+    to the aggregate. The groups are *given* when the literals outside every aggregate bind
+    all the group variables (then ``count`` and ``sum`` answer 0 for an empty group);
+    otherwise the aggregate enumerates the groups its body produces.
+    """
+    lit = rule.body[index]
+    agg = lit.aggregate
+    assert agg is not None
+    outside = {v.name for h in rule.head for v in h.variables()}
+    for i, other in enumerate(rule.body):
+        if other.aggregate is None:
+            outside.update(v.name for v in other.variables())
+        elif i != index:
+            outside.update(t.name for t in other.args if isinstance(t, Variable))
+    inner = _names([v for b in agg.body for v in b.variables()])
+    groups = tuple(n for n in inner if n in outside)
+    plain = [b for b in rule.body if b.aggregate is None]
+    bound = _Ordering(plain).run().bound
+    return groups, all(g in bound for g in groups)
+
+
+def _aggregate_needs(rule: Rule) -> dict[int, set[str]]:
+    """What each aggregate literal of ``rule`` needs bound before it: its groups when given."""
+    out: dict[int, set[str]] = {}
+    for i, lit in enumerate(rule.body):
+        if lit.aggregate is not None:
+            groups, given = aggregate_groups(rule, i)
+            out[i] = set(groups) if given else set()
+    return out
 
 
 def _qualified(lit: Literal) -> str:
@@ -92,16 +136,26 @@ def _needs(lit: Literal) -> set[str]:
 
 @dataclass
 class _Ordering:
-    """A stable safe order of a body: literals are placed as soon as what they need is bound."""
+    """A stable safe order of a body: literals are placed as soon as what they need is bound.
+
+    ``aggregates`` gives what each aggregate literal needs (``_aggregate_needs``); placing one
+    binds its result and its body's variables (its local variables occur nowhere else).
+    """
 
     body: Sequence[Literal]
+    aggregates: dict[int, set[str]] = field(default_factory=dict)
     order: list[int] = field(default_factory=list)
     bound: set[str] = field(default_factory=set)
     pending: list[int] = field(default_factory=list)
 
+    def needs(self, index: int) -> set[str]:
+        if index in self.aggregates:
+            return self.aggregates[index]
+        return _needs(self.body[index])
+
     def run(self) -> _Ordering:
-        for index, lit in enumerate(self.body):
-            if _needs(lit) <= self.bound:
+        for index in range(len(self.body)):
+            if self.needs(index) <= self.bound:
                 self._place(index)
                 self._flush()
             else:
@@ -122,14 +176,14 @@ class _Ordering:
             ready = self._next_ready()
 
     def _next_ready(self) -> int | None:
-        return next((i for i in self.pending if _needs(self.body[i]) <= self.bound), None)
+        return next((i for i in self.pending if self.needs(i) <= self.bound), None)
 
     def unsafe(self) -> list[tuple[int, list[str]]]:
         """Each literal that could not be placed, with its needed variables that stay unbound."""
         out = []
         for index in self.pending:
             lit = self.body[index]
-            needed = _needs(lit)
+            needed = self.needs(index)
             out.append((index, [n for n in _names(lit.variables()) if n in needed - self.bound]))
         return out
 
@@ -141,7 +195,7 @@ def body_order(rule: Rule) -> list[int] | None:
     bound and a negated literal as soon as all its variables are bound (the original's stable
     ``reorder_for_safety``).
     """
-    ordering = _Ordering(rule.body).run()
+    ordering = _Ordering(rule.body, _aggregate_needs(rule)).run()
     return None if ordering.pending else ordering.order
 
 
@@ -214,17 +268,62 @@ def _check(stmt: Rule, ctx: _Context) -> tuple[Rule, list[Issue]]:
     issues: list[Issue] = []
     if len(stmt.head) != 1 or any(h.negated for h in stmt.head):
         issues.append(Issue("non_formula", f"Non-formula found: {to_text(stmt)}", where))
+    issues.extend(_aggregate_placement(stmt, ctx))
     rule, found = eliminate_rule(
-        stmt,
-        policy=ctx.policy,
-        kind_of=ctx.kind_of,
-        schema=ctx.schema,
-        eligible=lambda lit: lit.modal is None and not is_builtin_literal(lit),
+        stmt, policy=ctx.policy, kind_of=ctx.kind_of, schema=ctx.schema, eligible=_paddable
     )
+    rule = _eliminate_aggregates(rule, stmt, ctx, found)
     ctx.remember(stmt, rule)
     issues.extend(found)
     issues.extend(_kind_checks(rule, ctx))
     return rule, issues
+
+
+def _paddable(lit: Literal) -> bool:
+    return lit.modal is None and lit.aggregate is None and not is_builtin_literal(lit)
+
+
+def _aggregate_placement(stmt: Rule, ctx: _Context) -> Iterator[Issue]:
+    """Aggregates only in rule bodies, only in policies whose rules are evaluated, not nested."""
+    for head in stmt.head:
+        if head.aggregate is not None:
+            message = f"An aggregate may appear only in a rule body: {to_text(head)}"
+            yield Issue("aggregate_error", message, head.loc)
+    for lit in stmt.body:
+        agg = lit.aggregate
+        if agg is None:
+            continue
+        if ctx.kind in ("action", "database"):
+            message = f"Aggregates are not permitted in {ctx.kind} policies: {to_text(lit)}"
+            yield Issue("aggregate_error", message, lit.loc)
+        for inner in agg.body:
+            if inner.aggregate is not None:
+                message = f"Aggregates cannot be nested: {to_text(inner)}"
+                yield Issue("aggregate_error", message, inner.loc)
+
+
+def _eliminate_aggregates(rule: Rule, stmt: Rule, ctx: _Context, issues: list[Issue]) -> Rule:
+    """``rule`` with the column references in the bodies of its aggregates eliminated too."""
+    if all(lit.aggregate is None for lit in rule.body):
+        return rule
+    prefix = fresh_prefix(stmt)
+    body = list(rule.body)
+    for i, lit in enumerate(body):
+        agg = lit.aggregate
+        if agg is None:
+            continue
+        inner, found = eliminate_rule(
+            Rule((), agg.body),
+            policy=ctx.policy,
+            kind_of=ctx.kind_of,
+            schema=ctx.schema,
+            eligible=_paddable,
+            prefix=f"{prefix}a{i}_",
+        )
+        issues.extend(found)
+        new_agg = dataclasses.replace(agg, body=inner.body)
+        body[i] = dataclasses.replace(lit, aggregate=new_agg)
+    return dataclasses.replace(rule, body=tuple(body))
 
 
 def _kind_checks(rule: Rule, ctx: _Context) -> Iterator[Issue]:
@@ -279,6 +378,7 @@ def _rule_issues(rule: Rule, ctx: _Context) -> Iterator[Issue]:
     """The original's ``rule_errors`` plus unknown policies and builtins in the body."""
     yield from _head_safety(rule, ctx)
     yield from _body_safety(rule, ctx)
+    yield from _aggregate_issues(rule, ctx)
     yield from _schema_issues(rule, ctx)
     yield from _head_prefix(rule, ctx, permit_updates=False)
     yield from _modal_issues(rule, ctx)
@@ -299,7 +399,7 @@ def _head_safety(rule: Rule, ctx: _Context) -> Iterator[Issue]:
 
 
 def _body_safety(rule: Rule, ctx: _Context) -> Iterator[Issue]:
-    unsafe = _Ordering(rule.body).run().unsafe()
+    unsafe = _Ordering(rule.body, _aggregate_needs(rule)).run().unsafe()
     if not unsafe:
         return
     parts = []
@@ -308,6 +408,36 @@ def _body_safety(rule: Rule, ctx: _Context) -> Iterator[Issue]:
         parts.append(f"{ctx.show(rule.body[index], naming=names)} (vars {{{listed}}})")
     message = f"Could not reorder rule {ctx.rule_text}.  Unsafe lits: {'; '.join(parts)}"
     yield Issue("unsafe_rule", message, first_loc(rule.body[unsafe[0][0]].loc, rule.loc))
+
+
+def _aggregate_issues(rule: Rule, ctx: _Context) -> Iterator[Issue]:
+    """Each aggregate: its term occurs in its body, its result does not, its body is safe."""
+    for lit in rule.body:
+        agg = lit.aggregate
+        if agg is None:
+            continue
+        text = ctx.show(lit)
+        inner = {v.name for b in agg.body for v in b.variables()}
+        term = agg.term
+        if not isinstance(term, Variable) or term.name not in inner:
+            message = (
+                f"The aggregated term {to_text(term)} must be a variable of the body of {text}"
+            )
+            yield Issue("aggregate_error", message, first_loc(term.loc, agg.loc))
+        for result in lit.args:
+            if isinstance(result, Variable) and result.name in inner:
+                message = f"The result {result.name} of {text} also occurs in its body"
+                yield Issue("aggregate_error", message, first_loc(result.loc, lit.loc))
+        if any(b.aggregate is not None for b in agg.body):
+            continue
+        unsafe = _Ordering(agg.body).run().unsafe()
+        if unsafe:
+            parts = []
+            for index, names in unsafe:
+                listed = ", ".join(repr(n) for n in names)
+                parts.append(f"{to_text(agg.body[index])} (vars {{{listed}}})")
+            message = f"Could not reorder the body of {text}.  Unsafe lits: {'; '.join(parts)}"
+            yield Issue("unsafe_rule", message, first_loc(agg.body[unsafe[0][0]].loc, lit.loc))
 
 
 def _head_prefix(rule: Rule, ctx: _Context, *, permit_updates: bool) -> Iterator[Issue]:
@@ -330,7 +460,7 @@ def _modal_issues(rule: Rule, ctx: _Context) -> Iterator[Issue]:
         heads = ", ".join(ctx.show(h) for h in rule.head)
         message = f"May not have multiple rule heads with a modal: {heads}"
         yield Issue("modal_error", message, modal_heads[0].loc)
-    for lit in rule.body:
+    for lit in flatten(rule.body):
         if lit.modal is not None:
             message = (
                 f"Modals not allowed in the rule body; found {lit.modal} in body literal "
@@ -347,7 +477,7 @@ def _schema_issues(rule: Rule, ctx: _Context) -> Iterator[Issue]:
     for head in rule.head:
         if head.modal is None and head.policy is None:
             yield from _width_issues(head, ctx, seen)
-    for lit in rule.body:
+    for lit in flatten(rule.body):
         yield from _body_literal_issues(lit, ctx, seen)
 
 

@@ -27,6 +27,9 @@ Row = tuple[Value, ...]
 
 MODALS = ("execute", "insert", "delete")
 
+AGGREGATES = ("count", "sum", "min", "max", "avg")
+"""The aggregate operators of ``v = op{x | body}`` (docs/adr/0009-aggregates.md)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Location:
@@ -52,8 +55,30 @@ Term = Variable | Constant
 
 
 @dataclass(frozen=True, slots=True)
+class Aggregate:
+    """The right side of an aggregate literal ``v = op{term | body}``: ``op`` of ``term`` over
+    the ways ``body`` holds, per group (the body's variables that occur outside it)."""
+
+    op: str
+    term: Term
+    body: tuple[Literal, ...]
+    loc: Location | None = field(default=None, compare=False, repr=False)
+
+    def variables(self) -> list[Variable]:
+        """The term's and the body's variables, in order (with repetitions)."""
+        out = [self.term] if isinstance(self.term, Variable) else []
+        for lit in self.body:
+            out.extend(lit.variables())
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Literal:
-    """An atom, possibly negated, possibly wrapped in a modal, possibly policy-qualified."""
+    """An atom, possibly negated, possibly wrapped in a modal, possibly policy-qualified.
+
+    An aggregate literal ``v = op{x | body}`` has ``table`` ``op``, ``args`` ``(v,)`` and
+    ``aggregate`` set; it occurs only in rule bodies.
+    """
 
     table: str
     args: tuple[Term, ...] = ()
@@ -62,6 +87,7 @@ class Literal:
     negated: bool = False
     named: tuple[tuple[str | int, Term], ...] = ()
     loc: Location | None = field(default=None, compare=False, repr=False)
+    aggregate: Aggregate | None = None
 
     @property
     def is_update(self) -> bool:
@@ -76,6 +102,8 @@ class Literal:
         """Variables in argument order (with repetitions), named arguments included."""
         out = [t for t in self.args if isinstance(t, Variable)]
         out.extend(t for _, t in self.named if isinstance(t, Variable))
+        if self.aggregate is not None:
+            out.extend(self.aggregate.variables())
         return out
 
     def is_ground(self) -> bool:
@@ -93,6 +121,22 @@ class Rule:
     @property
     def is_fact(self) -> bool:
         return not self.body and len(self.head) == 1
+
+    def body_literals(self) -> list[Literal]:
+        """The literals that read tables or builtins: the body's, with each aggregate literal
+        replaced by the literals of its body."""
+        return flatten(self.body)
+
+
+def flatten(body: tuple[Literal, ...]) -> list[Literal]:
+    """``body`` with each aggregate literal replaced by the literals of its own body."""
+    out: list[Literal] = []
+    for lit in body:
+        if lit.aggregate is None:
+            out.append(lit)
+        else:
+            out.extend(flatten(lit.aggregate.body))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,14 +65,16 @@ def eliminate_rule(
     kind_of: KindOf,
     schema: SchemaView,
     eligible: Callable[[Literal], bool],
+    prefix: str | None = None,
 ) -> tuple[Rule, list[Issue]]:
     """``rule`` with column references eliminated and positional lists padded, plus the issues.
 
     ``eligible`` tells which body literals may be padded positionally (not builtins, not
     modals); heads never are. Literals with column references are always resolved; one whose
-    references cannot be resolved is kept unchanged (with its ``named`` arguments).
+    references cannot be resolved is kept unchanged (with its ``named`` arguments). Fresh
+    variables start with ``prefix`` (default: one no variable of ``rule`` starts with).
     """
-    prefix = fresh_prefix(rule)
+    prefix = prefix if prefix is not None else fresh_prefix(rule)
     issues: list[Issue] = []
     literals = [*rule.head, *rule.body]
     out: list[Literal] = []

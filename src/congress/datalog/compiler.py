@@ -36,10 +36,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from congress.datalog import builtins as bi
+from congress.datalog.aggregate import HIDDEN_PREFIX, ZERO_OPS, AggregateRule
+from congress.datalog.analysis import aggregate_groups
 from congress.datalog.ast import Constant, Literal, Rule, Term, Variable
+from congress.datalog.printer import to_text
 
 HEAD = -1
 TICK = 2048
+_HIDDEN_IDS = itertools.count(1)
 _FAIL = object()
 
 Key = tuple[str, str]
@@ -57,7 +61,7 @@ def execute_table(lit: Literal) -> str:
 class Item:
     """One body literal, classified."""
 
-    kind: str  # "pos", "neg", "builtin", "true", "false"
+    kind: str  # "pos", "neg", "builtin", "true", "false", "agg0" (an aggregate, groups given)
     args: tuple[Term, ...]
     key: Key | None = None
     builtin: bi.Builtin | None = None
@@ -114,17 +118,53 @@ class CompiledRule:
         self.policy = policy
         self.head = rule.head[0]
         self.head_key = head_key(self.head, policy)
-        self.items = tuple(classify(lit, policy) for lit in rule.body)
+        self.parts: tuple[CompiledRule | AggregateRule, ...] = ()
+        # body position of each aggregate -> its hidden binding rule and its keeper
+        self.aggregates: dict[int, tuple[CompiledRule, AggregateRule]] = {}
+        self.items = tuple(self._classify(i, lit, clock) for i, lit in enumerate(rule.body))
         self.never = any(it.kind == "false" for it in self.items)
         self._clock = clock
         self._plans: dict[tuple[int | None, str], Plan] = {}
+
+    def _classify(self, index: int, lit: Literal, clock: Callable[[], Any]) -> Item:
+        agg = lit.aggregate
+        if agg is None:
+            return classify(lit, self.policy)
+        # docs/adr/0009-aggregates.md: a hidden rule derives the bindings of the aggregate's
+        # body, an AggregateRule keeps the values per group, and this rule reads those.
+        groups, given = aggregate_groups(self.rule, index)
+        inner = list(dict.fromkeys(v.name for b in agg.body for v in b.variables()))
+        columns = [*groups, *(n for n in inner if n not in groups)]
+        text = to_text(lit)
+        # one name per compiled rule: a query or a simulation may compile a rule equal to
+        # one already linked, and their hidden relations must not be shared
+        out_table = f"{HIDDEN_PREFIX}{agg.op}#{next(_HIDDEN_IDS)}}}"
+        in_table = f"{out_table}:in"
+        in_rule = Rule((Literal(in_table, tuple(Variable(n) for n in columns)),), agg.body, lit.loc)
+        in_cr = CompiledRule(in_rule, self.policy, clock)
+        term = agg.term
+        assert isinstance(term, Variable)
+        out_key = (self.policy, out_table)
+        aggregate = AggregateRule(
+            out_key, in_cr.head_key, agg.op, len(groups), columns.index(term.name), given, text
+        )
+        self.parts = (*self.parts, in_cr, aggregate)
+        self.aggregates[index] = (in_cr, aggregate)
+        args = (*(Variable(g) for g in groups), *lit.args)
+        kind = "agg0" if given and agg.op in ZERO_OPS else "pos"
+        return Item(kind, args, key=out_key)
+
+    def units(self) -> tuple[CompiledRule | AggregateRule, ...]:
+        """What to link into the engine for this rule, in order: the hidden parts of its
+        aggregates, then the rule itself."""
+        return (*self.parts, self)
 
     def reads(self) -> list[tuple[int, Key, bool]]:
         """(position, relation, negated) for every body literal that reads a relation."""
         return [
             (i, it.key, it.kind == "neg")
             for i, it in enumerate(self.items)
-            if it.key is not None and it.kind in ("pos", "neg")
+            if it.key is not None and it.kind in ("pos", "neg", "agg0")
         ]
 
     def plan(self, driver: int | None, mode: str = "count") -> Plan:
@@ -283,6 +323,26 @@ class _Generator:
         if checks:
             self.open_if(" and ".join(checks))
 
+    def step_aggregate(self, pos: int, it: Item) -> None:
+        """An aggregate whose groups are bound: its value, or 0 for a group with no rows."""
+        groups = it.args[:-1]
+        acc = self.accessor(pos, tuple(range(len(groups))))
+        if len(groups) == 1:
+            keyx = self.expr(groups[0])
+        else:
+            keyx = "(" + "".join(self.expr(g) + ", " for g in groups) + ")"
+        bucket = f"_a{next(self.tmp)}"
+        value = f"_v{next(self.tmp)}"
+        self.emit(f"{bucket} = g{acc[1:]}({keyx}, None)")
+        self.emit(f"{value} = next(iter({bucket}))[{len(groups)}] if {bucket} else 0")
+        result = it.args[-1]
+        if self.is_bound(result):
+            self.open_if(f"{value} == {self.expr(result)}")
+        else:
+            assert isinstance(result, Variable)
+            self.emit(f"{self.var(result)} = {value}")
+            self.bound.add(result.name)
+
     def step_negative(self, pos: int, it: Item) -> None:
         acc = self.accessor(pos, None)
         self.open_if(f"{self.tuple_expr(it.args)} not in {acc}")
@@ -353,6 +413,8 @@ class _Generator:
     def ready(self, it: Item) -> bool:
         if it.kind == "neg":
             return all(self.is_bound(a) for a in it.args)
+        if it.kind == "agg0":
+            return all(self.is_bound(a) for a in it.args[:-1])
         if it.kind == "builtin":
             assert it.builtin is not None
             if it.negated:
@@ -382,7 +444,7 @@ class _Generator:
     # -- assembly ------------------------------------------------------------------------
     def build(self) -> Plan:
         c = self.c
-        todo = [i for i, it in enumerate(c.items) if it.kind in ("pos", "neg", "builtin")]
+        todo = [i for i, it in enumerate(c.items) if it.kind in ("pos", "neg", "builtin", "agg0")]
         body: list[str] = []
         if c.never:
             self.emit("return")
@@ -400,6 +462,8 @@ class _Generator:
                     self.step_positive(i, it)
                 elif it.kind == "neg":
                     self.step_negative(i, it)
+                elif it.kind == "agg0":
+                    self.step_aggregate(i, it)
                 else:
                     self.step_builtin(it)
             for v in c.head.variables():

@@ -39,7 +39,11 @@ CODES: dict[str, str] = {
     "non_atomic_formula": "a database policy accepts ground atoms only",
     "rules_not_permitted": "datasource policies hold data only",
     "recursive_rules": "recursion in a policy kind that does not allow it",
-    "unstratifiable": "recursion through negation",
+    "unstratifiable": "recursion through negation or through an aggregate",
+    "aggregate_error": (
+        "an aggregate used where it is not allowed (head, fact, nested, action or database "
+        "policy), whose term is not a variable of its body, or whose result occurs in its body"
+    ),
     "policy_not_found": "no policy has that name",
     "policy_exists": "a policy with that name already exists",
     "invalid_policy_name": "a policy or datasource name that is not allowed",

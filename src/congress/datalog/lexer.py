@@ -20,8 +20,8 @@ Token kinds
   text between the quotes (escapes are not interpreted, a backslash only protects the next
   character from ending the string).
 - ``DOTS``: a run of dots not starting an identifier (never valid; one token keeps lexing linear).
-- punctuation, whose kind is its own text: ``:-`` ``:`` ``,`` ``(`` ``)`` ``[`` ``]`` ``=`` ``;``
-  ``.`` ``+`` ``-``; and ``EOF`` at the end.
+- punctuation, whose kind is its own text: ``:-`` ``:`` ``,`` ``(`` ``)`` ``[`` ``]`` ``{`` ``}``
+  ``|`` ``=`` ``;`` ``.`` ``+`` ``-``; and ``EOF`` at the end.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ _MASTER = re.compile(
             rf"(?P<INT>{_NUM_SIGN}{_INT})",
             r"(?P<KEYWORD>(?:insert|delete|execute)(?=[ \t\r\n]*\[))",
             rf"(?P<ID>{ID_PATTERN})",
-            r"(?P<OP>:-|[:,()\[\]=;.!+\-])",
+            r"(?P<OP>:-|[:,()\[\]{}|=;.!+\-])",
             r"(?P<ERROR>.)",
         )
     ),

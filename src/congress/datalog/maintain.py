@@ -24,15 +24,20 @@ what changed. When ``Batch.undo`` is on, the old count of every touched row is r
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from congress.datalog.ast import Row
+from congress.datalog.aggregate import AggregateRule, fold
+from congress.datalog.ast import Row, Value
 from congress.datalog.batch import Batch, Budget
 from congress.datalog.compiler import CompiledRule, Plan
 from congress.datalog.graph import Components, Edge, Key
 from congress.datalog.recursive import maintain_recursive
-from congress.datalog.storage import OldView, Relation
+from congress.datalog.storage import OldView, Relation, key_of
+
+Unit = CompiledRule | AggregateRule
+"""What the engine links: a rule, or the keeper of an aggregate's values (``aggregate``)."""
 
 __all__ = ["Batch", "Budget", "Engine"]
 
@@ -44,7 +49,8 @@ class Engine:
         self.clock = clock
         self.relations: dict[Key, Relation] = {}
         self.rules: dict[Key, list[CompiledRule]] = {}
-        self.readers: dict[Key, list[tuple[CompiledRule, int]]] = {}
+        self.aggregates: dict[Key, AggregateRule] = {}  # by the relation each keeps
+        self.readers: dict[Key, list[tuple[Unit, int]]] = {}
         self.comps = Components([], [])
 
     # -- structure -----------------------------------------------------------------------
@@ -54,34 +60,42 @@ class Engine:
             r = self.relations[key] = Relation(key)
         return r
 
-    def edges(
-        self, extra: Iterable[CompiledRule] = (), without: CompiledRule | None = None
-    ) -> list[Edge]:
+    def edges(self, extra: Iterable[CompiledRule] = (), without: Unit | None = None) -> list[Edge]:
         out: list[Edge] = []
         for rules in self.rules.values():
             for cr in rules:
                 if cr is not without:
                     out.extend((k, cr.head_key, neg) for _, k, neg in cr.reads())
-        for cr in extra:
-            out.extend((k, cr.head_key, neg) for _, k, neg in cr.reads())
+        for ag in self.aggregates.values():
+            if ag is not without:
+                out.extend((k, ag.head_key, neg) for _, k, neg in ag.reads())
+        for rule in extra:
+            for unit in rule.units():
+                out.extend((k, unit.head_key, neg) for _, k, neg in unit.reads())
         return out
 
     def components_with(
-        self, extra: Iterable[CompiledRule] = (), without: CompiledRule | None = None
+        self, extra: Iterable[CompiledRule] = (), without: Unit | None = None
     ) -> Components:
         return Components(self.relations.keys(), self.edges(extra, without))
 
-    def _link(self, cr: CompiledRule) -> None:
-        self.rules.setdefault(cr.head_key, []).append(cr)
+    def _link(self, cr: Unit) -> None:
+        if isinstance(cr, AggregateRule):
+            self.aggregates[cr.head_key] = cr
+        else:
+            self.rules.setdefault(cr.head_key, []).append(cr)
         self.rel(cr.head_key)
         for pos, key, _ in cr.reads():
             self.rel(key)
             self.readers.setdefault(key, []).append((cr, pos))
 
-    def _unlink(self, cr: CompiledRule) -> None:
-        self.rules[cr.head_key].remove(cr)
-        if not self.rules[cr.head_key]:
-            del self.rules[cr.head_key]
+    def _unlink(self, cr: Unit) -> None:
+        if isinstance(cr, AggregateRule):
+            del self.aggregates[cr.head_key]
+        else:
+            self.rules[cr.head_key].remove(cr)
+            if not self.rules[cr.head_key]:
+                del self.rules[cr.head_key]
         for pos, key, _ in cr.reads():
             self.readers[key].remove((cr, pos))
             if not self.readers[key]:
@@ -102,6 +116,7 @@ class Engine:
                 and not rel.rows
                 and not rel.facts
                 and key not in self.rules
+                and key not in self.aggregates
                 and key not in self.readers
             ):
                 del rels[key]
@@ -162,7 +177,7 @@ class Engine:
             batch.dirty.add(cr.head_key)
 
     # -- rules ---------------------------------------------------------------------------
-    def add_rule(self, batch: Batch, cr: CompiledRule) -> None:
+    def add_rule(self, batch: Batch, cr: Unit) -> None:
         """Link a rule (already checked, graph already validated) and queue its contribution."""
         old = self.comps
         self._link(cr)
@@ -173,11 +188,21 @@ class Engine:
             for comp in changed:
                 self._rebuild(batch, comp)
             return
+        if isinstance(cr, AggregateRule):
+            self._rebuild(batch, (cr.head_key,))
+            return
         self._queue_rule(batch, cr, +1)
 
-    def remove_rule(self, batch: Batch, cr: CompiledRule) -> None:
+    def remove_rule(self, batch: Batch, cr: Unit) -> None:
         new = self.components_with(without=cr)
         changed = _changed_components(self.comps, new)
+        if isinstance(cr, AggregateRule):
+            self._unlink(cr)
+            self.comps = new
+            for comp in changed:
+                self._rebuild(batch, comp)
+            self._rebuild(batch, (cr.head_key,))
+            return
         if not changed:
             self._queue_rule(batch, cr, -1)
             self._unlink(cr)
@@ -254,8 +279,11 @@ class Engine:
                 acc[r] = acc.get(r, 0) + n
         batch.pending.pop(key, None)
         rel = self.rel(key)
+        um = batch.undo_map(key)
         for r, n in acc.items():
             if n > 0:
+                if um is not None:
+                    um.setdefault(r, 0)  # a row new to the relation goes again on rollback
                 rel.add(r, n)
         self._record_diff(batch, key, old)
         self._release_facts(key)
@@ -288,6 +316,10 @@ class Engine:
                 self._counted(batch, comp[0])
 
     def _counted(self, batch: Batch, key: Key) -> None:
+        ag = self.aggregates.get(key)
+        if ag is not None:
+            self._aggregate(batch, key, ag)
+            return
         if key in batch.rebuild:
             self._recount(batch, key)
             return
@@ -304,6 +336,96 @@ class Engine:
             batch.record(key, ins, dels)
             self._mark_readers(batch, key)
         self._release_facts(key)
+
+    def _aggregate(self, batch: Batch, key: Key, ag: AggregateRule) -> None:
+        """Bring an aggregate's values up to date with the changes of its source, group by
+        group (all groups when its structure changed)."""
+        rel = self.rel(key)
+        src = self.rel(ag.source)
+        cols = tuple(range(ag.groups))
+        c = ag.column
+        if key in batch.rebuild:
+            ag.forget()
+            old = self._clear(batch, key)
+            by_group: dict[tuple[Value, ...], list[Value]] = {}
+            n = ag.groups
+            for row in src.rows:
+                g = row[:n]
+                values = by_group.get(g)
+                if values is None:
+                    by_group[g] = [row[c]]
+                else:
+                    values.append(row[c])
+            op = ag.op
+            outs: dict[Row, int] = {}
+            for group, values in by_group.items():
+                if len(values) == 1 and op != "avg" and (op != "sum" or _plain(values[0])):
+                    value: Value | None = values[0] if op != "count" else 1
+                else:
+                    value = fold(op, values)
+                if value is not None:
+                    outs[(*group, value)] = 1
+            um = batch.undo_map(key)
+            if um is not None:
+                for r in outs:
+                    um.setdefault(r, 0)  # new rows go again on rollback
+            rel.add_new(outs)
+            now = rel.rows
+            ins = {r for r in now if r not in old}
+            dels = {r for r in old if r not in now}
+        else:
+            ins, dels = set(), set()
+            changes: dict[tuple[Value, ...], list[tuple[Value, int]]] = {}
+            src_ins, src_dels = batch.deltas.get(ag.source, ((), ()))
+            for row in src_ins:
+                changes.setdefault(row[: ag.groups], []).append((row[c], 1))
+            for row in src_dels:
+                changes.setdefault(row[: ag.groups], []).append((row[c], -1))
+            out_index = rel.index(cols)
+            um = batch.undo_map(key)
+            for group, moves in changes.items():
+                st = ag.states.get(group)
+                if st is None:  # not cached: built from the source as it is now
+                    st = ag.state(group, src.index(cols).get(key_of(group, cols), ()))
+                else:
+                    for value, sign in moves:
+                        st.add(value, sign)
+                new = ag.output(group, st)
+                if not st.bindings:
+                    del ag.states[group]
+                before = out_index.get(key_of(group, cols))
+                was = next(iter(before)) if before else None
+                if _same(was, new):
+                    continue
+                if was is not None:
+                    if um is not None:
+                        um.setdefault(was, rel.rows[was])
+                    rel.remove(was)
+                    dels.add(was)
+                if new is not None:
+                    if um is not None:
+                        um.setdefault(new, 0)
+                    rel.add(new)
+                    ins.add(new)
+            common = ins & dels
+            ins -= common
+            dels -= common
+        if ag.zero is not None:
+            # the reading rule sees a value for every group: 0 where there are no rows
+            n = ag.groups
+            appeared = {r[:n] for r in ins}
+            gone = {r[:n] for r in dels}
+            zero = ag.zero
+            for g in appeared - gone:
+                dels.add((*g, zero))
+            for g in gone - appeared:
+                ins.add((*g, zero))
+            common = ins & dels
+            ins -= common
+            dels -= common
+        if ins or dels:
+            batch.record(key, ins, dels)
+            self._mark_readers(batch, key)
 
     def _changed_reads(self, batch: Batch, cr: CompiledRule) -> list[tuple[int, Key, bool]]:
         return [r for r in cr.reads() if r[1] in batch.deltas]
@@ -361,8 +483,14 @@ class Engine:
         plan.fn(src, out, sign, self._accessors(batch, cr, plan, old), batch.tick_fn())
 
     # -- undo ----------------------------------------------------------------------------
+    def forget_aggregates(self) -> None:
+        """Drop the cached group states of every aggregate (they are rebuilt on demand)."""
+        for ag in self.aggregates.values():
+            ag.forget()
+
     def rollback(self, batch: Batch) -> None:
         """Restore every relation touched by ``batch`` (which must have been run with undo)."""
+        self.forget_aggregates()
         for key, rows in batch.old_counts.items():
             rel = self.rel(key)
             for r, n in rows.items():
@@ -374,6 +502,18 @@ class Engine:
                     facts.add(row)
                 else:
                     facts.discard(row)
+
+
+def _plain(v: Value) -> bool:
+    """A value that is its own sum: an int, or a finite float."""
+    return isinstance(v, int) or (isinstance(v, float) and math.isfinite(v))
+
+
+def _same(a: Row | None, b: Row | None) -> bool:
+    """Equal rows with values of the same types (a sum going from 1 to 1.0 is a change)."""
+    if a is None or b is None:
+        return a is b
+    return a == b and all(type(x) is type(y) for x, y in zip(a, b, strict=True))
 
 
 def _changed_components(old: Components, new: Components) -> list[tuple[Key, ...]]:

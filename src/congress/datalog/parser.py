@@ -10,7 +10,8 @@ Grammar (reference section 2.2)::
     event     := ('insert' | 'delete') '[' rule ((';' | '.') STRING)? ']'
     rule      := literal (',' literal)* ':-' literal (',' literal)*
     fact      := atom                                 # one positive literal, no body
-    literal   := NEG? atom
+    literal   := NEG? atom | aggregate
+    aggregate := ID '=' AGG '{' term '|' literal (',' literal)* '}'   # AGG: count sum min max avg
     atom      := modal '[' relation ']' | relation
     relation  := ID (':' ID)* SIGN? ('(' params? ')')?  # SIGN directly after the last ID
     params    := param (',' param)*;  param := term | (ID | INT) '=' term
@@ -25,7 +26,18 @@ from __future__ import annotations
 import functools
 import re
 
-from congress.datalog.ast import Constant, Event, Literal, Location, Rule, Statement, Term, Variable
+from congress.datalog.ast import (
+    AGGREGATES,
+    Aggregate,
+    Constant,
+    Event,
+    Literal,
+    Location,
+    Rule,
+    Statement,
+    Term,
+    Variable,
+)
 from congress.datalog.errors import PolicyError, policy_error
 from congress.datalog.lexer import Token, describe, tokenize
 
@@ -164,6 +176,10 @@ class _Parser:
         if first.kind not in ("ID", "NEG", "KEYWORD"):
             raise self.error("a literal")
         negated = self.accept("NEG") is not None
+        if self.peek().kind == "ID" and self.tokens[self.pos + 1].kind == "=":
+            if negated:
+                raise self.error(message="An aggregate literal cannot be negated")
+            return self.aggregate()
         modal: str | None = None
         if self.peek().kind == "KEYWORD":
             modal = str(self.advance().value)
@@ -173,6 +189,28 @@ class _Parser:
         if modal is not None:
             self.expect("]")
         return Literal(table, args, policy, modal, negated, named, loc=_loc(first))
+
+    def aggregate(self) -> Literal:
+        """``v = op{term | literal, ...}`` (the cursor is on ``v``)."""
+        first = self.advance()
+        result = Variable(str(first.value), loc=_loc(first))
+        equals = self.advance()
+        op = self.peek()
+        if op.kind != "ID" or op.value not in AGGREGATES or self.tokens[self.pos + 1].kind != "{":
+            message = (
+                f"'=' outside parentheses only starts an aggregate such as "
+                f"{first.value} = count{{x | p(x)}} ({_join(AGGREGATES)}); "
+                "to compare values use equal(x, y)"
+            )
+            raise self.error(token=equals, message=message)
+        self.advance()
+        self.expect("{")
+        term = self.term()
+        self.expect("|")
+        body = self.literal_list()
+        self.expect("}", "',' or '}'")
+        agg = Aggregate(str(op.value), term, body, loc=_loc(op))
+        return Literal(str(op.value), (result,), loc=_loc(first), aggregate=agg)
 
     def relation(self) -> tuple[str | None, str, str]:
         """``(policy, table, written name)`` of ``ID (':' ID)* SIGN?``."""

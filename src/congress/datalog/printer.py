@@ -72,6 +72,11 @@ def _atom(literal: Literal) -> str:
 
 
 def _literal(literal: Literal) -> str:
+    agg = literal.aggregate
+    if agg is not None:
+        result = ", ".join(_term(arg) for arg in literal.args)
+        body = ", ".join(_literal(lit) for lit in agg.body)
+        return f"{result} = {agg.op}{{{_term(agg.term)} | {body}}}"
     text = _atom(literal)
     if literal.modal is not None:
         text = f"{literal.modal}[{text}]"

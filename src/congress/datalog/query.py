@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from congress.datalog import analysis
 from congress.datalog.ast import Constant, Literal, Row, Rule, Variable
+from congress.datalog.batch import Batch
 from congress.datalog.compiler import CompiledRule
 from congress.datalog.errors import PolicyError, policy_error
 from congress.datalog.parser import parse, parse_query
+from congress.datalog.printer import to_text
 from congress.datalog.storage import Relation
 
 if TYPE_CHECKING:
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 def parse_query_text(text: str) -> Literal | Rule:
     """One literal or one rule; anything else (several statements, nothing) is invalid_query."""
     try:
-        return parse_query(text)
+        q = parse_query(text)
     except PolicyError:
         stmts = parse(text)  # a syntax error is reported as such
         raise policy_error(
@@ -33,6 +35,16 @@ def parse_query_text(text: str) -> Literal | Rule:
             line=1,
             column=1,
         ) from None
+    if isinstance(q, Literal) and q.aggregate is not None:
+        where = q.loc
+        raise policy_error(
+            "invalid_query",
+            "An aggregate is not a query by itself; ask a rule query such as "
+            f"answer({to_text(q.args[0])}) :- {to_text(q)}",
+            line=where.line if where else 1,
+            column=where.column if where else 1,
+        )
+    return q
 
 
 def as_literal(query: str | Literal) -> Literal:
@@ -101,9 +113,20 @@ def select_rule(rt: Runtime, policy: str, q: Rule) -> list[Literal]:
     rt._policy(policy)
     r = analysis.check_statement(q, policy=policy, kind="nonrecursive", schema=rt)
     cr = CompiledRule(r, policy, rt._clock)
-    batch = rt._txn().batch()
+    if cr.parts:  # aggregates: their hidden relations exist only while the query runs
+        txn = rt._txn(undo=True)
+        try:
+            for unit in cr.parts:
+                txn._rule_change(unit, True)
+            return _run_query(rt, txn.batch(), cr, policy)
+        finally:
+            txn.rollback()
+    return _run_query(rt, rt._txn().batch(), cr, policy)
+
+
+def _run_query(rt: Runtime, batch: Batch, cr: CompiledRule, policy: str) -> list[Literal]:
     out: dict[Row, int] = {}
     rt._engine._run_plan(batch, cr, cr.plan(None), (), out, 1, set())
     if batch.budget is not None:
         batch.budget.spend(len(out), policy)
-    return [instance(r.head[0], row) for row in out]
+    return [instance(cr.head, row) for row in out]

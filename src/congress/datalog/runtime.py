@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from congress.datalog import analysis
-from congress.datalog.ast import Literal, Row, Rule, Statement
+from congress.datalog.aggregate import is_hidden
+from congress.datalog.ast import Constant, Literal, Row, Rule, Statement
 from congress.datalog.compiler import CompiledRule, head_key
 from congress.datalog.errors import (
     DatalogError,
@@ -33,7 +34,7 @@ from congress.datalog.errors import (
     Problem,
     policy_error,
 )
-from congress.datalog.explain import Proof, explain
+from congress.datalog.explain import WHY_NOT_DEPTH, Proof, WhyNot, explain, why_not
 from congress.datalog.graph import Components, Key
 from congress.datalog.maintain import Engine
 from congress.datalog.model import ActionRequest, BatchResult, Limits, Policy, merge
@@ -47,7 +48,14 @@ from congress.datalog.query import (
     positional,
     select_rule,
 )
-from congress.datalog.simulate import SimulateResult, action_policy_rows, simulate
+from congress.datalog.simulate import (
+    ImpactResult,
+    SimulateResult,
+    action_policy_rows,
+    impact,
+    impact_tables,
+    simulate,
+)
 from congress.datalog.storage import Relation
 from congress.datalog.txn import Txn, gc_paused
 
@@ -55,10 +63,12 @@ __all__ = [
     "KINDS",
     "ActionRequest",
     "BatchResult",
+    "ImpactResult",
     "Limits",
     "Proof",
     "Runtime",
     "SimulateResult",
+    "WhyNot",
     "parse_query_text",
 ]
 
@@ -175,7 +185,9 @@ class Runtime:
         pol = self._policy(name)
         names = set(pol.tables)
         names.update(
-            k[1] for k in list(self._engine.relations) if k[0] == name and self._current(k)
+            k[1]
+            for k in list(self._engine.relations)
+            if k[0] == name and not is_hidden(k[1]) and self._current(k)
         )
         if pol.schema:
             names.update(pol.schema)
@@ -248,7 +260,7 @@ class Runtime:
 
     def _ref_arities(self, policy: str, rule: Rule, n: int) -> None:
         lits = [(head_key(h, policy), h) for h in rule.head]
-        lits += [((b.policy or policy, b.table), b) for b in rule.body]
+        lits += [((b.policy or policy, b.table), b) for b in rule.body_literals()]
         for key, lit in lits:
             if analysis.is_builtin_literal(lit) or analysis.is_special_literal(lit):
                 continue
@@ -363,7 +375,7 @@ class Runtime:
             line, column = (where.line, where.column) if where else (None, None)
             rule = to_text(culprit.rule)
             bad = [k for k in comp if self.policy_kind(k[0]) not in RECURSIVE_KINDS]
-            cycle = " -> ".join(f"{p}:{t}" for p, t in comps.cycle_of(comp))
+            cycle = _cycle_text(comps.cycle_of(comp))
             if bad:
                 raise policy_error(
                     "recursive_rules",
@@ -375,10 +387,11 @@ class Runtime:
                 )
             neg = comps.negative_cycle(comp)
             if neg is not None:
-                names = " -> ".join(f"{p}:{t}" for p, t in neg)
+                through = "an aggregate" if any(is_hidden(t) for _, t in neg) else "negation"
                 raise policy_error(
                     "unstratifiable",
-                    f"Rules are recursive through negation and cannot be stratified: {names}",
+                    f"Rules are recursive through {through} and cannot be stratified: "
+                    f"{_cycle_text(neg)}",
                     policy=culprit.policy,
                     rule=rule,
                     line=line,
@@ -449,7 +462,7 @@ class Runtime:
         else:
             assert cr is not None
             pol.rules[r] = cr
-        for lit in (*r.head, *r.body):
+        for lit in (*r.head, *r.body_literals()):
             if lit.policy is None or lit.modal:
                 pol.mention(lit.table, 1)
 
@@ -459,7 +472,7 @@ class Runtime:
         else:
             del pol.rules[r]
         self._ref_arities(pol.name, r, -1)
-        for lit in (*r.head, *r.body):
+        for lit in (*r.head, *r.body_literals()):
             if lit.policy is None or lit.modal:
                 pol.mention(lit.table, -1)
 
@@ -617,6 +630,68 @@ class Runtime:
         return [
             p for lit in self.select(policy, as_literal(query)) if (p := explain(self, policy, lit))
         ]
+
+    def explain_row(self, policy: str, table: str, row: Sequence[Any]) -> Proof | None:
+        """Why a row of a table holds (a proof tree), or None when it does not hold."""
+        self._policy(policy)
+        return explain(self, policy, Literal(table, tuple(Constant(v) for v in row)))
+
+    def why_not(
+        self, policy: str, table: str, row: Sequence[Any], depth: int = WHY_NOT_DEPTH
+    ) -> WhyNot:
+        """Why a row of a table does not hold: each rule that could derive it, and the first
+        body literal that failed, with the bindings there (``congress.datalog.explain``)."""
+        self._policy(policy)
+        return why_not(self, policy, Literal(table, tuple(Constant(v) for v in row)), depth)
+
+    def impact_tables(
+        self, policy: str, add: Sequence[Rule], tables: Sequence[str] | None
+    ) -> tuple[list[str], list[str]]:
+        """The tables ``impact`` compares, and those of ``tables`` the policy does not have
+        (``add``: checked rules, whose tables count)."""
+        self._policy(policy)
+        return impact_tables(self, policy, add, tables)
+
+    def impact(
+        self,
+        policy: str,
+        add: str | Iterable[Statement] = (),
+        delete: Iterable[Rule] = (),
+        tables: Sequence[str] | None = None,
+        query: str | Literal | None = None,
+        sequence: str | Iterable[Statement] = (),
+        action_policy: str | None = "action",
+        *,
+        delta: bool = False,
+        trace: bool = False,
+    ) -> ImpactResult:
+        """The rows of ``tables`` (default: ``error`` and ``warning``) that would appear and
+        disappear if ``add`` were inserted and ``delete`` deleted (then ``sequence`` applied);
+        the state is left unchanged (``congress.datalog.simulate.impact``)."""
+        try:
+            return impact(
+                self,
+                policy,
+                add,
+                delete,
+                tables,
+                query,
+                sequence,
+                action_policy,
+                delta=delta,
+                trace=trace,
+            )
+        except LimitExceeded as e:
+            self._limit_hit(e)
+            raise
+
+
+def _cycle_text(cycle: Iterable[Key]) -> str:
+    """``p:a -> p:b -> p:a``, without the hidden relations of aggregates."""
+    names = [f"{p}:{t}" for p, t in cycle if not is_hidden(t)]
+    if len(names) == 1:
+        names.append(names[0])
+    return " -> ".join(names)
 
 
 def _fact_key(policy: str, r: Rule) -> Key:

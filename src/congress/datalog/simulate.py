@@ -15,17 +15,22 @@ Sequence elements (reference section 2.11):
   the invocation in table ``a`` and the simulated policy's tables visible, and their update heads
   (``p+``, ``p-``; insert wins over delete) are applied;
 - anything else is refused with ``invalid_sequence``.
+
+``impact`` answers "if these rules were added to a policy and those deleted (then, optionally,
+this sequence applied), which rows of these tables would appear and disappear?" the same way:
+the rule changes are batches of one transaction, checked as ``Runtime.insert`` checks them
+(every problem, then the dependency graph after the deletions), and rolled back at the end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from congress.datalog import analysis
 from congress.datalog.ast import Constant, Literal, Row, Rule, Statement
-from congress.datalog.compiler import CompiledRule
+from congress.datalog.compiler import CompiledRule, head_key
 from congress.datalog.errors import PolicyError, policy_error
 from congress.datalog.graph import Key
 from congress.datalog.maintain import Batch
@@ -78,6 +83,130 @@ def simulate(
     if trace:
         lines.append(f"Query {to_text(q)}: {len(answers)} answer(s)")
     return SimulateResult(answers, "\n".join(lines) if trace else None)
+
+
+IMPACT_TABLES = ("error", "warning")
+"""The tables an impact compares when none are named (those of them the policy has)."""
+
+
+@dataclass(slots=True)
+class ImpactResult:
+    """Per table compared: the rows that would appear and the rows that would disappear
+    (each sorted); the query's answers after the change (when a query was given); the trace."""
+
+    changes: dict[str, tuple[list[Row], list[Row]]] = field(default_factory=dict)
+    answers: list[Literal] | None = None
+    trace: str | None = None
+
+
+def impact_tables(
+    rt: Runtime, policy: str, add: Sequence[Rule], tables: Sequence[str] | None
+) -> tuple[list[str], list[str]]:
+    """The tables an impact compares, and those of ``tables`` the policy does not have: a
+    table it has is one of ``Runtime.tables`` or one its rules, or the rules of ``add``,
+    mention (``execute[...]`` tables included)."""
+    known = set(rt.tables(policy))
+    known.update(cr.head_key[1] for cr in rt._policy(policy).rules.values())
+    for rule in add:
+        for lit in (*rule.head, *rule.body):
+            if lit.policy is None or lit.modal:
+                known.add(lit.table)
+        known.update(head_key(lit, policy)[1] for lit in rule.head)  # execute[...] tables
+    if tables is None:
+        return [t for t in IMPACT_TABLES if t in known], []
+    wanted = list(dict.fromkeys(tables))
+    return [t for t in wanted if t in known], [t for t in wanted if t not in known]
+
+
+def impact(
+    rt: Runtime,
+    policy: str,
+    add: str | Iterable[Statement],
+    delete: Iterable[Rule],
+    tables: Sequence[str] | None = None,
+    query: str | Literal | None = None,
+    sequence: str | Iterable[Statement] = (),
+    action_policy: str | None = "action",
+    *,
+    delta: bool = False,
+    trace: bool = False,
+) -> ImpactResult:
+    """The rows of ``tables`` (default ``IMPACT_TABLES``) of ``policy`` that would appear and
+    disappear if the rules ``add`` were inserted and ``delete`` deleted, then ``sequence``
+    applied; and the answers of ``query`` then. The runtime's state is left unchanged.
+
+    ``add`` is checked as ``insert`` checks it (a ``PolicyError`` with every problem); rules of
+    ``delete`` that the policy does not have are ignored; a table the policy does not have
+    (nor the rules of ``add``) raises ``policy_error("unknown_table")``."""
+    pol = rt._policy(policy)
+    added = rt._check_all(pol, add)
+    gone = [r for r in dict.fromkeys(delete) if r in pol.rules or r in pol.facts]
+    q = parse_query_text(query) if isinstance(query, str) else query
+    if q is not None and not isinstance(q, Literal):
+        raise policy_error("invalid_query", "Query must be a single literal")
+    steps = parse(sequence) if isinstance(sequence, str) else list(sequence)
+    watched, unknown = impact_tables(rt, policy, added, tables)
+    if unknown:
+        raise policy_error(
+            "unknown_table", f"Table {unknown[0]} does not exist in policy {policy}", policy=policy
+        )
+    before = {t: set(rt.rows(policy, t)) for t in watched}
+    asked = set(rt.select_rows(policy, q)) if q is not None and delta else set()
+    lines: list[str] = []
+    txn = rt._txn(undo=True)
+    with gc_paused():
+        try:
+            _change_policy(rt, txn, policy, added, gone, lines)
+            for step in steps:
+                _apply_step(rt, txn, policy, action_policy, step, lines)
+            after = {t: set(rt.rows(policy, t)) for t in watched}
+            answered = set(rt.select_rows(policy, q)) if q is not None else set()
+        finally:
+            txn.rollback()
+    changes = {
+        t: (sorted(after[t] - before[t], key=repr), sorted(before[t] - after[t], key=repr))
+        for t in watched
+    }
+    answers = None if q is None else _answers(q, asked, answered, delta)
+    if trace:
+        for t, (ins, dels) in changes.items():
+            lines.append(f"Table {policy}:{t}: +{len(ins)} -{len(dels)} row(s)")
+        if q is not None and answers is not None:
+            lines.append(f"Query {to_text(q)}: {len(answers)} answer(s)")
+    return ImpactResult(changes, answers, "\n".join(lines) if trace else None)
+
+
+def _change_policy(
+    rt: Runtime, txn: Txn, policy: str, add: list[Rule], delete: list[Rule], lines: list[str]
+) -> None:
+    """Delete then insert rules and facts of ``policy`` within ``txn``, as ``Runtime.insert``
+    and ``Runtime.delete`` would (the graph is checked after the deletions)."""
+    pol = rt._policy(policy)
+    present = (set(pol.rules) | set(pol.facts)) - set(delete)
+    new = [r for r in dict.fromkeys(add) if r not in present]
+    facts: dict[Key, tuple[list[Row], list[Row]]] = {}
+    for r, ins in [*((r, False) for r in delete), *((r, True) for r in new)]:
+        if r.is_fact:
+            key = head_key(r.head[0], policy)
+            row = tuple(a.value for a in r.head[0].args)  # type: ignore[union-attr]
+            facts.setdefault(key, ([], []))[0 if ins else 1].append(row)
+    if facts:
+        batch = txn.batch()
+        for key, (ins_rows, del_rows) in facts.items():
+            rt._engine.assert_rows(batch, key, ins_rows, del_rows)
+        txn.run(batch)
+    for r in delete:
+        lines.append(f"Rule deleted: {to_text(r)}")
+        if not r.is_fact and pol.evaluated:
+            txn.remove_rule(pol.rules[r])
+    compiled = [CompiledRule(r, policy, rt._clock) for r in new if not r.is_fact]
+    if pol.kind != "action":
+        rt._check_graph(compiled)
+    for r in new:
+        lines.append(f"Rule inserted: {to_text(r)}")
+    if pol.evaluated:
+        for cr in compiled:
+            txn.add_rule(cr)
 
 
 def _answers(q: Literal, before: set[Row], after: set[Row], delta: bool) -> list[Literal]:

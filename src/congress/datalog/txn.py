@@ -9,9 +9,10 @@ import contextlib
 import gc
 from collections.abc import Callable, Iterator
 
+from congress.datalog.aggregate import is_hidden
 from congress.datalog.ast import Row
 from congress.datalog.compiler import CompiledRule
-from congress.datalog.maintain import Batch, Budget, Engine
+from congress.datalog.maintain import Batch, Budget, Engine, Unit
 from congress.datalog.model import ActionRequest, BatchResult, Limits, split_action
 
 TENURE = 5_000
@@ -70,17 +71,21 @@ class Txn:
             self.budget.start()
         self.undo = undo or self.budget is not None
         # rule links changed by batch i: (rule, added, the head's facts before), for undo
-        self.rule_changes: dict[int, tuple[CompiledRule, bool, set[Row] | None]] = {}
+        self.rule_changes: dict[int, tuple[Unit, bool, set[Row] | None]] = {}
 
     def add_rule(self, cr: CompiledRule) -> None:
-        """Link a rule and propagate what it derives, in a batch of its own."""
-        self._rule_change(cr, True)
+        """Link a rule (after the hidden parts of its aggregates) and propagate what it
+        derives, a batch for each."""
+        for unit in cr.units():
+            self._rule_change(unit, True)
 
     def remove_rule(self, cr: CompiledRule) -> None:
-        """Unlink a rule and propagate what it no longer derives, in a batch of its own."""
-        self._rule_change(cr, False)
+        """Unlink a rule (then the hidden parts of its aggregates) and propagate what it no
+        longer derives, a batch for each."""
+        for unit in reversed(cr.units()):
+            self._rule_change(unit, False)
 
-    def _rule_change(self, cr: CompiledRule, add: bool) -> None:
+    def _rule_change(self, cr: Unit, add: bool) -> None:
         facts = self.engine.rel(cr.head_key).facts
         batch = self.batch()
         self.rule_changes[len(self.batches) - 1] = (
@@ -124,6 +129,7 @@ class Txn:
                     engine.prune(_keys_of(cr))
         if self.rule_changes:
             engine.comps = engine.components_with()
+            engine.forget_aggregates()
 
     def result(self) -> BatchResult:
         if len(self.batches) == 1:
@@ -134,6 +140,8 @@ class Txn:
                 for key, (ins, dels) in b.deltas.items():
                     merged.record(key, set(ins), set(dels))
             deltas = merged.deltas
+        if any(is_hidden(table) for _, table in deltas):
+            deltas = {k: v for k, v in deltas.items() if not is_hidden(k[1])}
         res = BatchResult(changes=deltas)
         for (policy, table), (ins, _) in deltas.items():
             if table.startswith("execute[") and ins:
@@ -142,6 +150,6 @@ class Txn:
         return res
 
 
-def _keys_of(cr: CompiledRule) -> list[tuple[str, str]]:
+def _keys_of(cr: Unit) -> list[tuple[str, str]]:
     """The relations a rule defines or reads."""
     return [cr.head_key, *(key for _, key, _ in cr.reads())]
