@@ -44,6 +44,7 @@ P = "/v1/policies/auth"
 D = "/v1/data-sources/inv"
 TABLES = json.dumps({"servers": ["id", "status"]})
 SIMULATE = {"query": "q(x)", "sequence": "p+(2)", "action_policy": "action"}
+IMPACT = {"add_rules": ["p(3)"], "tables": ["q"]}
 ALARM = {
     "notification": "vitrage.alarm.activate",
     "payload": {"vitrage_id": "a1", "name": "down", "resource": {"id": "h1"}},
@@ -73,13 +74,20 @@ CASES = (
     Case("POST", "/v1/policies?library_policy={lib}", "create_v1", 201),
     Case("GET", P, "get_v1"),
     Case("DELETE", "/v1/policies/doomed", "delete_v1"),
+    Case("PATCH", P, "update_v1", 200, {"dry_run": True}),
+    Case("GET", P + "/breaker", "get_v1"),
+    Case("POST", P + "/breaker?action=reset", "update_v1"),
+    Case("GET", "/v1/executions", "get_v1"),
     Case("POST", P + "?action=simulate", "get_v1", 200, SIMULATE),
     Case("POST", P + "?action=simulate&delta=true&trace=true", "get_v1", 200, SIMULATE),
+    Case("POST", P + "?action=simulate", "get_v1", 200, IMPACT),  # the impact of a change
+    Case("POST", P + "?action=explain", "get_v1", 200, {"table": "q", "row": [1]}),
     Case("POST", P + "?action=execute", "create_v1", 400, {"name": "inv:servers.pause"}),
     Case("POST", P + "?action=undocumented", "create_v1", 400, {}, missing=400),
     Case("GET", P + "/status", "get_v1"),
     Case("GET", P + "/rules", "get_v1"),
     Case("POST", P + "/rules", "create_v1", 201, {"rule": "s(2)"}),
+    Case("POST", P + "/rules?dry_run=true", "get_v1", 200, {"rule": "s(3)"}),  # creates nothing
     Case("GET", P + "/rules/{r1}", "get_v1"),
     Case("DELETE", P + "/rules/{r2}", "delete_v1"),
     Case("GET", P + "/rules/{r1}/status", "get_v1"),
@@ -87,6 +95,7 @@ CASES = (
     Case("GET", P + "/tables/q", "get_v1"),
     Case("GET", P + "/tables/q/rows", "get_v1"),
     Case("GET", P + "/tables/q/rows?trace=true", "get_v1"),  # an explanation
+    Case("GET", P + "/tables/q/rows?explain=true", "get_v1"),  # explanations as JSON
     Case("GET", P + "/tables/error/history", "get_v1"),  # a watched table's history
     Case("GET", P + "/tables/q/watch", "get_v1"),  # a change feed
     Case("GET", "/v1/data-sources", "get_v1"),
@@ -338,7 +347,7 @@ def documented_rules() -> dict[tuple[str, str], set[str]]:
     table: dict[tuple[str, str], set[str]] = {}
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[0].strip("`") in ("GET", "POST", "PUT", "DELETE"):
+        if len(cells) == 3 and cells[0].strip("`") in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             rules = set(re.findall(r"`(\w+_v1|open)`", cells[2]))
             table[(cells[0].strip("`"), cells[1].strip("`"))] = rules
     return table
@@ -360,3 +369,24 @@ def test_an_action_that_is_a_read_is_read_from_the_query_as_the_handler_reads_it
     req = webob.Request.blank(P + "?action=execute", method="POST")
     req.body, req.content_type = b'{"action": "simulate"}', "application/json"
     assert route.access_for(req) == "create_v1"
+
+
+def test_a_dry_run_is_a_read_decided_by_the_query_as_the_handler_reads_it() -> None:
+    """``POST .../rules?dry_run=true`` creates nothing: a read (``wire.flag``, as the handler
+    reads it); without the flag, or with a false one, or with it in the body, a write."""
+    route = route_of("POST", P + "/rules")
+    assert route is not None
+    for query, rule in (
+        ("?dry_run=true", "get_v1"),
+        ("?dry_run=True", "get_v1"),
+        ("?dry_run=1", "get_v1"),
+        ("?dry_run=false", "create_v1"),
+        ("", "create_v1"),
+    ):
+        req = webob.Request.blank(P + "/rules" + query, method="POST")
+        assert route.access_for(req) == rule, query
+    req = webob.Request.blank(P + "/rules", method="POST")
+    req.body, req.content_type = b'{"rule": "p(1)", "dry_run": true}', "application/json"
+    assert route.access_for(req) == "create_v1"
+    req = webob.Request.blank(P + "?action=explain", method="POST")
+    assert route_of("POST", P).access_for(req) == "get_v1"  # type: ignore[union-attr]

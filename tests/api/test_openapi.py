@@ -329,7 +329,17 @@ def exercise_versions_and_policies(api: Api) -> None:
     api("GET", P, 200, policy="p")
     api("GET", P, 404, policy="nosuch")
     api("PUT", P, 501, {}, policy="p")
-    api("PATCH", P, 501, {}, policy="p")
+    shown = api("PATCH", P, 200, {"dry_run": True, "action_grace_seconds": None}, policy="p")
+    assert shown["dry_run"] is True and api("GET", P, 200, policy="p")["dry_run"] is True
+    api("PATCH", P, 400, {"kind": "database"}, policy="p")
+    api("PATCH", P, 404, {"dry_run": True}, policy="nosuch")
+    assert api("GET", P + "/breaker", 200, policy="p")["state"] == "closed"
+    api("GET", P + "/breaker", 404, policy="nosuch")
+    api("POST", P + "/breaker", 200, query="action=reset", policy="p")
+    api("POST", P + "/breaker", 400, query="action=bogus", policy="p")
+    api("POST", P + "/breaker", 404, query="action=reset", policy="nosuch")
+    api("GET", "/v1/executions", 200, query="policy=p&limit=5&since=2026-01-01T00:00:00Z")
+    api("GET", "/v1/executions", 400, query="limit=0")
     api("GET", P + "/status", 200, policy="p")
     api("GET", P + "/status", 404, policy="nosuch")
 
@@ -379,6 +389,33 @@ def exercise_versions_and_policies(api: Api) -> None:
     api("DELETE", P, 200, policy="q")
     api("DELETE", P, 404, policy="q")
     api("DELETE", P, 400, policy="classification")
+
+
+def exercise_explanations(api: Api) -> None:
+    """Why a row holds or not, the impact of a change, and a rule create's dry run
+    (docs/explanations.md)."""
+    api("POST", "/v1/policies", 201, {"name": "why"})
+    for rule in ("p(1)", "p(2)", "r(2)", "q(x) :- p(x), not r(x)", "error(x) :- q(x)"):
+        api("POST", P + "/rules", 201, {"rule": rule}, policy="why")
+    explain = {"table": "q", "row": [1]}
+    held = api("POST", P, 200, explain, query="action=explain", policy="why")
+    assert held["holds"] is True and held["explanation"]["rule_id"]
+    absent = api("POST", P, 200, {**explain, "row": [2]}, query="action=explain", policy="why")
+    assert absent["why_not"]["rules"][0]["failed"]["reason"] == "present"
+    api("POST", P, 400, {**explain, "row": [1, 2]}, query="action=explain", policy="why")
+    api("POST", P, 404, {**explain, "table": "nosuch"}, query="action=explain", policy="why")
+    rows = api(
+        "GET", P + "/tables/{table}/rows", 200, query="explain=true", policy="why", table="q"
+    )
+    assert rows["results"][0]["explanation"]["literal"] == "q(1)"
+    change = {"add_rules": ["r(1)"], "query": "q(x)"}
+    got = api("POST", P, 200, change, query="action=simulate&trace=true", policy="why")
+    assert got["result"] == {"error": {"added": [], "removed": [[1]]}} and got["answers"] == []
+    api("POST", P, 400, {"add_rules": ["r(x) :- "]}, query="action=simulate", policy="why")
+    api("POST", P, 404, {"delete_rules": ["nosuch"]}, query="action=simulate", policy="why")
+    dry = api("POST", P + "/rules", 200, {"rule": "r(1)"}, query="dry_run=true", policy="why")
+    assert dry["id"] is None and dry["impact"] == {"error": {"added": [], "removed": [[1]]}}
+    api("DELETE", P, 200, policy="why")
 
 
 def exercise_datasources(api: Api) -> None:
@@ -559,6 +596,7 @@ def test_every_documented_answer(node: Node, conf: cfg.ConfigOpts) -> None:
     seen: set[tuple[str, str, str]] = set()
     api = Api(node.app, seen, node.services)
     exercise_versions_and_policies(api)
+    exercise_explanations(api)
     exercise_datasources(api)
     exercise_library(api)
     exercise_history(api, conf)

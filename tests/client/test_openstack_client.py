@@ -103,8 +103,9 @@ def test_policy_create_list_show_delete(ok: Ok, openstack: Run, name: Name) -> N
     assert all(list(p) == ["id", "name", "owner_id", "kind", "description"] for p in listed)
     assert by_name[full] == {k: v for k, v in made.items() if k != "abbreviation"}
 
-    assert ok("policy", "show", full) == made  # by name
-    assert ok("policy", "show", plain["id"]) == plain  # by id
+    settings = {"dry_run": False, "action_grace_seconds": None}  # docs/enforcement.md
+    assert ok("policy", "show", full) == {**made, **settings}  # by name
+    assert ok("policy", "show", plain["id"]) == {**plain, **settings}  # by id
 
     assert ok("policy", "delete", full) == ""  # by name
     assert ok("policy", "delete", plain["id"]) == ""  # by id

@@ -9,6 +9,7 @@ from congress.db import (
     api,
     changes,
     datasources,
+    enforcement,
     executions,
     history,
     library,
@@ -20,6 +21,7 @@ from congress.db import (
 MODULES: tuple[ModuleType, ...] = (
     changes,
     datasources,
+    enforcement,
     executions,
     history,
     library,

@@ -26,6 +26,7 @@ TABLES = {
     "notification_cursors",
     "notification_dead_letters",
     "notification_leases",
+    "policy_settings",
 }
 
 
@@ -33,8 +34,8 @@ def _tables(engine: Engine) -> set[str]:
     return set(inspect(engine).get_table_names()) - {"alembic_version"}
 
 
-def test_head_is_the_notification_sinks_revision() -> None:
-    assert migration.head() == "0003"
+def test_head_is_the_safe_enforcement_revision() -> None:
+    assert migration.head() == "0004"
 
 
 def test_down_to_nothing_and_up_again(engine: Engine) -> None:

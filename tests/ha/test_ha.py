@@ -276,6 +276,20 @@ def test_an_api_only_node_calls_the_engines_and_the_datasources_node(
         )
         assert simulated.status == 200, simulated.body
         assert sorted(simulated.body["result"]) == ["seen(5)", "seen(6)"]
+        # explanations and the impact of a change are answered by an engine through the bus
+        why = {"table": "seen", "row": [5]}
+        explained = http("POST", f"{api}/v1/policies/{policy}?action=explain", why)
+        assert explained.status == 200, explained.body
+        proof = explained.body["explanation"]
+        assert explained.body["holds"] is True and proof["rule_id"] == made.body["id"]
+        assert proof["children"][0]["policy"] == ds and proof["children"][0]["row"] == [5, "e"]
+        change: dict[str, Any] = {"add_rules": ["warning(x) :- seen(x)"]}
+        impact = http("POST", f"{api}/v1/policies/{policy}?action=simulate", change)
+        assert impact.status == 200, impact.body
+        assert impact.body == {"result": {"warning": {"added": [[5]], "removed": []}}}
+        change |= {"delete_rules": [made.body["id"]], "tables": ["seen"]}
+        impact = http("POST", f"{api}/v1/policies/{policy}?action=simulate", change)
+        assert impact.body == {"result": {"seen": {"added": [], "removed": [[5]]}}}
         assert http("GET", f"{api}/v1/librarypolicies").status == 200
         assert http("GET", f"{api}/v1/system/drivers").status == 200
         # an action through the API runs on the datasources node at once (no leader filter)

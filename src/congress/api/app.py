@@ -28,6 +28,7 @@ from oslo_config import cfg
 from congress.api import (
     auth,
     datasources,
+    executions,
     library,
     policies,
     sinks,
@@ -61,19 +62,27 @@ class Route:
     access: str  # get_v1, create_v1, update_v1, delete_v1, or "" (open: no authorisation)
     path: str = ""  # the pattern as declared: /v1/policies/<policy>
     read_actions: tuple[str, ...] = ()  # ?action= values that are reads (get_v1)
+    read_flags: tuple[str, ...] = ()  # query flags (wire.flag) that make it a read: dry_run
 
     def access_for(self, req: webob.Request) -> str:
         """The access rule of this request (docs/security.md, Authorization)."""
         if self.read_actions and wire.query(req, "action") in self.read_actions:
             return "get_v1"
+        if any(wire.flag(req, name) for name in self.read_flags):
+            return "get_v1"
         return self.access
 
 
 def _r(
-    method: str, path: str, handler: Handler, access: str, read_actions: tuple[str, ...] = ()
+    method: str,
+    path: str,
+    handler: Handler,
+    access: str,
+    read_actions: tuple[str, ...] = (),
+    read_flags: tuple[str, ...] = (),
 ) -> Route:
     regex = "^" + re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", path) + "/?$"
-    return Route(method, re.compile(regex), handler, access, path, read_actions)
+    return Route(method, re.compile(regex), handler, access, path, read_actions, read_flags)
 
 
 P = "/v1/policies/<policy>"
@@ -85,10 +94,14 @@ ROUTES: tuple[Route, ...] = (
     _r("POST", "/v1/policies", policies.create_policy, "create_v1"),
     _r("GET", P, policies.show_policy, "get_v1"),
     _r("DELETE", P, policies.delete_policy, "delete_v1"),
-    _r("POST", P, policies.policy_action, "create_v1", read_actions=("simulate",)),
+    _r("PATCH", P, executions.update_policy, "update_v1"),
+    _r("GET", P + "/breaker", executions.show_breaker, "get_v1"),
+    _r("POST", P + "/breaker", executions.breaker_action, "update_v1"),
+    _r("GET", "/v1/executions", executions.list_executions, "get_v1"),
+    _r("POST", P, policies.policy_action, "create_v1", read_actions=("simulate", "explain")),
     _r("GET", P + "/status", policies.policy_status, "get_v1"),
     _r("GET", P + "/rules", policies.list_rules, "get_v1"),
-    _r("POST", P + "/rules", policies.create_rule, "create_v1"),
+    _r("POST", P + "/rules", policies.create_rule, "create_v1", read_flags=("dry_run",)),
     _r("GET", P + "/rules/<rule>", policies.show_rule, "get_v1"),
     _r("DELETE", P + "/rules/<rule>", policies.delete_rule, "delete_v1"),
     _r("GET", P + "/rules/<rule>/status", policies.rule_status, "get_v1"),

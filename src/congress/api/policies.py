@@ -24,6 +24,7 @@ from congress.datalog.errors import PolicyError
 from congress.datalog.parser import parse
 from congress.datalog.printer import to_text
 from congress.datalog.query import parse_query_text
+from congress.datalog.simulate import ImpactResult
 from congress.services.errors import HistoryUnavailable, NotFound, TableNotWatched
 from congress.services.policy_engine import PolicyView, RuleView, created_rule_text
 
@@ -88,8 +89,17 @@ def create_policy(req: webob.Request, s: Services) -> webob.Response:
     return wire.created(req, policy.id, out)
 
 
+def settings_body(p: PolicyView) -> dict[str, Any]:
+    """A policy with its enforcement settings (docs/enforcement.md): ``GET`` of one policy and
+    the answer of ``PATCH``."""
+    out = policy_body(p)
+    out["dry_run"] = p.dry_run
+    out["action_grace_seconds"] = p.action_grace_seconds
+    return out
+
+
 def show_policy(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
-    return policy_body(s.engine.get_policy(policy))
+    return settings_body(s.engine.get_policy(policy))
 
 
 def delete_policy(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
@@ -109,9 +119,15 @@ def policy_action(req: webob.Request, s: Services, policy: str) -> Any:
     action = wire.query(req, "action")
     if action == "simulate":
         return _simulate(req, s, policy)
+    if action == "explain":
+        return _explain(req, s, policy)
     if action == "execute":
         return _execute(req, s, policy)
-    raise wire.BadRequest(f"Unknown action {action!r} on a policy: simulate or execute")
+    raise wire.BadRequest(f"Unknown action {action!r} on a policy: simulate, explain or execute")
+
+
+IMPACT_FIELDS = ("add_rules", "delete_rules", "tables")
+"""Simulate fields that ask for the impact of a policy change (docs/explanations.md)."""
 
 
 def _simulate(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
@@ -119,17 +135,23 @@ def _simulate(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
     query = wire.text_field(body, "query")
     sequence = wire.text_field(body, "sequence")
     action_policy = wire.text_field(body, "action_policy")
-    if query is None or sequence is None or action_policy is None:
+    change = any(body.get(f) is not None for f in IMPACT_FIELDS)
+    if not change and (query is None or sequence is None or action_policy is None):
         raise api_error("incomplete_simulate_args")
     try:
-        parse_query_text(query)
+        if query is not None:
+            parse_query_text(query)
     except PolicyError as e:
         raise api_errors.from_datalog(e) from None
     try:
-        parse(sequence)
+        if sequence is not None:
+            parse(sequence)
     except PolicyError as e:
         raise api_error("sequence_syntax", e.message, api_errors.problem_data(e)) from None
     trace = wire.flag(req, "trace")
+    if change:
+        return _impact(req, s, policy, body, query, sequence, action_policy)
+    assert query is not None and sequence is not None
     res = s.engine.simulate(
         policy, query, sequence, action_policy, delta=wire.flag(req, "delta"), trace=trace
     )
@@ -137,6 +159,67 @@ def _simulate(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
     if trace:
         out["trace"] = res.trace or ""
     return out
+
+
+def _impact(
+    req: webob.Request,
+    s: Services,
+    policy: str,
+    body: dict[str, Any],
+    query: str | None,
+    sequence: str | None,
+    action_policy: str | None,
+) -> dict[str, Any]:
+    """Simulate with ``add_rules``/``delete_rules``/``tables``: the rows that would appear and
+    disappear (then the query's answers, after the rule changes and the sequence)."""
+    trace = wire.flag(req, "trace")
+    res = s.engine.impact(
+        policy,
+        add_rules=string_list(body, "add_rules") or [],
+        delete_rules=string_list(body, "delete_rules") or [],
+        tables=string_list(body, "tables"),
+        query=query,
+        sequence=sequence,
+        action_policy=action_policy or "action",
+        delta=wire.flag(req, "delta"),
+        trace=trace,
+    )
+    out: dict[str, Any] = {"result": impact_body(res)}
+    if query is not None:
+        out["answers"] = [to_text(a) for a in res.answers or []]
+    if trace:
+        out["trace"] = res.trace or ""
+    return out
+
+
+def impact_body(res: ImpactResult) -> dict[str, Any]:
+    """``{table: {"added": [row...], "removed": [row...]}}``."""
+    return {
+        table: {"added": [list(r) for r in added], "removed": [list(r) for r in removed]}
+        for table, (added, removed) in res.changes.items()
+    }
+
+
+def string_list(body: dict[str, Any], name: str) -> list[str] | None:
+    """A field that is a list of strings (JSON null counts as absent)."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise wire.BadRequest(f"Field '{name}' must be a list of strings")
+    return value
+
+
+def _explain(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
+    """``{"table": t, "row": [...]}``: why the row holds, or why it does not."""
+    body = wire.json_body(req)
+    table = wire.text_field(body, "table", required=True) or ""
+    row = body.get("row")
+    if not isinstance(row, list) or not all(
+        isinstance(v, str | int | float) and not isinstance(v, bool) for v in row
+    ):
+        raise wire.BadRequest("Field 'row' must be a list of strings and numbers")
+    return s.engine.explain(policy, table, row)
 
 
 def _execute(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
@@ -174,6 +257,18 @@ def create_rule(req: webob.Request, s: Services, policy: str) -> webob.Response:
     if body.get("id") is not None:
         raise api_error("add_item_id")
     text = wire.text_field(body, "rule", required=True) or ""
+    if wire.flag(req, "dry_run"):  # a read: what create would answer, and its impact
+        view, res = s.engine.preview_rule(
+            policy,
+            text,
+            name=wire.text_field(body, "name", limit=255),
+            comment=wire.text_field(body, "comment", limit=255),
+        )
+        preview = rule_body(view)
+        preview["id"] = None
+        preview["rule"] = created_rule_text(view)
+        preview["impact"] = impact_body(res)
+        return wire.answer(preview, 200)
     view = s.engine.create_rule(
         policy,
         text,
@@ -212,9 +307,15 @@ def list_rows(req: webob.Request, s: Services, policy: str, table: str) -> Any:
     as_of = time_parameter(req, "as_of")
     if as_of is not None:
         return _rows_as_of(req, s, policy, table, as_of)
-    if wire.flag(req, "trace"):
-        out: dict[str, Any] = {"results": [{"data": list(r)} for r in s.engine.rows(policy, table)]}
-        out["trace"] = s.engine.explain_rows(policy, table)
+    explain = wire.flag(req, "explain")
+    if wire.flag(req, "trace") or explain:
+        out: dict[str, Any] = {
+            "results": s.engine.explain_table(policy, table)
+            if explain
+            else [{"data": list(r)} for r in s.engine.rows(policy, table)]
+        }
+        if wire.flag(req, "trace"):
+            out["trace"] = s.engine.explain_rows(policy, table)
         return out
     # the encoded answer is kept until the engine changes anything (monitoring polls this)
     generation = s.engine.generation
@@ -273,8 +374,9 @@ def _rows_as_of(
     req: webob.Request, s: Services, policy: str, table: str, when: datetime.datetime
 ) -> dict[str, Any]:
     """``GET .../rows?as_of=T``: the rows the table had at T, from its history."""
-    if wire.flag(req, "trace"):
-        raise wire.BadRequest("Parameter 'trace' cannot be combined with 'as_of'")
+    for name in ("trace", "explain"):
+        if wire.flag(req, name):
+            raise wire.BadRequest(f"Parameter '{name}' cannot be combined with 'as_of'")
     history, name = _watched(s, policy, table)
     return {"results": [{"data": row} for row in history.rows_as_of(name, table, when)]}
 

@@ -43,6 +43,7 @@ from congress.db import migration
 from congress.db.engine import make_engine
 from congress.services import errors, rpc
 from congress.services.datasources import DatasourceHost
+from congress.services.enforcement import EnforcementOptions
 from congress.services.history import start_history
 from congress.services.library import LibraryService
 from congress.services.metrics import Metrics
@@ -188,6 +189,7 @@ def _start_services(conf: cfg.ConfigOpts, node: Node, database: Any, distributed
             memory=resident_bytes,
             max_rule_length=conf.limits.max_rule_length,
             max_name_length=conf.limits.max_name_length,
+            enforcement=enforcement_options(conf),
         )
         engine.start()
         sink = PolicyEngineSink(
@@ -198,6 +200,10 @@ def _start_services(conf: cfg.ConfigOpts, node: Node, database: Any, distributed
         )
         sink.start(resync_period=1.0 if distributed else None)
         node.stoppers.append(sink.stop)
+        if host is not None:
+            sink.attach_host(host)
+        engine.enforcement.start(engine.check_actions)
+        node.stoppers.append(engine.enforcement.stop)
         if distributed:
             replicator = Replicator(engine, bus)
             replicator.start()
@@ -276,10 +282,27 @@ def _start_services(conf: cfg.ConfigOpts, node: Node, database: Any, distributed
             services.history = history
         sinks = start_notifications(conf, database, services.history, conf.node_id)
         node.stoppers.append(sinks.stop)
+        if engine is not None:
+            engine.enforcement.notifier = sinks.emit
         services.sinks = sinks
         services.metrics.watch(services.feed, services.history)
         node.services = services
         node.app = pipeline.build(services, conf)
+
+
+def enforcement_options(conf: cfg.ConfigOpts) -> EnforcementOptions:
+    """``[enforcement]`` (docs/enforcement.md)."""
+    group = conf.enforcement
+    return EnforcementOptions(
+        stale_guard=bool(group.stale_guard),
+        max_hold_seconds=float(group.max_hold_seconds),
+        action_grace_seconds=float(group.action_grace_seconds),
+        breaker_max_actions=int(group.breaker_max_actions),
+        breaker_interval=float(group.breaker_interval),
+        breaker_max_fraction=float(group.breaker_max_fraction),
+        breaker_min_rows=int(group.breaker_min_rows),
+        check_interval=float(group.check_interval),
+    )
 
 
 def _freeze_loop(freezer: LongLivedFreezer, period: float, stop: threading.Event) -> None:

@@ -34,6 +34,7 @@ from congress.common.opts import (
     API_GROUP,
     DATABASE_DEFAULTS,
     DSE_GROUP,
+    ENFORCEMENT_GROUP,
     JSON_INGESTER_GROUP,
     LIMITS_GROUP,
     WATCH_GROUP,
@@ -42,6 +43,7 @@ from congress.common.opts import (
     compat_cli_opts,
     core_opts,
     dse_opts,
+    enforcement_opts,
     json_ingester_opts,
     limits_opts,
     watch_opts,
@@ -71,6 +73,7 @@ def register_opts(conf: cfg.ConfigOpts = CONF) -> None:
     conf.register_opts(api_opts, group=API_GROUP)
     conf.register_opts(limits_opts, group=LIMITS_GROUP)
     conf.register_opts(watch_opts, group=WATCH_GROUP)
+    conf.register_opts(enforcement_opts, group=ENFORCEMENT_GROUP)
     conf.register_opts(json_ingester_opts, group=JSON_INGESTER_GROUP)
     db_options.set_defaults(conf, **DATABASE_DEFAULTS)
 

@@ -342,6 +342,70 @@ watch_opts: Final[list[cfg.Opt]] = [
     ),
 ]
 
+ENFORCEMENT_GROUP: Final = cfg.OptGroup(
+    "enforcement",
+    title="Safe enforcement",
+    help="What happens to execute[...] rows before a driver is called: the stale-data guard, "
+    "deferred actions and the circuit breaker (docs/enforcement.md).",
+)
+enforcement_opts: Final[list[cfg.Opt]] = [
+    cfg.BoolOpt(
+        "stale_guard",
+        default=True,
+        help="Hold the actions whose rules read a datasource that is failing (its last poll "
+        "failed), has not completed its first poll since it started, or is being "
+        "re-snapshotted after a failover; they run once its data is fresh again if their "
+        "execute row still holds.",
+    ),
+    cfg.FloatOpt(
+        "max_hold_seconds",
+        default=3600.0,
+        min=0.0,
+        help="Seconds an action may be held for stale data; then it is recorded as expired "
+        "and never runs (0: held for ever).",
+    ),
+    cfg.FloatOpt(
+        "action_grace_seconds",
+        default=0.0,
+        min=0.0,
+        help="Seconds an action waits before it runs (only if its execute row still holds "
+        "then), for the policies that set no action_grace_seconds of their own (0: at once).",
+    ),
+    cfg.IntOpt(
+        "breaker_max_actions",
+        default=100,
+        min=0,
+        help="Actions a policy may send to one driver within breaker_interval; one more "
+        "trips the policy's circuit breaker (0: no limit).",
+    ),
+    cfg.FloatOpt(
+        "breaker_interval",
+        default=60.0,
+        min=1.0,
+        help="Seconds of the breaker's sliding window (breaker_max_actions).",
+    ),
+    cfg.FloatOpt(
+        "breaker_max_fraction",
+        default=0.5,
+        min=0.0,
+        max=1.0,
+        help="One batch of data acting on more than this fraction of the rows of the largest "
+        "table the action's rules read trips the policy's circuit breaker (0: no limit).",
+    ),
+    cfg.IntOpt(
+        "breaker_min_rows",
+        default=10,
+        min=1,
+        help="The breaker_max_fraction rule applies to tables of at least this many rows.",
+    ),
+    cfg.FloatOpt(
+        "check_interval",
+        default=1.0,
+        min=0.1,
+        help="Seconds between two checks of the deferred and held actions.",
+    ),
+]
+
 JSON_INGESTER_GROUP: Final = cfg.OptGroup("json_ingester", title="JSON ingester (not supported)")
 _NOT_SUPPORTED = "Not supported: the JSON ingester was not carried over (use the json driver)."
 json_ingester_opts: Final[list[cfg.Opt]] = [
@@ -364,6 +428,7 @@ def list_opts() -> list[tuple[str | cfg.OptGroup, list[cfg.Opt]]]:
         (API_GROUP, list(api_opts)),
         (LIMITS_GROUP, list(limits_opts)),
         (WATCH_GROUP, list(watch_opts)),
+        (ENFORCEMENT_GROUP, list(enforcement_opts)),
     ]
 
 

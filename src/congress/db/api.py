@@ -30,11 +30,20 @@ from congress.db.datasources import (
     put_table_data,
     update_datasource,
 )
+from congress.db.enforcement import (
+    get_policy_settings,
+    policy_settings_since,
+    reset_breaker,
+    trip_breaker,
+    update_policy_settings,
+)
 from congress.db.executions import (
+    get_execution,
     list_executions,
     prune_executions,
     record_execution,
     set_execution_status,
+    transition_execution,
 )
 from congress.db.history import (
     history_after,
@@ -112,11 +121,13 @@ __all__ = [
     "get_cursor",
     "get_datasource",
     "get_datasource_by_name",
+    "get_execution",
     "get_lease",
     "get_library_policy",
     "get_library_policy_by_name",
     "get_policy",
     "get_policy_by_name",
+    "get_policy_settings",
     "get_rule",
     "get_sink",
     "get_table_data",
@@ -134,6 +145,7 @@ __all__ = [
     "list_rules",
     "list_sinks",
     "load_policy_state",
+    "policy_settings_since",
     "prune_executions",
     "prune_history",
     "put_table_data",
@@ -141,7 +153,11 @@ __all__ = [
     "record_history",
     "release_lease",
     "replace_library_policy",
+    "reset_breaker",
     "set_execution_status",
+    "transition_execution",
+    "trip_breaker",
     "update_datasource",
+    "update_policy_settings",
     "write_exclusively",
 ]

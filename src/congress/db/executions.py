@@ -12,6 +12,7 @@ pruned by age; nothing else changes them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -32,7 +33,23 @@ from congress.db._support import (
 from congress.db.models import ActionExecutionRow
 from congress.db.records import ActionExecution
 
-STATUSES = ("requested", "started", "executed", "failed", "dropped", "logged")
+STATUSES = (
+    "requested",
+    "started",
+    "executed",
+    "failed",
+    "dropped",
+    "logged",
+    "would_execute",
+    "deferred",
+    "held",
+    "cancelled",
+    "expired",
+    "blocked_by_breaker",
+)
+FINAL: tuple[str, ...] = ("executed", "failed", "dropped", "logged", "would_execute")
+FINAL += ("cancelled", "expired", "blocked_by_breaker")
+"""The statuses an entry keeps (``transition_execution`` never leaves them)."""
 DEFAULT_LIMIT = 100
 
 
@@ -50,6 +67,7 @@ def _record(row: ActionExecutionRow) -> ActionExecution:
         node_id=row.node_id,
         status=row.status,
         detail=row.detail,
+        result=None if row.result is None else from_json(row.result),
     )
 
 
@@ -67,6 +85,7 @@ def record_execution(
     status: str = "requested",
     detail: str | None = None,
     execution_id: str | None = None,
+    result: object = None,
 ) -> ActionExecution:
     """Append an entry to the execution log. Raises InvalidValue, and DuplicateId when an
     ``execution_id`` is given that the log already has (an action's identity: it runs once)."""
@@ -87,6 +106,7 @@ def record_execution(
         node_id=node_id,
         status=status,
         detail=detail,
+        result=None if result is None else result_json(result),
     )
     session.add(row)
     flush_or_conflict(session, {PRIMARY: lambda: errors.DuplicateId("action execution", row.id)})
@@ -95,9 +115,15 @@ def record_execution(
 
 @transactional()
 def set_execution_status(
-    session: Session, execution_id: str, status: str, detail: str | None = None
+    session: Session,
+    execution_id: str,
+    status: str,
+    detail: str | None = None,
+    *,
+    result: object = None,
 ) -> ActionExecution:
-    """Set an entry's status (and detail). Raises NotFound or InvalidValue."""
+    """Set an entry's status (and detail, and the driver's answer ``result``: JSON, or its
+    ``repr`` when it is not). Raises NotFound or InvalidValue."""
     check_length("status", status, models.STATUS_LENGTH)
     row = session.get(
         ActionExecutionRow, execution_id, with_for_update=True, populate_existing=True
@@ -106,8 +132,51 @@ def set_execution_status(
         raise errors.NotFound("action execution", execution_id)
     row.status = status
     row.detail = detail
+    row.result = None if result is None else result_json(result)
     row.updated_at = now()
     session.flush()
+    return _record(row)
+
+
+def result_json(result: object) -> str:
+    """A driver's answer as JSON text (its ``repr`` as a JSON string when it is not JSON)."""
+    try:
+        return to_json(result)
+    except errors.InvalidValue:
+        return to_json(repr(result))
+
+
+@transactional()
+def transition_execution(
+    session: Session,
+    execution_id: str,
+    from_statuses: Sequence[str],
+    status: str,
+    detail: str | None = None,
+) -> ActionExecution | None:
+    """Set an entry's status only if it is one of ``from_statuses`` (a compare-and-set: of the
+    engines and hosts that try, one wins); the entry as changed, or None when it was absent or
+    in another status."""
+    check_length("status", status, models.STATUS_LENGTH)
+    row = session.get(
+        ActionExecutionRow, execution_id, with_for_update=True, populate_existing=True
+    )
+    if row is None or row.status not in from_statuses:
+        return None
+    row.status = status
+    if detail is not None:
+        row.detail = detail
+    row.updated_at = now()
+    session.flush()
+    return _record(row)
+
+
+@transactional(readonly=True)
+def get_execution(session: Session, execution_id: str) -> ActionExecution:
+    """One entry. Raises NotFound."""
+    row = session.get(ActionExecutionRow, execution_id)
+    if row is None:
+        raise errors.NotFound("action execution", execution_id)
     return _record(row)
 
 
@@ -118,13 +187,26 @@ def list_executions(
     limit: int = DEFAULT_LIMIT,
     datasource: str | None = None,
     policy: str | None = None,
+    action: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[ActionExecution]:
-    """The latest ``limit`` entries, newest first, optionally of one datasource or policy."""
+    """The latest ``limit`` entries, newest first, optionally of one datasource, policy,
+    action or status, created at or after ``since`` and before ``until``."""
     statement = select(ActionExecutionRow)
     if datasource is not None:
         statement = statement.where(ActionExecutionRow.datasource == datasource)
     if policy is not None:
         statement = statement.where(ActionExecutionRow.policy == policy)
+    if action is not None:
+        statement = statement.where(ActionExecutionRow.action == action)
+    if status is not None:
+        statement = statement.where(ActionExecutionRow.status == status)
+    if since is not None:
+        statement = statement.where(ActionExecutionRow.created_at >= since)
+    if until is not None:
+        statement = statement.where(ActionExecutionRow.created_at < until)
     statement = statement.order_by(
         ActionExecutionRow.created_at.desc(), ActionExecutionRow.id.desc()
     ).limit(limit)

@@ -34,6 +34,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -222,6 +223,32 @@ class ActionExecutionRow(Base):
     node_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     status: Mapped[str] = mapped_column(String(STATUS_LENGTH))
     detail: Mapped[str | None] = mapped_column(Text())
+    result: Mapped[str | None] = mapped_column(LONG_TEXT, nullable=True)
+    """The driver's answer (JSON text) of an action that ran."""
+
+
+BREAKER_STATE_LENGTH = 16
+
+
+class PolicySettingsRow(Base):
+    """The enforcement settings and circuit breaker of one live policy (``policy_id``), absent
+    while every setting has its default. ``revision`` is the policy revision of the last change
+    (a settings change bumps the revision, so every engine reads it: docs/enforcement.md)."""
+
+    __tablename__ = "policy_settings"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    policy_id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    policy_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    dry_run: Mapped[bool] = mapped_column(Boolean())
+    action_grace_seconds: Mapped[float | None] = mapped_column(Float())
+    breaker_state: Mapped[str] = mapped_column(String(BREAKER_STATE_LENGTH))
+    breaker_reason: Mapped[str | None] = mapped_column(Text())
+    breaker_tripped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    breaker_tripped_by: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    breaker_counts: Mapped[str | None] = mapped_column(Text())
+    revision: Mapped[int] = mapped_column(BigInteger(), index=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 HISTORY_ID = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only

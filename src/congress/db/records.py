@@ -138,3 +138,23 @@ class ActionExecution:
     node_id: str | None
     status: str
     detail: str | None
+    result: Any = None
+    """The driver's answer (JSON) of an action that ran."""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySettings:
+    """A policy's enforcement settings and circuit breaker (docs/enforcement.md)."""
+
+    policy_id: str
+    policy_name: str
+    dry_run: bool = False
+    action_grace_seconds: float | None = None
+    """None: the configured default ([enforcement] action_grace_seconds)."""
+    breaker_state: str = "closed"
+    breaker_reason: str | None = None
+    breaker_tripped_at: datetime | None = None
+    breaker_tripped_by: str | None = None
+    breaker_counts: Any = None
+    revision: int = 0
+    """The policy revision of the last change of these settings."""

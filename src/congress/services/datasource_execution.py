@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.engine import Engine as DbEngine
 
@@ -146,9 +147,15 @@ class ExecutionWorker:
 
 
 def record_execution(
-    database: DbEngine, request: ExecuteRequest, status: str, detail: str | None, node_id: str
+    database: DbEngine,
+    request: ExecuteRequest,
+    status: str,
+    detail: str | None,
+    node_id: str,
+    result: Any = None,
 ) -> None:
-    """Append to the execution log; a failure to write is logged, never raised."""
+    """Append to the execution log (with the driver's answer ``result``); a failure to write
+    is logged, never raised."""
     try:
         db.record_execution(
             database,
@@ -159,6 +166,7 @@ def record_execution(
             node_id=request.node_id or node_id,
             status=status,
             detail=detail,
+            result=result,
         )
     except (db_errors.DBError, TypeError, ValueError):
         LOG.exception("could not record the execution of %s:%s", request.service, request.action)

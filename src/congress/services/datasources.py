@@ -40,7 +40,7 @@ from typing import Any
 from sqlalchemy.engine import Engine as DbEngine
 
 from congress.bus import Announcement, ExecuteRequest, Transport
-from congress.datasources.driver import Clock, Driver, utc_now
+from congress.datasources.driver import Clock, Driver, PollingDriver, utc_now
 from congress.datasources.errors import DatasourceError, DriverNotFound
 from congress.datasources.loader import DriverLoader
 from congress.db import api as db
@@ -59,6 +59,9 @@ from congress.services.datasource_runner import Runner, sorted_rows
 from congress.services.metrics import DatasourceMetrics
 
 LOG = logging.getLogger(__name__)
+
+STALE_INFO = "stale"
+"""The heartbeat information naming the datasources whose data is stale (``staleness``)."""
 
 ClientFactory = Callable[[type[Driver], str, Mapping[str, Any]], Any]
 """Builds a driver's client from its class, the datasource name and its (decrypted) config."""
@@ -115,6 +118,7 @@ class DatasourceHost:
             self._started = True
             self._stopping.clear()
             self._bus.add_heartbeat_info("tables", self.published)
+            self._bus.add_heartbeat_info(STALE_INFO, self.staleness)
             self._bus.watch_peers(self._on_peer)
             self._worker.start()
             self.sync()
@@ -160,6 +164,22 @@ class DatasourceHost:
         heartbeats: it never waits for the host's lock, which a slow create may hold)."""
         runners = list(self._runners.values())  # a copy under the GIL
         return {r.name: r.published() for r in runners}
+
+    def staleness(self) -> dict[str, str]:
+        """``{datasource: why}`` of every running polling datasource whose data cannot be
+        trusted now: it has not completed its first poll since it started, or its last poll
+        failed (the policy engines hold the actions that depend on it: docs/enforcement.md).
+        Sent in the heartbeats; it never waits for a lock."""
+        out = {}
+        for runner in list(self._runners.values()):
+            driver = runner.driver
+            if not isinstance(driver, PollingDriver):
+                continue
+            if driver.last_error is not None:
+                out[runner.name] = f"is failing: its last poll failed ({driver.last_error})"[:300]
+            elif not driver.initialized:
+                out[runner.name] = "has not completed its first poll since it started"
+        return out
 
     def _on_peer(self, event: str, peer: Any) -> None:
         if event == "expired":
@@ -414,7 +434,7 @@ class DatasourceHost:
         except Exception as exc:
             self._log_execution(request, "failed", str(exc))
             raise
-        self._log_execution(request, "executed", None)
+        self._log_execution(request, "executed", None, result)
         return result
 
     # -- execute requests --------------------------------------------------------------------
@@ -472,17 +492,27 @@ class DatasourceHost:
                 status="started",
             )
         except db_errors.DuplicateId:
-            LOG.info("action %s (%s:%s) ran already", request.key, request.service, request.action)
-            self._done(request, "duplicate")
-            return
+            # an engine recorded it first (deferred or held, then released as ``requested``):
+            # the host that moves it on to ``started`` runs it
+            try:
+                claimed = db.transition_execution(self._db, request.key, ("requested",), "started")
+            except db_errors.DBError as exc:
+                LOG.error("cannot record action %s, not running it now: %s", request.key, exc)
+                return
+            if claimed is None:
+                LOG.info(
+                    "action %s (%s:%s) ran already", request.key, request.service, request.action
+                )
+                self._done(request, "duplicate")
+                return
         except db_errors.DBError as exc:  # not recorded: not run (the engines send it again)
             LOG.error("cannot record action %s, not running it now: %s", request.key, exc)
             return
-        status, detail = "executed", None
+        status, detail, result = "executed", None, None
         try:
             if runner is None:
                 raise errors.DatasourceNotFound(f"Datasource {request.service} does not exist")
-            runner.execute(request.action, request.positional, request.named)
+            result = runner.execute(request.action, request.positional, request.named)
         except Exception as exc:
             LOG.error("executing %s:%s failed: %s", request.service, request.action, exc)
             status, detail = "failed", str(exc)
@@ -495,7 +525,7 @@ class DatasourceHost:
                 request.key,
             )
         try:
-            db.set_execution_status(self._db, request.key, status, detail)
+            db.set_execution_status(self._db, request.key, status, detail, result=result)
         except db_errors.DBError:
             LOG.exception("could not record the outcome of action %s", request.key)
         self._done(request, status)
@@ -506,5 +536,7 @@ class DatasourceHost:
         except Exception:
             LOG.exception("could not acknowledge action %s", request.key)
 
-    def _log_execution(self, request: ExecuteRequest, status: str, detail: str | None) -> None:
-        record_execution(self._db, request, status, detail, self._node_id)
+    def _log_execution(
+        self, request: ExecuteRequest, status: str, detail: str | None, result: Any = None
+    ) -> None:
+        record_execution(self._db, request, status, detail, self._node_id, result)

@@ -615,6 +615,20 @@ class Notifications:
         """Batches delivered by this node (for tests and logs)."""
         self.dead_lettered = 0
 
+    def emit(self, event_type: str, payload: dict[str, Any]) -> bool:
+        """Send one event (``congress.breaker.tripped``: docs/enforcement.md) as an
+        oslo.messaging notification at WARN priority through the configured
+        ``[oslo_messaging_notifications]`` drivers; False when none is configured. A failure
+        is logged, not raised."""
+        if self._messaging is None or self._config_tables is None:
+            return False
+        try:
+            self._messaging.notifier(None).warn({}, event_type, portable(payload))
+        except Exception:
+            LOG.exception("notifications: could not send %s", event_type)
+            return False
+        return True
+
     # -- life cycle ------------------------------------------------------------------------
     @property
     def messaging_available(self) -> bool:

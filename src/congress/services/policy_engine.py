@@ -23,6 +23,7 @@ short.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -39,14 +40,27 @@ from sqlalchemy.orm import Session
 from congress.bus.messages import ExecuteRequest
 from congress.common.memory import release_free_memory
 from congress.datalog import errors as dl
-from congress.datalog.ast import Literal, Row, Rule
+from congress.datalog.ast import Literal, Row, Rule, Statement
 from congress.datalog.parser import parse
 from congress.datalog.printer import format_rule, to_text
-from congress.datalog.runtime import ActionRequest, BatchResult, Limits, Runtime, SimulateResult
+from congress.datalog.runtime import (
+    ActionRequest,
+    BatchResult,
+    ImpactResult,
+    Limits,
+    Runtime,
+    SimulateResult,
+)
 from congress.db import api as db
 from congress.db import errors as db_errors
 from congress.db import records
 from congress.services import errors
+from congress.services.enforcement import (
+    Enforcement,
+    EnforcementOptions,
+    breaker_body,
+    execution_body,
+)
 from congress.services.gate import EngineGate
 
 LOG = logging.getLogger(__name__)
@@ -65,6 +79,8 @@ class PolicyView:
     description: str
     owner_id: str
     kind: str
+    dry_run: bool = False
+    action_grace_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +131,8 @@ class PolicyEngineService:
         max_rule_length: int | None = None,
         max_name_length: int | None = None,
         memory: Callable[[], int] | None = None,
+        enforcement: EnforcementOptions | None = None,
+        enforcement_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = database
         self._max_rule_length = max_rule_length
@@ -141,6 +159,14 @@ class PolicyEngineService:
         self._activation: str | None = UNIQUE
         self._unacked_lock = threading.Lock()
         self._unacked: dict[str, tuple[ExecuteRequest, float, float]] = {}  # key: req, first, last
+        self.enforcement = Enforcement(
+            database,
+            self,
+            options=enforcement,
+            node_id=node_id,
+            execute_enabled=enable_execute_action and executor is not None,
+            clock=enforcement_clock,
+        )
 
     # -- life cycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -152,6 +178,7 @@ class PolicyEngineService:
             for rule in state.rules:
                 self._apply_rule_added(rule)
             self._revision = state.revision
+            self.enforcement.refresh(reload=True)
             for name, kind in SYSTEM_POLICIES.items():
                 if name not in self._policies:
                     try:
@@ -207,7 +234,7 @@ class PolicyEngineService:
             return {
                 lit.table
                 for _, rule in self._rules.values()
-                for lit in rule.body
+                for lit in rule.body_literals()
                 if lit.policy == policy
             }
 
@@ -279,6 +306,7 @@ class PolicyEngineService:
                     continue
                 self._apply_change(change)
             self._revision = max(self._revision, log.revision)
+            self.enforcement.refresh()
 
     def _reload(self) -> None:
         with self._activating(None):
@@ -312,11 +340,20 @@ class PolicyEngineService:
     # -- policies ------------------------------------------------------------------------
     def list_policies(self) -> list[PolicyView]:
         with self._lock.read():
-            return sorted(self._policies.values(), key=lambda p: p.name)
+            found = sorted(self._policies.values(), key=lambda p: p.name)
+            return [self._with_settings(p) for p in found]
 
     def get_policy(self, name_or_id: str) -> PolicyView:
         with self._lock.read():
-            return self._find_policy(name_or_id)
+            return self._with_settings(self._find_policy(name_or_id))
+
+    def _with_settings(self, view: PolicyView) -> PolicyView:
+        settings = self.enforcement.settings(view.name)
+        return dataclasses.replace(
+            view,
+            dry_run=settings.dry_run,
+            action_grace_seconds=settings.action_grace_seconds,
+        )
 
     def _find_policy(self, name_or_id: str) -> PolicyView:
         pol = self._policies.get(name_or_id)
@@ -644,6 +681,152 @@ class PolicyEngineService:
                 lines.extend(proof.lines())
             return "\n".join(lines)
 
+    def explain(self, policy: str, table: str, row: Sequence[Any]) -> dict[str, Any]:
+        """Why a row holds, ``{"holds": true, "explanation": proof}``, or why it does not,
+        ``{"holds": false, "why_not": ...}`` (docs/explanations.md); rules carry their ids."""
+        with self._lock:
+            name = self._find_policy(policy).name
+            if table not in self._rt.tables(name):
+                raise errors.NotFound(f"Table {table} does not exist in policy {name}")
+            width = self._rt.known_arity(name, table)
+            if width is not None and len(row) != width:
+                raise errors.BadRequest(
+                    f"Table {table} of policy {name} has {width} columns; the row has {len(row)}"
+                )
+            ids = self._rule_id_of()
+            proof = self._rt.explain_row(name, table, row)
+            if proof is not None:
+                return {"holds": True, "explanation": proof.as_json(ids)}
+            out: dict[str, Any] = {
+                "holds": False,
+                "why_not": self._rt.why_not(name, table, row).as_json(ids),
+            }
+            error = self._rt.policy_error(name)
+            if error:
+                out["policy_error"] = error
+            return out
+
+    def explain_table(self, policy: str, table: str) -> list[dict[str, Any]]:
+        """Every row of a table with why it holds: ``[{"data": row, "explanation": proof}]``."""
+        with self._lock:
+            name = self._find_policy(policy).name
+            if table not in self._rt.tables(name):
+                raise errors.NotFound(f"Table {table} does not exist in policy {name}")
+            ids = self._rule_id_of()
+            out: list[dict[str, Any]] = []
+            for row in sorted(self._rt.rows(name, table), key=repr):
+                proof = self._rt.explain_row(name, table, row)
+                out.append({"data": list(row), "explanation": proof and proof.as_json(ids)})
+            return out
+
+    def _rule_id_of(self) -> Callable[[str, Rule], str | None]:
+        """The id of a rule or fact of a policy, as this engine knows it (None: not known)."""
+        ids: dict[tuple[str, Rule], str] = {}
+        for view, checked in self._rules.values():
+            ids.setdefault((view.policy, checked), view.id)
+        return lambda policy, rule: ids.get((policy, rule))
+
+    def impact(
+        self,
+        policy: str,
+        *,
+        add_rules: Sequence[str] = (),
+        delete_rules: Sequence[str] = (),
+        tables: Sequence[str] | None = None,
+        query: str | None = None,
+        sequence: str | None = None,
+        action_policy: str | None = "action",
+        delta: bool = False,
+        trace: bool = False,
+    ) -> ImpactResult:
+        """Which rows of ``tables`` (default: the policy's ``error`` and ``warning``) would
+        appear and disappear if the rules ``add_rules`` (texts) were added to the policy and
+        the rules ``delete_rules`` (ids) deleted, then ``sequence`` applied; ``query``'s
+        answers then. Nothing changes. A rule text that does not parse or check is the
+        language error (line and column); an unknown rule id or table is ``NotFound``."""
+        for text in add_rules:
+            self._check_rule_size(text, None)
+        with self._lock:
+            name = self._find_policy(policy).name
+            if action_policy is not None and sequence:
+                self._find_policy(action_policy)
+            added = [self._one_statement(text) for text in add_rules]
+            gone = self._rules_to_delete(name, delete_rules)
+            mentioned = [r for r in added if isinstance(r, Rule)]
+            watched, unknown = self._rt.impact_tables(name, mentioned, tables)
+            if unknown:
+                raise errors.NotFound(f"Table {unknown[0]} does not exist in policy {name}")
+            return self._rt.impact(
+                name,
+                added,
+                gone,
+                watched,
+                query,
+                sequence or (),
+                action_policy,
+                delta=delta,
+                trace=trace,
+            )
+
+    def preview_rule(
+        self, policy: str, text: str, *, name: str | None = None, comment: str | None = None
+    ) -> tuple[RuleView, ImpactResult]:
+        """What ``create_rule`` would answer (the rule, with no id) and the rows of the policy's
+        ``error`` and ``warning`` tables that would appear and disappear; nothing is created."""
+        self._check_rule_size(text, name)
+        with self._lock:
+            self.sync()
+            pol = self._find_policy(policy)
+            checked = self._check_one(self._rt, pol.name, text)
+            if any(r == checked and v.policy == pol.name for v, r in self._rules.values()):
+                raise errors.RuleExists(f"Rule already exists in policy {pol.name}: {text}")
+            result = self._rt.impact(pol.name, [checked])
+            return RuleView("", pol.name, text, name, comment or ""), result
+
+    def _one_statement(self, text: str) -> Statement:
+        """The one statement of a rule text; a parse error names the text as its rule."""
+        try:
+            stmts = parse(text)
+        except dl.PolicyError as e:
+            raise dl.PolicyError(
+                [p if p.rule is not None else dataclasses.replace(p, rule=text) for p in e.problems]
+            ) from None
+        if len(stmts) != 1:
+            raise errors.MultipleRules(
+                f"Received string representing {len(stmts)} rules; exactly one expected"
+            )
+        return stmts[0]
+
+    def _rules_to_delete(self, policy: str, rule_ids: Sequence[str]) -> list[Rule]:
+        """The rules of ``policy`` the runtime would delete for these ids (or names): a rule
+        another id keeps stays, and a rule waiting to be checked is not in the runtime."""
+        ids: list[str] = []
+        for rule_id in rule_ids:
+            found = next(
+                (
+                    rid
+                    for rid, (view, _) in self._rules.items()
+                    if view.policy == policy and rule_id in (rid, view.name)
+                ),
+                None,
+            )
+            if found is None:
+                pending = any(
+                    r.policy_name == policy and rule_id in (rid, r.name)
+                    for rid, r in self._pending.items()
+                )
+                if not pending:
+                    raise errors.NotFound(f"Rule {rule_id} does not exist in policy {policy}")
+                continue
+            ids.append(found)
+        gone = {self._rules[rid][1] for rid in ids}
+        kept = {
+            checked
+            for rid, (view, checked) in self._rules.items()
+            if view.policy == policy and rid not in ids
+        }
+        return [r for r in gone if r not in kept]
+
     def select(self, policy: str, query: str) -> list[Literal]:
         with self._lock:
             return self._rt.select(self._find_policy(policy).name, query)
@@ -755,45 +938,169 @@ class PolicyEngineService:
                     req.policy,
                 )
             return
-        for req in result.actions:
-            self._request(req, activation)
+        self.enforcement.handle(
+            (req, self._request(req, activation), activation) for req in result.actions
+        )
 
-    def _request(self, req: ActionRequest, activation: str) -> None:
+    def _request(self, req: ActionRequest, activation: str) -> ExecuteRequest:
         args = tuple(req.args)
         key = action_key(req.policy, req.service, req.action, args, activation)
-        request = ExecuteRequest(
-            req.service, req.action, args, {}, req.policy, self._node_id, key=key
-        )
-        executed = self._execute and self._executor is not None
-        LOG.info(
-            "%s %s:%s(%s) from policy %s (action %s, %s)",
-            "requesting" if executed else "execution disabled, not calling",
-            req.service,
-            req.action,
-            ", ".join(map(repr, args)),
-            req.policy,
-            key,
-            activation,
-        )
-        if not executed:
+        return ExecuteRequest(req.service, req.action, args, {}, req.policy, self._node_id, key=key)
+
+    # -- safe enforcement (congress.services.enforcement) ----------------------------------
+    def policy_id(self, policy: str) -> str | None:
+        """The id of a live policy (None: no such policy)."""
+        view = self._policies.get(policy)
+        return None if view is None else view.id
+
+    def action_holds(self, req: ActionRequest) -> bool:
+        """Whether the ``execute`` row of ``req`` still holds."""
+        name = req.policy
+        if not self._rt.policy_exists(name):
+            return False
+        tables = [f"execute[{req.service}:{req.action}]"]
+        if req.service == name:
+            tables.append(f"execute[{req.action}]")
+        row = tuple(req.args)
+        return any(row in self._rt.rows(name, t) for t in tables if t in self._rt.tables(name))
+
+    def action_inputs(self, req: ActionRequest) -> tuple[set[str], int]:
+        """The datasources that the rules deriving ``req`` read (directly or through other
+        policies' tables), and the rows of the largest table those rules read directly."""
+        by_head: dict[tuple[str, str], list[Rule]] = {}
+        actions: list[tuple[str, Rule]] = []
+        for view, rule in self._rules.values():
+            for head in rule.head:
+                if head.modal == "execute":
+                    service = head.policy or view.policy
+                    if (view.policy, service, head.table) == (req.policy, req.service, req.action):
+                        actions.append((view.policy, rule))
+                else:
+                    by_head.setdefault((head.policy or view.policy, head.table), []).append(rule)
+        datasources: set[str] = set()
+        largest = 0
+        seen: set[tuple[str, str]] = set()
+        todo = [(policy, lit, True) for policy, rule in actions for lit in rule.body]
+        while todo:
+            policy, lit, direct = todo.pop()
+            key = (lit.policy or policy, lit.table)
+            if direct and not lit.negated and self._rt.policy_exists(key[0]):
+                try:
+                    largest = max(largest, self._rt.count(*key))
+                except dl.DatalogError:
+                    pass
+            if key in seen:
+                continue
+            seen.add(key)
+            if self._rt.policy_exists(key[0]) and self._rt.kind(key[0]) == "datasource":
+                datasources.add(key[0])
+                continue
+            for rule in by_head.get(key, ()):
+                todo.extend((key[0], body_lit, False) for body_lit in rule.body)
+        return datasources, largest
+
+    def announce_revision(self, revision: int) -> None:
+        """Tell the write listeners (other engines) of a revision written here, without
+        taking it as applied (``sync`` applies it)."""
+        for listener in self._write_listeners:
             try:
-                db.record_execution(
-                    self._db,
-                    execution_id=key,
-                    policy=req.policy,
-                    datasource=req.service,
-                    action=req.action,
-                    args={"positional": list(args), "named": {}},
-                    revision=self._revision,
-                    derivation=f"execute[{req.service}:{req.action}] {activation}",
-                    node_id=self._node_id,
-                    status="logged",
+                listener(revision)
+            except Exception:
+                LOG.exception("announcing policy revision %d failed", revision)
+
+    def check_actions(self) -> int:
+        """Move on the deferred and held actions (``Enforcement.check``)."""
+        with self._lock:
+            return self.enforcement.check()
+
+    def update_policy(self, policy: str, changes: Mapping[str, Any]) -> PolicyView:
+        """Change a policy's enforcement settings: ``dry_run`` (bool), ``action_grace_seconds``
+        (seconds >= 0, or None for the configured default)."""
+        unknown = sorted(set(changes) - {"dry_run", "action_grace_seconds"})
+        if unknown:
+            raise errors.BadRequest(
+                f"Only 'dry_run' and 'action_grace_seconds' of a policy can be changed, "
+                f"not {', '.join(map(repr, unknown))}"
+            )
+        dry_run = changes.get("dry_run")
+        if dry_run is not None and not isinstance(dry_run, bool):
+            raise errors.BadRequest("Field 'dry_run' must be true or false")
+        kwargs: dict[str, Any] = {} if dry_run is None else {"dry_run": dry_run}
+        if "action_grace_seconds" in changes:
+            grace = changes["action_grace_seconds"]
+            if grace is not None and (
+                isinstance(grace, bool) or not isinstance(grace, int | float) or not grace >= 0
+            ):
+                raise errors.BadRequest(
+                    "Field 'action_grace_seconds' must be a number of seconds >= 0, or null"
                 )
-            except db_errors.DuplicateId:
-                pass  # another engine logged the same action
-            except db_errors.DBError:
-                LOG.exception("could not log the action %s", key)
-            return
+            kwargs["action_grace_seconds"] = grace
+        with self._lock:
+            self.sync()
+            view = self._find_policy(policy)
+            settings = self._write(
+                "update_policy",
+                lambda handle, rev: db.update_policy_settings(
+                    handle, view.id, expected_revision=rev, **kwargs
+                ),
+            )
+            self.enforcement.apply(settings)
+            self._written(settings.revision)
+            LOG.info("policy %s: enforcement settings now %s", view.name, kwargs)
+            return self._with_settings(view)
+
+    def breaker(self, policy: str) -> dict[str, Any]:
+        """``GET /v1/policies/<p>/breaker``: the state of the policy's circuit breaker, from
+        the database (the same on every node), with this engine's counts."""
+        with self._lock.read():
+            view = self._find_policy(policy)
+            live = self.enforcement.window_counts(view.name)
+        settings = db.get_policy_settings(self._db, view.id)
+        return breaker_body(view.name, settings, self.enforcement.options, live)
+
+    def reset_breaker(self, policy: str) -> dict[str, Any]:
+        """Close the policy's circuit breaker (every engine applies it)."""
+        with self._lock:
+            self.sync()
+            view = self._find_policy(policy)
+            settings = self._write(
+                "reset_breaker",
+                lambda handle, rev: db.reset_breaker(handle, view.id, expected_revision=rev),
+            )
+            self.enforcement.apply(settings)
+            self._written(settings.revision)
+            LOG.warning("policy %s: circuit breaker reset", view.name)
+            live = self.enforcement.window_counts(view.name)
+            return breaker_body(view.name, settings, self.enforcement.options, live)
+
+    def list_executions(
+        self,
+        *,
+        limit: int = 100,
+        policy: str | None = None,
+        driver: str | None = None,
+        action: str | None = None,
+        status: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """``GET /v1/executions``: entries of the execution log, newest first (times in ISO
+        8601)."""
+        found = db.list_executions(
+            self._db,
+            limit=limit,
+            policy=policy,
+            datasource=driver,
+            action=action,
+            status=status,
+            since=None if since is None else datetime.datetime.fromisoformat(since),
+            until=None if until is None else datetime.datetime.fromisoformat(until),
+        )
+        return [execution_body(e) for e in found]
+
+    def dispatch_action(self, request: ExecuteRequest) -> None:
+        """Send an action request to its datasource (again until acknowledged)."""
+        key = request.key
         now = time.monotonic()
         with self._unacked_lock:
             self._unacked[key] = (request, now, now)

@@ -7,9 +7,9 @@ congress.datasources.
 ``serve(bus, name, target, methods)`` offers the listed methods of ``target`` as the bus
 service ``name``; ``Remote(bus, name)`` calls them from any node. Arguments and answers travel
 as JSON through ``encode``/``decode``: JSON values as they are, tuples as lists, the service
-views (``PolicyView``, ``RuleView``), ``SimulateResult`` and ``Problem`` as tagged objects, and
-literals as their text. An answer is ``{"result": ...}`` or ``{"error": ...}``, plus
-``revision``, the policy revision the call wrote (when it wrote one).
+views (``PolicyView``, ``RuleView``), ``SimulateResult``, ``ImpactResult`` and ``Problem``
+as tagged objects, and literals as their text. An answer is ``{"result": ...}`` or
+``{"error": ...}``, plus ``revision``, the policy revision the call wrote (when it wrote one).
 
 Errors keep their class across the bus: an error of one of ``ERROR_MODULES`` is rebuilt as
 itself (with its attributes, so the API answers exactly as it would in one process); any other
@@ -36,7 +36,7 @@ from congress.datalog.ast import Literal
 from congress.datalog.errors import Problem
 from congress.datalog.parser import parse_literal
 from congress.datalog.printer import to_text
-from congress.datalog.simulate import SimulateResult
+from congress.datalog.simulate import ImpactResult, SimulateResult
 from congress.services import errors
 from congress.services.policy_engine import PolicyView, RuleView
 
@@ -55,7 +55,7 @@ ERROR_MODULES = frozenset(
     }
 )
 _TYPES: dict[str, type[Any]] = {
-    cls.__name__: cls for cls in (PolicyView, RuleView, SimulateResult, Problem)
+    cls.__name__: cls for cls in (PolicyView, RuleView, SimulateResult, ImpactResult, Problem)
 }
 
 ENGINE_METHODS = frozenset(
@@ -71,10 +71,18 @@ ENGINE_METHODS = frozenset(
         "tables",
         "rows",
         "explain_rows",
+        "explain",
+        "explain_table",
         "simulate",
+        "impact",
+        "preview_rule",
         "policy_errors",
         "wait_for_revision",
         "current_revision",
+        "update_policy",
+        "breaker",
+        "reset_breaker",
+        "list_executions",
     }
 )
 LIBRARY_METHODS = frozenset({"list", "get", "create", "replace", "delete", "activate"})
@@ -338,8 +346,40 @@ class RemoteEngine(Remote):
         )
         return result
 
+    def explain(self, policy: str, table: str, row: list[Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("explain", policy=policy, table=table, row=row)
+        return result
+
+    def explain_table(self, policy: str, table: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.call("explain_table", policy=policy, table=table)
+        return result
+
+    def impact(self, policy: str, **kw: Any) -> ImpactResult:
+        result: ImpactResult = self.call("impact", policy=policy, **kw)
+        return result
+
+    def preview_rule(self, policy: str, text: str, **kw: Any) -> tuple[RuleView, ImpactResult]:
+        view, result = self.call("preview_rule", policy=policy, text=text, **kw)
+        return view, result
+
     def policy_errors(self) -> dict[str, str]:
         result: dict[str, str] = self.call("policy_errors")
+        return result
+
+    def update_policy(self, policy: str, changes: dict[str, Any]) -> PolicyView:
+        result: PolicyView = self.call("update_policy", policy=policy, changes=changes)
+        return result
+
+    def breaker(self, policy: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("breaker", policy=policy)
+        return result
+
+    def reset_breaker(self, policy: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("reset_breaker", policy=policy)
+        return result
+
+    def list_executions(self, **filters: Any) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.call("list_executions", **filters)
         return result
 
     def wait_for_revision(self, revision: int, wait: float) -> bool:

@@ -43,6 +43,7 @@ from congress.bus import Announcement, ExecuteRequest, Subscriber, Transport
 from congress.bus.messages import Row
 from congress.bus.pubsub import DEFAULT_RESYNC_AFTER
 from congress.services.datasource_execution import ACTION_DONE
+from congress.services.datasources import STALE_INFO
 from congress.services.policy_engine import PolicyEngineService
 
 LOG = logging.getLogger(__name__)
@@ -86,6 +87,14 @@ class PolicyEngineSink:
         self._thread: threading.Thread | None = None
         # per table behind its publisher: since when, and the (epoch, seqnum) it was behind
         self._behind: dict[tuple[str, str], tuple[float, tuple[int, int]]] = {}
+        # the stale datasources each datasources node's heartbeat names (by node id)
+        self._remote_stale: dict[str, dict[str, str]] = {}
+        # datasources re-snapshotted from a new publisher (a failover, a restart): since when
+        self._resnapshot: dict[str, float] = {}
+        self._host: Any = None  # a DatasourceHost of this very process
+        # guards the two above; a leaf lock: enforcement asks under the engine's lock
+        self._stale_lock = threading.Lock()
+        engine.enforcement.add_staleness_source(self.stale_datasources)
 
     def start(self, resync_period: float | None = None) -> None:
         """Watch the directory (subscribing to every datasource present now); with
@@ -156,9 +165,63 @@ class PolicyEngineSink:
             except Exception:
                 LOG.exception("checking the datasource subscriptions failed")
 
+    def attach_host(self, host: Any) -> None:
+        """The ``DatasourceHost`` of this process: its datasources' staleness is read directly
+        (one process sends no heartbeats)."""
+        self._host = host
+
+    def stale_datasources(self) -> dict[str, str]:
+        """``{datasource: why}`` of the datasources whose data this engine cannot trust now
+        (the actions that depend on them wait: congress.services.enforcement): failing or not
+        polled yet (the datasources node says so), being re-snapshotted after a failover, or a
+        subscription without its first snapshot, missing messages or behind its publisher."""
+        out: dict[str, str] = {}
+        local: dict[str, str] | None = None
+        local_names: set[str] = set()
+        if self._host is not None:
+            local = dict(self._host.staleness())
+            local_names = set(self._host.published())
+            out.update(local)
+        with self._stale_lock:
+            for stale in self._remote_stale.values():
+                for name, why in stale.items():
+                    out.setdefault(name, str(why))
+            for name in list(self._resnapshot):
+                if local is not None and name in local_names and name not in local:
+                    del self._resnapshot[name]  # it runs here, and its data is fresh
+                else:
+                    out.setdefault(name, "is being re-snapshotted after a failover")
+        # copies under the GIL: no subscriber's lock here (a subscriber applies under its
+        # lock and then waits for the engine's, which the caller may hold)
+        for name, tables in list(self._subs.items()):
+            for table, sub in list(tables.items()):
+                if sub.last_seqnum is None:
+                    out.setdefault(name, f"has not sent its first snapshot of {table}")
+                elif (name, table) in self._behind:
+                    out.setdefault(name, f"is behind its publisher for {table}")
+        return out
+
+    def _heard_staleness(self, event: str, peer: Any) -> None:
+        node = str(getattr(peer, "node_id", ""))
+        info = getattr(peer, "info", {}) or {}
+        with self._stale_lock:
+            if event == "expired":
+                self._remote_stale.pop(node, None)
+                return
+            stale = info.get(STALE_INFO)
+            if event != "beat" or not isinstance(stale, dict):
+                return
+            self._remote_stale[node] = {str(k): str(v) for k, v in stale.items()}
+            published = info.get("tables") or {}
+            for name in list(self._resnapshot):
+                if name in published and name not in stale:
+                    LOG.info("datasource %s is fresh again after its re-snapshot", name)
+                    del self._resnapshot[name]
+
     def _on_peer(self, event: str, peer: Any) -> None:
         """A publisher's heartbeat names the last number of each table: a subscription still
         behind it a grace period later lost a message, and asks for a snapshot at once."""
+        self._heard_staleness(event, peer)
         if event in ("joined", "expired"):
             # a datasources node came (back), or a leader went: send what waits at once
             self._engine.resend_pending(after=0.0, give_up=self._give_up)
@@ -285,6 +348,13 @@ class PolicyEngineSink:
             # the first snapshot holds what was there before (an engine or datasource start):
             # it fires no action; a later one (a gap healed, a failover) fires what it adds
             first = holder[0].snapshots_applied == 0
+            old_epoch = holder[0].epoch
+            if not first and old_epoch is not None and holder[0].applying[0] != old_epoch:
+                # a new publisher (a failover, a restart): its data may be partial until its
+                # first poll; the actions depending on it wait until it is known to be fresh
+                LOG.warning("datasource %s: re-snapshotted from a new publisher", name)
+                with self._stale_lock:
+                    self._resnapshot[name] = self._clock()
             engine.replace(name, table, rows, activation=None if first else activation())
             self._applied(name, holder[0].applying_sent_at)
 
