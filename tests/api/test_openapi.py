@@ -408,6 +408,15 @@ def exercise_explanations(api: Api) -> None:
         "GET", P + "/tables/{table}/rows", 200, query="explain=true", policy="why", table="q"
     )
     assert rows["results"][0]["explanation"]["literal"] == "q(1)"
+    api("POST", P + "/rules", 201, {"rule": "total(n) :- n = count{x | p(x)}"}, policy="why")
+    agg = api("POST", P, 200, {"table": "total", "row": [2]}, query="action=explain", policy="why")
+    assert agg["explanation"]["children"][0]["kind"] == "aggregate"
+    assert agg["explanation"]["children"][0]["children"][0]["kind"] == "member"
+    wrong = api(
+        "POST", P, 200, {"table": "total", "row": [5]}, query="action=explain", policy="why"
+    )
+    failed = wrong["why_not"]["rules"][0]["failed"]
+    assert (failed["reason"], failed["value"]) == ("aggregate_differs", 2)
     change = {"add_rules": ["r(1)"], "query": "q(x)"}
     got = api("POST", P, 200, change, query="action=simulate&trace=true", policy="why")
     assert got["result"] == {"error": {"added": [], "removed": [[1]]}} and got["answers"] == []

@@ -52,6 +52,10 @@ def make_test_file(suite: Path, body: str, name: str = "alice_test.yaml") -> str
 # -- the example the docs show ---------------------------------------------------------------
 
 EXAMPLE_OUTPUT = [
+    f"PASS {EXAMPLE}/capacity_test.yaml::an_empty_hypervisor_counts_zero",
+    f"PASS {EXAMPLE}/capacity_test.yaml::two_servers_of_the_same_flavor_both_count",
+    f"PASS {EXAMPLE}/capacity_test.yaml::a_new_server_is_counted",
+    f"PASS {EXAMPLE}/capacity_test.yaml::an_aggregate_in_its_own_recursion_is_refused",
     f"PASS {EXAMPLE}/classification_test.yaml::reports_the_example_cloud",
     f"PASS {EXAMPLE}/classification_test.yaml::a_healthy_server_is_not_reported",
     f"PASS {EXAMPLE}/classification_test.yaml::a_server_can_be_reported_twice",
@@ -59,7 +63,7 @@ EXAMPLE_OUTPUT = [
     f"PASS {EXAMPLE}/reachability_test.yaml::only_lab_is_isolated",
     f"PASS {EXAMPLE}/reachability_test.yaml::a_new_link_connects_lab",
     f"PASS {EXAMPLE}/reachability_test.yaml::recursion_through_negation_is_refused",
-    "7 passed, 0 failed in 2 files",
+    "11 passed, 0 failed in 3 files",
 ]
 
 
@@ -116,7 +120,7 @@ def test_through_the_installed_command(tmp_path: Path) -> None:
     root = ET.parse(report).getroot()
     assert (root.tag, root.get("tests"), root.get("failures"), root.get("errors")) == (
         "testsuites",
-        "7",
+        "11",
         "0",
         "0",
     )

@@ -142,9 +142,12 @@ def test_stale_data_holds_actions_until_fresh_and_rechecks_the_row(
     [entry] = [e for e in db.list_executions(database) if e.args["positional"] == ["vm1"]]
     assert entry.detail == "datasource nova is failing: its last poll failed (boom)"
     assert node.engine.check_actions() == 0  # still stale: nothing moves
-    node.good("vm2")  # vm2's row no longer holds
+    node.good("vm2")  # vm2's row no longer holds: cancelled at once, though still stale
+    assert node.engine.check_actions() == 1
+    assert node.sent == []
+    assert statuses(database) == {"vm1": "held", "vm2": "cancelled"}
     del node.stale["nova"]
-    assert node.engine.check_actions() == 2
+    assert node.engine.check_actions() == 1
     assert node.paused() == ["vm1"]
     assert statuses(database) == {"vm1": "requested", "vm2": "cancelled"}
 

@@ -176,7 +176,10 @@ class DatasourceHost:
             if not isinstance(driver, PollingDriver):
                 continue
             if driver.last_error is not None:
-                out[runner.name] = f"is failing: its last poll failed ({driver.last_error})"[:300]
+                error = str(driver.last_error)
+                if len(error) > 240:  # the reason goes into the execution log and heartbeats
+                    error = error[:239] + "…"
+                out[runner.name] = f"is failing: its last poll failed ({error})"
             elif not driver.initialized:
                 out[runner.name] = "has not completed its first poll since it started"
         return out

@@ -261,8 +261,10 @@ class Enforcement:
                         f"held for {limit:g} s while its data was stale; not run",
                     )
                     continue
-                if self._stale_reason(p.req, stale) is not None:
-                    continue
+                if self._stale_reason(p.req, stale) is not None and self._engine.action_holds(
+                    p.req
+                ):
+                    continue  # still stale and still wanted: keep holding it
             due.append(_Item(p.req, p.request, p.activation, p))
         self._process(due)
         return len(due)
