@@ -164,11 +164,13 @@ def _var_or_const(draw: st.DrawFn, variables: list[str], typ: str | None) -> Ter
     return _const(draw, typ)
 
 
-def _positive_arg(draw: st.DrawFn, bound: list[str], typ: str | None) -> Term:
-    """A constant (20%), a variable already used (30%: a join) or a fresh variable; a fresh
-    variable is appended to ``bound``."""
+def _positive_arg(
+    draw: st.DrawFn, bound: list[str], typ: str | None, names: tuple[str, ...] = VARS
+) -> Term:
+    """A constant (20%), a variable already used (30%: a join) or a fresh variable among
+    ``names``; a fresh variable is appended to ``bound``."""
     choice = draw(st.integers(0, 9))
-    fresh = [v for v in VARS if v not in bound]
+    fresh = [v for v in names if v not in bound]
     if choice < 2:
         return _const(draw, typ)
     if (choice < 5 and bound) or not fresh:
@@ -225,11 +227,11 @@ def _aggregate_rule(draw: st.DrawFn, head: Literal, policy: str, positive: list[
     bound: list[str] = []
     for _ in range(draw(st.integers(1, 2))):
         table = draw(st.sampled_from(positive))
-        args = [_inner_arg(draw, bound, typ) for typ in table.types]
+        args = [_positive_arg(draw, bound, typ, AGGREGATE_VARS) for typ in table.types]
         inner.append(_literal(table, policy, args))
     if not bound:  # the aggregated term must be a variable of the body
         table = draw(st.sampled_from(positive))
-        args = [_inner_arg(draw, bound, typ) for typ in table.types]
+        args = [_positive_arg(draw, bound, typ, AGGREGATE_VARS) for typ in table.types]
         args[0] = Variable(AGGREGATE_VARS[0])
         bound.append(AGGREGATE_VARS[0])
         inner.append(_literal(table, policy, args))
@@ -277,18 +279,6 @@ def _aggregate_rule(draw: st.DrawFn, head: Literal, policy: str, positive: list[
         head_args = tuple(Variable(v) for v in [*groups, RESULT_VAR][: len(head.args)])
         head_args += tuple(Variable(RESULT_VAR) for _ in head.args[len(head_args) :])
     return Rule((Literal(head.table, head_args, head.policy, head.modal),), tuple(body))
-
-
-def _inner_arg(draw: st.DrawFn, bound: list[str], typ: str | None) -> Term:
-    """Like ``_positive_arg``, over the aggregate's own variables."""
-    choice = draw(st.integers(0, 9))
-    fresh = [v for v in AGGREGATE_VARS if v not in bound]
-    if choice < 2:
-        return _const(draw, typ)
-    if (choice < 5 and bound) or not fresh:
-        return Variable(draw(st.sampled_from(bound)))
-    bound.append(fresh[0])
-    return Variable(fresh[0])
 
 
 def _builtin(draw: st.DrawFn, bound: list[str], outputs_ok: bool, head_vars: list[str]) -> Literal:

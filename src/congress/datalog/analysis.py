@@ -400,14 +400,24 @@ def _head_safety(rule: Rule, ctx: _Context) -> Iterator[Issue]:
 
 def _body_safety(rule: Rule, ctx: _Context) -> Iterator[Issue]:
     unsafe = _Ordering(rule.body, _aggregate_needs(rule)).run().unsafe()
-    if not unsafe:
-        return
+    if unsafe:
+        yield _unsafe_issue(f"rule {ctx.rule_text}", rule.body, unsafe, ctx, rule.loc)
+
+
+def _unsafe_issue(
+    what: str,
+    body: Sequence[Literal],
+    unsafe: list[tuple[int, list[str]]],
+    ctx: _Context,
+    fallback: Location | None,
+) -> Issue:
+    """``Could not reorder <what>.  Unsafe lits: ...``, at the first unsafe literal."""
     parts = []
     for index, names in unsafe:
         listed = ", ".join(repr(n) for n in names)
-        parts.append(f"{ctx.show(rule.body[index], naming=names)} (vars {{{listed}}})")
-    message = f"Could not reorder rule {ctx.rule_text}.  Unsafe lits: {'; '.join(parts)}"
-    yield Issue("unsafe_rule", message, first_loc(rule.body[unsafe[0][0]].loc, rule.loc))
+        parts.append(f"{ctx.show(body[index], naming=names)} (vars {{{listed}}})")
+    message = f"Could not reorder {what}.  Unsafe lits: {'; '.join(parts)}"
+    return Issue("unsafe_rule", message, first_loc(body[unsafe[0][0]].loc, fallback))
 
 
 def _aggregate_issues(rule: Rule, ctx: _Context) -> Iterator[Issue]:
@@ -432,12 +442,7 @@ def _aggregate_issues(rule: Rule, ctx: _Context) -> Iterator[Issue]:
             continue
         unsafe = _Ordering(agg.body).run().unsafe()
         if unsafe:
-            parts = []
-            for index, names in unsafe:
-                listed = ", ".join(repr(n) for n in names)
-                parts.append(f"{to_text(agg.body[index])} (vars {{{listed}}})")
-            message = f"Could not reorder the body of {text}.  Unsafe lits: {'; '.join(parts)}"
-            yield Issue("unsafe_rule", message, first_loc(agg.body[unsafe[0][0]].loc, lit.loc))
+            yield _unsafe_issue(f"the body of {text}", agg.body, unsafe, ctx, lit.loc)
 
 
 def _head_prefix(rule: Rule, ctx: _Context, *, permit_updates: bool) -> Iterator[Issue]:

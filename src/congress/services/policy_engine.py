@@ -526,11 +526,7 @@ class PolicyEngineService:
         """Check, persist, then apply one rule (or fact); 409 when it is already there."""
         self._check_rule_size(text, name)
         with self._lock:
-            self.sync()
-            pol = self._find_policy(policy)
-            checked = self._check_one(self._rt, pol.name, text)
-            if any(r == checked and v.policy == pol.name for v, r in self._rules.values()):
-                raise errors.RuleExists(f"Rule already exists in policy {pol.name}: {text}")
+            pol, checked = self._new_rule(policy, text)
             try:
                 record = self._write(
                     "add_rule",
@@ -775,13 +771,19 @@ class PolicyEngineService:
         ``error`` and ``warning`` tables that would appear and disappear; nothing is created."""
         self._check_rule_size(text, name)
         with self._lock:
-            self.sync()
-            pol = self._find_policy(policy)
-            checked = self._check_one(self._rt, pol.name, text)
-            if any(r == checked and v.policy == pol.name for v, r in self._rules.values()):
-                raise errors.RuleExists(f"Rule already exists in policy {pol.name}: {text}")
+            pol, checked = self._new_rule(policy, text)
             result = self._rt.impact(pol.name, [checked])
             return RuleView("", pol.name, text, name, comment or ""), result
+
+    def _new_rule(self, policy: str, text: str) -> tuple[PolicyView, Rule]:
+        """The policy and the checked form of a rule about to be created (under the lock,
+        after catching up); 409 when the policy already has it."""
+        self.sync()
+        pol = self._find_policy(policy)
+        checked = self._check_one(self._rt, pol.name, text)
+        if any(r == checked and v.policy == pol.name for v, r in self._rules.values()):
+            raise errors.RuleExists(f"Rule already exists in policy {pol.name}: {text}")
+        return pol, checked
 
     def _one_statement(self, text: str) -> Statement:
         """The one statement of a rule text; a parse error names the text as its rule."""
