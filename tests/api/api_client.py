@@ -48,6 +48,15 @@ class Client:
             data = json.loads(resp.body)
         return resp.status_int, data
 
+    def raw(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None
+    ) -> webob.Response:
+        """The whole answer (status, headers, bytes) of a request without a body."""
+        req = webob.Request.blank(path, method=method)
+        for k, v in (headers or {}).items():
+            req.headers[k] = v
+        return req.get_response(self.app)
+
     def get(self, path: str, **kw: Any) -> tuple[int, Any]:
         return self.call("GET", path, **kw)
 

@@ -31,6 +31,7 @@ def test_without_a_token(tmp_path: Path, engine_service: PolicyEngineService) ->
     assert api.get("/")[0] == 200
     assert api.get("/v1")[0] == 200
     assert api.get("/healthcheck")[0] == 200
+    assert api.raw("GET", "/dashboard/").status_int == 200  # its files need no token
     status, _ = api.get("/v1/policies")
     assert status == 401
 

@@ -90,16 +90,18 @@ def test_a_request_is_observed_under_its_declared_route(api: Client) -> None:
 
 def test_paths_no_route_declares_are_other(api: Client) -> None:
     assert api.get("/v1/no/such/thing")[0] == 404
-    assert api.get("/dashboard/app.js")[0] == 300
+    assert api.get("/nowhere/else")[0] == 300
+    assert api.raw("GET", "/dashboard/app.js").status_int == 200
     assert api.call("BREW", "/v1/policies")[0] == 501
     api.get("/healthcheck")
     text = scrape(api)
     count = "congress_api_request_seconds_count"
     assert value(text, count, method="GET", route="other", status="404") == 1
     assert value(text, count, method="GET", route="other", status="300") == 1
+    assert value(text, count, method="GET", route="/dashboard", status="200") == 1
     assert value(text, count, method="other", route="/v1/policies", status="501") == 1
     assert value(text, count, method="GET", route="/healthcheck", status="200") == 1
-    assert routes(text) <= {"other", "/healthcheck", "/v1/policies", "/metrics"}
+    assert routes(text) <= {"other", "/healthcheck", "/v1/policies", "/metrics", "/dashboard"}
 
 
 def test_rows_pushed_move_the_table_rows(api: Client, engine_service: PolicyEngineService) -> None:

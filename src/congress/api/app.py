@@ -9,8 +9,9 @@ rule it needs. A handler gets ``(req, services, **path_parameters)`` and returns
 (``congress.api.wire.to_api_error``).
 
 Every answer's latency is observed in ``Services.metrics`` (or, without one, in the app's own
-``Metrics``) under its declared route (``Route.path``, ``/``, ``/healthcheck``, ``/metrics``;
-``other`` for any other path), but for streams (``/watch``), whose lifetime is not latency.
+``Metrics``) under its declared route (``Route.path``, ``/``, ``/healthcheck``, ``/metrics``,
+``/dashboard`` for the dashboard's files; ``other`` for any other path), but for streams
+(``/watch``), whose lifetime is not latency.
 ``GET /metrics`` answers them in the Prometheus text format, open like ``/healthcheck``.
 """
 
@@ -27,6 +28,7 @@ from oslo_config import cfg
 
 from congress.api import (
     auth,
+    dashboard,
     datasources,
     executions,
     library,
@@ -210,6 +212,9 @@ class CongressApp:
             return wire.answer(self.services.health(), 200)
         if path == "/metrics":
             return self._metrics_answer(req)
+        if dashboard.is_dashboard(wire.url_path(req)):
+            req.environ[ROUTE_KEY] = dashboard.PREFIX
+            return dashboard.serve(req, wire.url_path(req))
         if not (path == "/v1" or path.startswith("/v1/")):
             return wire.answer(versions.root(req), 300)
         allowed = []

@@ -462,9 +462,8 @@ class Runtime:
         else:
             assert cr is not None
             pol.rules[r] = cr
-        for lit in (*r.head, *r.body_literals()):
-            if lit.policy is None or lit.modal:
-                pol.mention(lit.table, 1)
+        for table in _mentioned(r):
+            pol.mention(table, 1)
 
     def _forget(self, pol: Policy, r: Rule) -> None:
         if r.is_fact:
@@ -472,9 +471,8 @@ class Runtime:
         else:
             del pol.rules[r]
         self._ref_arities(pol.name, r, -1)
-        for lit in (*r.head, *r.body_literals()):
-            if lit.policy is None or lit.modal:
-                pol.mention(lit.table, -1)
+        for table in _mentioned(r):
+            pol.mention(table, -1)
 
     # -- data ----------------------------------------------------------------------------
     def apply(
@@ -684,6 +682,18 @@ class Runtime:
         except LimitExceeded as e:
             self._limit_hit(e)
             raise
+
+
+def _mentioned(r: Rule) -> list[str]:
+    """The tables of its own policy that a rule or fact names (builtins and ``true``/``false``
+    are not tables)."""
+    return [
+        lit.table
+        for lit in (*r.head, *r.body_literals())
+        if (lit.policy is None or lit.modal)
+        and not analysis.is_builtin_literal(lit)
+        and not analysis.is_special_literal(lit)
+    ]
 
 
 def _cycle_text(cycle: Iterable[Key]) -> str:

@@ -1,0 +1,123 @@
+"""The dashboard end to end: Debian's chromium, driven by Playwright, against a real
+congress-server (docs/dashboard.md, ADR 0011).
+
+The browser is the system's (``scripts/services chromium`` installs it; Playwright cannot
+download its own here), started headless with the flags the issue names.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from test_server import _call, _free_port, _start, _stop
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
+SERVERS = "/v1/data-sources/nova/tables/servers/rows"
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert found, "chromium is installed by scripts/services chromium (scripts/run-tests)"
+    return found
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp: Path = tmp_path_factory.mktemp("dashboard")
+    port = _free_port()
+    proc = _start(tmp, port, "[watch]\nfeed_keepalive_seconds = 1\n")
+    url = f"http://127.0.0.1:{port}"
+    tables = json.dumps({"servers": ["id", "status"]})
+    status, body = _call(
+        url,
+        "POST",
+        "/v1/data-sources",
+        {"name": "nova", "driver": "push", "config": {"tables": tables}},
+    )
+    assert status == 201, body
+    rule = 'error(vm) :- nova:servers(vm, "ERROR")'
+    status, body = _call(url, "POST", "/v1/policies", {"name": "live", "rules": [{"rule": rule}]})
+    assert status == 201, body
+    try:
+        yield url
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 800})
+    p = context.new_page()
+    problems: list[str] = []
+    p.on("pageerror", lambda exc: problems.append(str(exc)))
+    try:
+        yield p
+        assert problems == [], problems  # no uncaught error in the page's scripts
+    finally:
+        context.close()
+
+
+def test_a_violation_appears_live_on_the_overview(base: str, page: Page) -> None:
+    page.goto(base + "/dashboard/")
+    errors = page.locator('tr[data-policy="live"] td[data-table="error"]')
+    expect(errors).to_have_text("0")
+    expect(page.locator('nav a[data-section="overview"]')).to_have_attribute("aria-current", "page")
+    status, _ = _call(base, "PUT", SERVERS, [["vm1", "ERROR"], ["vm2", "ACTIVE"]])
+    assert status == 200
+    expect(errors).to_have_text("1", timeout=10_000)  # through the change feed, no reload
+    expect(errors).to_have_class("num bad")
+    status, _ = _call(base, "PUT", SERVERS, [["vm1", "ACTIVE"], ["vm2", "ACTIVE"]])
+    assert status == 200
+    expect(errors).to_have_text("0", timeout=10_000)
+
+
+def test_create_a_policy_and_see_a_syntax_error_marked(base: str, page: Page) -> None:
+    page.goto(base + "/dashboard/#/policies")
+    page.get_by_label("Name").fill("drafts")
+    page.get_by_role("button", name="Create policy").click()
+    link = page.locator('tr[data-policy="drafts"] a')
+    expect(link).to_have_text("drafts")
+    link.click()
+    expect(page.get_by_role("heading", name="Policy drafts")).to_be_visible()
+    editor = page.get_by_label("Rule")
+    editor.fill("p(x) :- q(x")
+    problem = page.locator("#rule-check .error")
+    expect(problem).to_contain_text("line 1, column 12")
+    expect(problem).to_have_attribute("data-column", "12")
+    expect(editor).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#rule-check pre.marked")).to_contain_text("1 | p(x) :- q(x")
+    editor.fill("p(x) :- q(x)")
+    expect(page.locator("#rule-check .ok")).to_contain_text("OK")
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.locator("ul.rules code")).to_have_text(["p(x) :- q(x)"])
+    status, body = _call(base, "GET", "/v1/policies/drafts/rules")
+    assert status == 200
+    assert [r["rule"] for r in body["results"]] == ["p(x) :- q(x)"]
+
+
+def test_the_pages_work_from_the_keyboard(base: str, page: Page) -> None:
+    page.goto(base + "/dashboard/")
+    page.keyboard.press("Tab")  # the skip link first
+    expect(page.locator("a.skip")).to_be_focused()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(page.locator('nav a[data-section="policies"]')).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Policies")).to_be_visible()
