@@ -113,6 +113,7 @@ def test_create_a_policy_and_see_a_syntax_error_marked(base: str, page: Page) ->
 
 def test_the_pages_work_from_the_keyboard(base: str, page: Page) -> None:
     page.goto(base + "/dashboard/")
+    expect(page.get_by_role("heading", name="Violations")).to_be_visible()
     page.keyboard.press("Tab")  # the skip link first
     expect(page.locator("a.skip")).to_be_focused()
     page.keyboard.press("Tab")
@@ -121,3 +122,41 @@ def test_the_pages_work_from_the_keyboard(base: str, page: Page) -> None:
     expect(page.locator('nav a[data-section="policies"]')).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Policies")).to_be_visible()
+
+
+def test_a_violation_is_explained_from_its_table(base: str, page: Page) -> None:
+    status, _ = _call(base, "PUT", SERVERS, [["vm7", "ERROR"], ["vm8", "ACTIVE"]])
+    assert status == 200
+    page.goto(base + "/dashboard/#/policies/live")
+    page.get_by_role("link", name="error").click()
+    rows = page.get_by_role("table", name="Rows of error")
+    expect(rows.locator("tr")).to_have_count(1)
+    expect(page.get_by_role("status")).to_have_text("Rows 1-1 of 1")
+    rows.get_by_role("button", name="Why?").click()
+    proof = page.locator("ul.proof")
+    expect(proof.locator('li[data-kind="rule"] > span').first).to_have_text('live:error("vm7")')
+    expect(proof.locator('li[data-kind="data"]')).to_have_text(
+        'nova:servers("vm7", "ERROR") [data]'
+    )
+
+
+def test_a_big_table_is_paged_and_filtered_by_the_server(base: str, page: Page) -> None:
+    many = [[f"vm{i:05d}", "ERROR" if i % 1000 == 0 else "ACTIVE"] for i in range(5000)]
+    status, _ = _call(base, "PUT", SERVERS, many)
+    assert status == 200
+    _call(
+        base,
+        "POST",
+        "/v1/policies",
+        {"name": "all", "rules": [{"rule": "s(x, y) :- nova:servers(x, y)"}]},
+    )
+    page.goto(base + "/dashboard/#/policies/all/tables/s")
+    expect(page.get_by_role("status")).to_have_text("Rows 1-100 of 5000")
+    table = page.get_by_role("table", name="Rows of s")
+    expect(table.locator("tr")).to_have_count(100)
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_role("status")).to_have_text("Rows 101-200 of 5000")
+    expect(table.locator("tr").first.locator("td").first).to_have_text("vm00100")
+    page.get_by_label("Filter rows").fill("error")
+    expect(page.get_by_role("status")).to_have_text("Rows 1-5 of 5")
+    expect(page.get_by_role("button", name="Next")).to_be_disabled()

@@ -408,6 +408,15 @@ def exercise_explanations(api: Api) -> None:
         "GET", P + "/tables/{table}/rows", 200, query="explain=true", policy="why", table="q"
     )
     assert rows["results"][0]["explanation"]["literal"] == "q(1)"
+    page = api(
+        "GET",
+        P + "/tables/{table}/rows",
+        200,
+        query="limit=1&offset=0&filter=1",
+        policy="why",
+        table="q",
+    )
+    assert page["total"] == 1 and page["results"] == [{"data": [1]}]
     api("POST", P + "/rules", 201, {"rule": "total(n) :- n = count{x | p(x)}"}, policy="why")
     agg = api("POST", P, 200, {"table": "total", "row": [2]}, query="action=explain", policy="why")
     assert agg["explanation"]["children"][0]["kind"] == "aggregate"

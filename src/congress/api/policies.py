@@ -307,6 +307,8 @@ def list_rows(req: webob.Request, s: Services, policy: str, table: str) -> Any:
     as_of = time_parameter(req, "as_of")
     if as_of is not None:
         return _rows_as_of(req, s, policy, table, as_of)
+    if any(wire.query(req, name) is not None for name in PAGING):
+        return _rows_page(req, s, policy, table)
     explain = wire.flag(req, "explain")
     if wire.flag(req, "trace") or explain:
         out: dict[str, Any] = {
@@ -330,6 +332,43 @@ def list_rows(req: webob.Request, s: Services, policy: str, table: str) -> Any:
             s.rows_cache.clear()
         hit = s.rows_cache[(policy, table)] = (generation, body)
     return wire.raw_json(hit[1])
+
+
+PAGING = ("limit", "offset", "filter")
+PAGE_LIMIT = 100
+MAX_PAGE_LIMIT = 10000
+MAX_OFFSET = 10**9
+
+
+def _rows_page(req: webob.Request, s: Services, policy: str, table: str) -> dict[str, Any]:
+    """``GET .../rows?limit=&offset=&filter=``: one page of the rows in a stable order (by
+    their printed form, kept until the engine changes), those with a value containing
+    ``filter`` (any case) only, and ``total``, how many match."""
+    for name in ("trace", "explain"):
+        if wire.flag(req, name):
+            raise wire.BadRequest(f"Parameter '{name}' cannot be combined with paging")
+    limit = wire.count_query(req, "limit", PAGE_LIMIT, MAX_PAGE_LIMIT)
+    offset = wire.count_query(req, "offset", 0, MAX_OFFSET, minimum=0)
+    needle = (wire.query(req, "filter") or "").casefold()
+    generation = s.engine.generation
+    hit = s.pages_cache.get((policy, table)) if generation is not None else None
+    if hit is None or hit[0] != generation:
+        rows = sorted(s.engine.rows(policy, table), key=repr)
+        if generation is not None:
+            if len(s.pages_cache) > 256:
+                s.pages_cache.clear()
+            s.pages_cache[(policy, table)] = (generation, rows)
+    else:
+        rows = hit[1]
+    if needle:
+        rows = [r for r in rows if any(needle in str(v).casefold() for v in r)]
+    page = rows[offset : offset + limit]
+    return {
+        "results": [{"data": list(r)} for r in page],
+        "total": len(rows),
+        "offset": offset,
+        "limit": limit,
+    }
 
 
 # -- the history of watched tables -------------------------------------------------------------

@@ -28,6 +28,8 @@ class Services:
     sinks: Any = None  # congress.services.notify.Notifications (None: not on this node)
     # encoded answers of GET rows: (policy, table) -> (engine generation, JSON body)
     rows_cache: dict[tuple[str, str], tuple[int, bytes]] = field(default_factory=dict)
+    # sorted rows for paging: (policy, table) -> (engine generation, rows in order)
+    pages_cache: dict[tuple[str, str], tuple[int, list[Any]]] = field(default_factory=dict)
 
     def take_written_revision(self) -> int | None:
         """The policy revision this thread's request wrote, if any (then forgotten)."""

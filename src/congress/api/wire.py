@@ -164,19 +164,22 @@ def query(req: webob.Request, name: str) -> str | None:
     return value
 
 
-def count_query(req: webob.Request, name: str, default: int, maximum: int) -> int:
-    """A query-string count from 1 to ``maximum`` (``default`` when absent); BadRequest
-    naming the parameter and the value otherwise."""
+def count_query(
+    req: webob.Request, name: str, default: int, maximum: int, minimum: int = 1
+) -> int:
+    """A query-string count from ``minimum`` to ``maximum`` (``default`` when absent);
+    BadRequest naming the parameter and the value otherwise."""
     text = query(req, name)
     if text is None:
         return default
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if not 1 <= value <= maximum:
+        value = minimum - 1
+    if not minimum <= value <= maximum:
         raise BadRequest(
-            f"Parameter '{name}' must be an integer from 1 to {maximum}, not {text[:32]!r}"
+            f"Parameter '{name}' must be an integer from {minimum} to {maximum}, "
+            f"not {text[:32]!r}"
         )
     return value
 

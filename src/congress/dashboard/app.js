@@ -233,7 +233,73 @@ async function policyPage(name) {
     el("h3", {}, "New rule"),
     ruleEditor(name),
     el("h3", {}, "Tables"),
-    el("ul", {}, tables.map((t) => el("li", {}, t.id))),
+    el("ul", { class: "tables" }, tables.map((t) => el("li", {},
+      el("a", { href: `#/policies/${enc(name)}/tables/${enc(t.id)}` }, t.id)))),
+  ];
+}
+
+// A proof tree (docs/explanations.md) as nested lists.
+function proofTree(node) {
+  const label = node.kind === "rule" ? `${node.policy}:${node.literal}`
+    : `${node.policy}:${node.literal} [${node.kind}]`;
+  const item = el("li", { "data-kind": node.kind }, el("span", {}, label));
+  if (node.kind === "rule" && node.rule) item.append(el("div", { class: "via" }, `by ${node.rule}`));
+  if (node.children && node.children.length) item.append(el("ul", {}, node.children.map(proofTree)));
+  return item;
+}
+
+function whyNot(body) {
+  return el("ul", {}, body.rules.map((a) => el("li", {},
+    el("div", {}, `${a.rule}`),
+    a.failed ? el("div", { class: "bad" },
+      `stopped at ${a.failed.literal} (${a.failed.reason})`) : null)));
+}
+
+async function tablePage(policy, table) {
+  const PAGE = 100;
+  let offset = 0;
+  let filter = "";
+  const status = el("p", { role: "status" });
+  const body = el("tbody");
+  const explanation = el("section", { "aria-label": "Explanation", class: "explanation" });
+  const prev = el("button", { type: "button" }, "Previous");
+  const next = el("button", { type: "button" }, "Next");
+  const search = el("input", { type: "search", "aria-label": "Filter rows",
+    placeholder: "filter", autocomplete: "off" });
+  const load = async () => {
+    const q = `limit=${PAGE}&offset=${offset}&filter=${enc(filter)}`;
+    const page = await api("GET",
+      `/v1/policies/${enc(policy)}/tables/${enc(table)}/rows?${q}`);
+    body.replaceChildren(...page.results.map((r) => el("tr", {},
+      r.data.map((v) => el("td", {}, String(v))),
+      el("td", {}, el("button", { type: "button", class: "why", onclick: async () => {
+        const answer = await api("POST", `/v1/policies/${enc(policy)}?action=explain`,
+          { table, row: r.data });
+        explanation.replaceChildren(el("h3", {}, `Why ${table}(${r.data.join(", ")})`),
+          answer.holds ? el("ul", { class: "proof" }, proofTree(answer.explanation))
+            : whyNot(answer.why_not));
+        explanation.focus();
+      } }, "Why?")))));
+    const last = Math.min(offset + PAGE, page.total);
+    status.textContent = page.total
+      ? `Rows ${offset + 1}-${last} of ${page.total}` : "No rows";
+    prev.disabled = offset === 0;
+    next.disabled = last >= page.total;
+  };
+  prev.addEventListener("click", () => { offset = Math.max(0, offset - PAGE); load(); });
+  next.addEventListener("click", () => { offset += PAGE; load(); });
+  let timer = null;
+  search.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => { filter = search.value; offset = 0; load(); }, 250);
+  });
+  explanation.setAttribute("tabindex", "-1");
+  await load();
+  return [
+    el("h2", {}, `Table ${table} of policy `, el("a", { href: `#/policies/${enc(policy)}` }, policy)),
+    el("div", { class: "pager" }, search, prev, next, status),
+    el("table", { "aria-label": `Rows of ${table}` }, body),
+    explanation,
   ];
 }
 
@@ -242,9 +308,14 @@ const ROUTES = [
   [/^#?\/?$/, "overview", () => overview()],
   [/^#\/policies\/?$/, "policies", () => policiesPage()],
   [/^#\/policies\/([^/]+)$/, "policies", (m) => policyPage(decodeURIComponent(m[1]))],
+  [/^#\/policies\/([^/]+)\/tables\/([^/]+)$/, "policies",
+    (m) => tablePage(decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
 ];
 
+let rendering = 0; // the latest render wins: a slower earlier page never replaces it
+
 export async function render() {
+  const mine = ++rendering;
   streams.abort();
   streams = new AbortController();
   const hash = location.hash || "#/";
@@ -256,9 +327,12 @@ export async function render() {
       else a.removeAttribute("aria-current");
     }
     try {
-      main.replaceChildren(...(await page(m)));
+      const content = await page(m);
+      if (mine === rendering) main.replaceChildren(...content);
     } catch (err) {
-      main.replaceChildren(el("p", { class: "error", role: "alert" }, err.message));
+      if (mine === rendering) {
+        main.replaceChildren(el("p", { class: "error", role: "alert" }, err.message));
+      }
     }
     return;
   }
