@@ -164,9 +164,7 @@ def query(req: webob.Request, name: str) -> str | None:
     return value
 
 
-def count_query(
-    req: webob.Request, name: str, default: int, maximum: int, minimum: int = 1
-) -> int:
+def count_query(req: webob.Request, name: str, default: int, maximum: int, minimum: int = 1) -> int:
     """A query-string count from ``minimum`` to ``maximum`` (``default`` when absent);
     BadRequest naming the parameter and the value otherwise."""
     text = query(req, name)
@@ -178,8 +176,7 @@ def count_query(
         value = minimum - 1
     if not minimum <= value <= maximum:
         raise BadRequest(
-            f"Parameter '{name}' must be an integer from {minimum} to {maximum}, "
-            f"not {text[:32]!r}"
+            f"Parameter '{name}' must be an integer from {minimum} to {maximum}, not {text[:32]!r}"
         )
     return value
 
