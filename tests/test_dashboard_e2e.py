@@ -160,3 +160,39 @@ def test_a_big_table_is_paged_and_filtered_by_the_server(base: str, page: Page) 
     page.get_by_label("Filter rows").fill("error")
     expect(page.get_by_role("status")).to_have_text("Rows 1-5 of 5")
     expect(page.get_by_role("button", name="Next")).to_be_disabled()
+
+
+def test_a_library_policy_is_activated(base: str, page: Page) -> None:
+    lib = {
+        "name": "ErrorServers",
+        "description": "Every server in ERROR state is an error.",
+        "rules": [
+            {"rule": 'error(vm, "in ERROR") :- nova:servers(vm, "ERROR")'},
+            {"rule": 'warning(vm, "not ACTIVE") :- nova:servers(vm, s), not active(s)'},
+            {"rule": 'active("ACTIVE")'},
+        ],
+    }
+    status, body = _call(base, "POST", "/v1/librarypolicies", lib)
+    assert status == 201, body
+    page.goto(base + "/dashboard/#/library")
+    row = page.locator('tr[data-library="ErrorServers"]')
+    expect(row).to_contain_text("Every server in ERROR state")
+    row.get_by_role("button", name="Activate ErrorServers").click()
+    expect(page.get_by_role("heading", name="Policy ErrorServers")).to_be_visible()
+    expect(page.locator("ul.rules code")).to_have_count(3)
+    status, body = _call(base, "GET", "/v1/policies/ErrorServers/rules")
+    assert status == 200 and len(body["results"]) == 3
+    page.goto(base + "/dashboard/#/library")
+    expect(page.locator('tr[data-library="ErrorServers"] a')).to_have_text("Active")
+    page.goto(base + "/dashboard/")  # the activated policy is watched like any other
+    expect(page.locator('tr[data-policy="ErrorServers"] td[data-table="error"]')).to_be_visible()
+
+
+def test_a_library_policy_that_does_not_fit_shows_why(base: str, page: Page) -> None:
+    """The test's nova is a push datasource with other columns than Nova's: the engine refuses
+    BadFlavors' rules, and the page says so."""
+    page.goto(base + "/dashboard/#/library")
+    page.get_by_role("button", name="Activate BadFlavors").click()
+    expect(page.locator("main .error")).to_contain_text("column name name does not exist")
+    status, _ = _call(base, "GET", "/v1/policies/BadFlavors")
+    assert status == 404

@@ -303,10 +303,38 @@ async function tablePage(policy, table) {
   ];
 }
 
+async function libraryPage() {
+  const items = (await api("GET", "/v1/librarypolicies")).results;
+  const active = new Set((await api("GET", "/v1/policies")).results.map((p) => p.name));
+  const message = el("p", { role: "status" });
+  const rows = items.map((lib) => el("tr", { "data-library": lib.name },
+    el("td", {}, lib.name),
+    el("td", {}, lib.description),
+    el("td", {}, `${(lib.rules || []).length}`),
+    el("td", {}, active.has(lib.name)
+      ? el("a", { href: `#/policies/${enc(lib.name)}` }, "Active")
+      : el("button", { type: "button", onclick: async () => {
+        try {
+          await api("POST", `/v1/policies?library_policy=${enc(lib.id)}`);
+          location.hash = `#/policies/${enc(lib.name)}`;
+        } catch (err) {
+          message.replaceChildren(el("span", { class: "error" }, err.message));
+        }
+      } }, `Activate ${lib.name}`))));
+  return [
+    el("h2", {}, "Library"), message,
+    el("table", { "aria-label": "Library policies" },
+      el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", {}, "Description"),
+        el("th", {}, "Rules"), el("th", {}, ""))),
+      el("tbody", {}, rows)),
+  ];
+}
+
 // -- the router ------------------------------------------------------------------------------
 const ROUTES = [
   [/^#?\/?$/, "overview", () => overview()],
   [/^#\/policies\/?$/, "policies", () => policiesPage()],
+  [/^#\/library\/?$/, "library", () => libraryPage()],
   [/^#\/policies\/([^/]+)$/, "policies", (m) => policyPage(decodeURIComponent(m[1]))],
   [/^#\/policies\/([^/]+)\/tables\/([^/]+)$/, "policies",
     (m) => tablePage(decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
