@@ -31,7 +31,9 @@ def chromium() -> str:
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp: Path = tmp_path_factory.mktemp("dashboard")
     port = _free_port()
-    proc = _start(tmp, port, "[watch]\nfeed_keepalive_seconds = 1\n")
+    proc = _start(
+        tmp, port, "[watch]\nfeed_keepalive_seconds = 1\n[enforcement]\nbreaker_max_actions = 2\n"
+    )
     url = f"http://127.0.0.1:{port}"
     tables = json.dumps({"servers": ["id", "status"]})
     status, body = _call(
@@ -196,3 +198,25 @@ def test_a_library_policy_that_does_not_fit_shows_why(base: str, page: Page) -> 
     expect(page.locator("main .error")).to_contain_text("column name name does not exist")
     status, _ = _call(base, "GET", "/v1/policies/BadFlavors")
     assert status == 404
+
+
+def test_the_execution_log_and_a_tripped_breaker(base: str, page: Page) -> None:
+    rule = 'execute[nova:pause(x)] :- nova:servers(x, "DOWN")'
+    status, _ = _call(base, "POST", "/v1/policies", {"name": "fixer", "rules": [{"rule": rule}]})
+    assert status == 201
+    down = [["d1", "DOWN"], ["d2", "DOWN"], ["d3", "DOWN"]]
+    assert _call(base, "PUT", SERVERS, down)[0] == 200
+    page.goto(base + "/dashboard/#/actions")
+    breaker = page.locator('tr[data-breaker="fixer"]')
+    expect(breaker.locator("td").nth(1)).to_have_text("open")
+    expect(breaker).to_contain_text("more than 2 nova actions within 60 s")
+    log = page.get_by_role("table", name="Executions")
+    expect(log.locator('tr[data-status="blocked_by_breaker"]')).to_have_count(1)
+    expect(log.locator("tbody tr")).to_have_count(3)
+    page.get_by_label("Status").select_option("blocked_by_breaker")
+    page.get_by_role("button", name="Show").click()
+    expect(log.locator("tbody tr")).to_have_count(1)
+    breaker.get_by_role("button", name="Reset fixer").click()
+    expect(page.locator('tr[data-breaker="fixer"] td').nth(1)).to_have_text("closed")
+    status, body = _call(base, "GET", "/v1/policies/fixer/breaker")
+    assert status == 200 and body["state"] == "closed"

@@ -303,6 +303,66 @@ async function tablePage(policy, table) {
   ];
 }
 
+const STATUSES = ["", "executed", "failed", "would_execute", "deferred", "held", "cancelled",
+  "expired", "blocked_by_breaker", "requested", "logged"];
+
+function breakerRow(policy, b) {
+  const state = el("td", { class: b.state === "open" ? "bad" : "ok" }, b.state);
+  const reset = b.state === "open"
+    ? el("button", { type: "button", onclick: async () => {
+      await api("POST", `/v1/policies/${enc(policy)}/breaker?action=reset`);
+      render();
+    } }, `Reset ${policy}`)
+    : null;
+  return el("tr", { "data-breaker": policy }, el("td", {}, policy), state,
+    el("td", {}, b.reason || ""), el("td", {}, b.tripped_at || ""), el("td", {}, reset));
+}
+
+async function actionsPage() {
+  const policies = (await api("GET", "/v1/policies")).results.filter((p) => p.kind !== "action");
+  const breakers = [];
+  for (const p of policies) {
+    breakers.push(breakerRow(p.name, await api("GET", `/v1/policies/${enc(p.name)}/breaker`)));
+  }
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const status = el("select", { "aria-label": "Status", name: "status" },
+    STATUSES.map((s) => el("option", { value: s, selected: s === (params.get("status") || "") },
+      s || "any status")));
+  const policy = el("input", { "aria-label": "Policy", name: "policy", placeholder: "policy",
+    value: params.get("policy") || "", autocomplete: "off" });
+  const query = new URLSearchParams({ limit: "100" });
+  for (const name of ["status", "policy"]) if (params.get(name)) query.set(name, params.get(name));
+  const log = (await api("GET", `/v1/executions?${query}`)).results;
+  const filters = el("form", { class: "inline", onsubmit: (event) => {
+    event.preventDefault();
+    const q = new URLSearchParams();
+    if (status.value) q.set("status", status.value);
+    if (policy.value) q.set("policy", policy.value);
+    location.hash = `#/actions?${q}`;
+  } }, policy, status, el("button", { type: "submit" }, "Show"));
+  const args = (e) => [...e.args.positional.map(String),
+    ...Object.entries(e.args.named).map(([k, v]) => `${k}=${v}`)].join(", ");
+  const answer = (e) => e.result !== null && e.result !== undefined
+    ? JSON.stringify(e.result) : (e.detail || "");
+  return [
+    el("h2", {}, "Circuit breakers"),
+    el("table", { "aria-label": "Circuit breakers" },
+      el("thead", {}, el("tr", {}, el("th", {}, "Policy"), el("th", {}, "State"),
+        el("th", {}, "Why"), el("th", {}, "Tripped at"), el("th", {}, ""))),
+      el("tbody", {}, breakers)),
+    el("h2", {}, "Executions"), filters,
+    el("table", { "aria-label": "Executions" },
+      el("thead", {}, el("tr", {}, ["Time", "Policy", "Action", "Arguments", "Status",
+        "Result"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, log.map((e) => el("tr", { "data-status": e.status },
+        el("td", {}, e.time), el("td", {}, e.policy || ""),
+        el("td", {}, `${e.driver}:${e.action}`), el("td", {}, args(e)),
+        el("td", { class: e.status === "failed" || e.status === "blocked_by_breaker" ? "bad" : "" },
+          e.status),
+        el("td", {}, answer(e)))))),
+  ];
+}
+
 async function libraryPage() {
   const items = (await api("GET", "/v1/librarypolicies")).results;
   const active = new Set((await api("GET", "/v1/policies")).results.map((p) => p.name));
@@ -335,6 +395,7 @@ const ROUTES = [
   [/^#?\/?$/, "overview", () => overview()],
   [/^#\/policies\/?$/, "policies", () => policiesPage()],
   [/^#\/library\/?$/, "library", () => libraryPage()],
+  [/^#\/actions(\?.*)?$/, "actions", () => actionsPage()],
   [/^#\/policies\/([^/]+)$/, "policies", (m) => policyPage(decodeURIComponent(m[1]))],
   [/^#\/policies\/([^/]+)\/tables\/([^/]+)$/, "policies",
     (m) => tablePage(decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
