@@ -46,6 +46,7 @@ from congress.cmd.policytest import (
     load_tables,
     parse_data,
     read_json,
+    read_text,
     run_paths,
 )
 from congress.datalog.ast import Constant, Literal
@@ -59,16 +60,6 @@ class UsageError(Exception):
 
 
 # -- eval ----------------------------------------------------------------------------------------
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except OSError as e:
-        raise UsageError(f"{path}: {e.strerror or e}") from None
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{path}: not UTF-8 text ({e.reason})") from None
 
 
 def _kinds(specs: Sequence[str]) -> dict[str, str]:
@@ -97,19 +88,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     texts: list[str] = []
     for path in args.files:
         names.append(os.path.splitext(os.path.basename(path))[0])
-        texts.append(_read(path))
+        texts.append(read_text(path))
     tables = []
     for path in args.data:
-        try:
-            tables.extend(parse_data(read_json(path), path))
-        except LoadError as e:
-            raise UsageError(str(e)) from None
+        tables.extend(parse_data(read_json(path), path))
     for name in names:
         rt.create_policy(name, kinds.get(name, "nonrecursive"))
     try:
         load_tables(rt, tables, set(names))
-    except LoadError as e:
-        raise UsageError(str(e)) from None
     except PolicyError as e:
         print(describe_error(e, " ".join(args.data) or "<data>"), file=sys.stderr)
         return 1
@@ -332,7 +318,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     status = 0
     for path in paths:
         name = "<stdin>" if path == "-" else path
-        text = sys.stdin.read() if path == "-" else _read(path)
+        text = sys.stdin.read() if path == "-" else read_text(path)
         try:
             formatted = policyfmt.format_text(text)
         except PolicyError as e:
@@ -410,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except UsageError as e:
+    except (UsageError, LoadError) as e:  # bad arguments, or an input file not usable
         print(f"congress-policy: {e}", file=sys.stderr)
         return 2
     except DatalogError as e:

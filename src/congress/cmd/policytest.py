@@ -298,7 +298,8 @@ def _relative(base: str, path: str) -> str:
     return os.path.normpath(os.path.join(os.path.dirname(base), path))
 
 
-def _read_text(path: str) -> str:
+def read_text(path: str) -> str:
+    """A text file's content; an unreadable or non-UTF-8 file is a ``LoadError``."""
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
@@ -325,7 +326,7 @@ def _policies(path: str, spec: Any, where_is: _Locator) -> list[PolicySpec]:
         source: Origin
         if "file" in item:
             file = _relative(path, str(item["file"]))
-            text = _read_text(file)
+            text = read_text(file)
             name = str(item.get("name") or os.path.splitext(os.path.basename(file))[0])
             source = Origin(file)
         else:
