@@ -66,6 +66,11 @@ Staleness = Callable[[], Mapping[str, str]]
 Notifier = Callable[[str, dict[str, Any]], object]
 
 
+def action_text(service: str, action: str, args: Sequence[Any]) -> str:
+    """An action as the logs show it: ``nova:pause('vm1')``."""
+    return f"{service}:{action}({', '.join(map(repr, args))})"
+
+
 @dataclass(frozen=True, slots=True)
 class EnforcementOptions:
     """``[enforcement]`` (congress.common.opts)."""
@@ -286,10 +291,8 @@ class Enforcement:
                         "its execute row no longer holds",
                     )
                     LOG.info(
-                        "%s:%s(%s) of policy %s cancelled: its row no longer holds",
-                        req.service,
-                        req.action,
-                        ", ".join(map(repr, req.args)),
+                        "%s of policy %s cancelled: its row no longer holds",
+                        action_text(req.service, req.action, req.args),
                         req.policy,
                     )
                     continue
@@ -338,10 +341,8 @@ class Enforcement:
             self._pending[key] = item.pending
         if status == "held":
             LOG.warning(
-                "action %s:%s(%s) of policy %s held: %s",
-                item.req.service,
-                item.req.action,
-                ", ".join(map(repr, item.req.args)),
+                "action %s of policy %s held: %s",
+                action_text(item.req.service, item.req.action, item.req.args),
                 item.req.policy,
                 detail,
             )
@@ -450,10 +451,8 @@ class Enforcement:
                 if status in FINAL:
                     return  # another engine decided it otherwise
         LOG.info(
-            "requesting %s:%s(%s) from policy %s (action %s, %s)",
-            request.service,
-            request.action,
-            ", ".join(map(repr, request.positional)),
+            "requesting %s from policy %s (action %s, %s)",
+            action_text(request.service, request.action, request.positional),
             request.policy,
             request.key,
             item.activation,
@@ -462,10 +461,8 @@ class Enforcement:
 
     def _final(self, item: _Item, status: str, detail: str | None) -> None:
         LOG.info(
-            "%s:%s(%s) of policy %s: %s (%s)",
-            item.req.service,
-            item.req.action,
-            ", ".join(map(repr, item.req.args)),
+            "%s of policy %s: %s (%s)",
+            action_text(item.req.service, item.req.action, item.req.args),
             item.req.policy,
             status,
             detail,

@@ -58,6 +58,7 @@ from congress.services import errors
 from congress.services.enforcement import (
     Enforcement,
     EnforcementOptions,
+    action_text,
     breaker_body,
     execution_body,
 )
@@ -933,10 +934,8 @@ class PolicyEngineService:
         if activation is None:
             for req in result.actions:
                 LOG.info(
-                    "not requesting %s:%s(%s) of policy %s again: it held before",
-                    req.service,
-                    req.action,
-                    ", ".join(map(repr, req.args)),
+                    "not requesting %s of policy %s again: it held before",
+                    action_text(req.service, req.action, req.args),
                     req.policy,
                 )
             return
