@@ -177,11 +177,15 @@ class Enforcement:
         return out
 
     # -- settings ------------------------------------------------------------------------
-    def refresh(self, *, reload: bool = False) -> None:
-        """Read the settings changed since the last read (all of them with ``reload``)."""
+    def refresh(self, *, reload: bool = False, current: int | None = None) -> None:
+        """Read the settings changed since the last read (all of them with ``reload``).
+        ``current``: the policy revision the caller has just read; every settings change bumps
+        it, so when it is not past the last read there is nothing to read."""
         if reload:
             self._settings.clear()
             self._cursor = 0
+        elif current is not None and current <= self._cursor:
+            return
         try:
             at, changed = db.policy_settings_since(self._db, self._cursor)
         except db_errors.DBError as exc:

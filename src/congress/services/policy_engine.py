@@ -307,7 +307,7 @@ class PolicyEngineService:
                     continue
                 self._apply_change(change)
             self._revision = max(self._revision, log.revision)
-            self.enforcement.refresh()
+            self.enforcement.refresh(current=log.revision)
 
     def _reload(self) -> None:
         with self._activating(None):
