@@ -28,7 +28,7 @@ class Services:
     sinks: Any = None  # congress.services.notify.Notifications (None: not on this node)
     # encoded answers of GET rows: (policy, table) -> (engine generation, JSON body)
     rows_cache: dict[tuple[str, str], tuple[int, bytes]] = field(default_factory=dict)
-    # sorted rows for paging: (policy, table) -> (engine generation, rows in order)
+    # rows for paging, in the engine's order: (policy, table) -> (engine generation, rows)
     pages_cache: dict[tuple[str, str], tuple[int, list[Any]]] = field(default_factory=dict)
 
     def take_written_revision(self) -> int | None:

@@ -660,12 +660,18 @@ class PolicyEngineService:
             return self._rt.tables(self._find_policy(policy).name)
 
     def rows(self, policy: str, table: str) -> list[Row]:
-        """Rows of a table the policy mentions; a table it never mentions is a 404."""
+        """Rows of a table the policy mentions, in order (by their printed form); a table it
+        never mentions is a 404."""
         with self._lock.read():
-            name = self._find_policy(policy).name
-            if table not in self._rt.tables(name):
-                raise errors.NotFound(f"Table {table} does not exist in policy {name}")
+            name = self._table_of(policy, table)
             return sorted(self._rt.rows(name, table), key=repr)
+
+    def _table_of(self, policy: str, table: str) -> str:
+        """The name of the policy ``policy`` (a name or an id), which must mention ``table``."""
+        name = self._find_policy(policy).name
+        if table not in self._rt.tables(name):
+            raise errors.NotFound(f"Table {table} does not exist in policy {name}")
+        return name
 
     def explain_rows(self, policy: str, table: str) -> str:
         """Why each row of a table holds, as indented proof trees (the rows route's trace)."""
@@ -682,9 +688,7 @@ class PolicyEngineService:
         """Why a row holds, ``{"holds": true, "explanation": proof}``, or why it does not,
         ``{"holds": false, "why_not": ...}`` (docs/explanations.md); rules carry their ids."""
         with self._lock:
-            name = self._find_policy(policy).name
-            if table not in self._rt.tables(name):
-                raise errors.NotFound(f"Table {table} does not exist in policy {name}")
+            name = self._table_of(policy, table)
             width = self._rt.known_arity(name, table)
             if width is not None and len(row) != width:
                 raise errors.BadRequest(
@@ -706,9 +710,7 @@ class PolicyEngineService:
     def explain_table(self, policy: str, table: str) -> list[dict[str, Any]]:
         """Every row of a table with why it holds: ``[{"data": row, "explanation": proof}]``."""
         with self._lock:
-            name = self._find_policy(policy).name
-            if table not in self._rt.tables(name):
-                raise errors.NotFound(f"Table {table} does not exist in policy {name}")
+            name = self._table_of(policy, table)
             ids = self._rule_id_of()
             out: list[dict[str, Any]] = []
             for row in sorted(self._rt.rows(name, table), key=repr):
