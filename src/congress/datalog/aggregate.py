@@ -193,12 +193,6 @@ class AggregateRule:
         """Like ``CompiledRule.reads``: the source, non-monotonic (stratified like a negation)."""
         return [(0, self.source, True)]
 
-    def units(self) -> tuple[AggregateRule]:
-        return (self,)
-
-    def group_of(self, row: Row) -> tuple[Value, ...]:
-        return row[: self.groups]
-
     def state(self, group: tuple[Value, ...], rows: Any) -> GroupState:
         """The state of ``group``, built from its source ``rows`` when not cached."""
         st = self.states.get(group)
