@@ -24,7 +24,6 @@ what changed. When ``Batch.undo`` is on, the old count of every touched row is r
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -359,10 +358,7 @@ class Engine:
             op = ag.op
             outs: dict[Row, int] = {}
             for group, values in by_group.items():
-                if len(values) == 1 and op != "avg" and (op != "sum" or _plain(values[0])):
-                    value: Value | None = values[0] if op != "count" else 1
-                else:
-                    value = fold(op, values)
+                value = fold(op, values)
                 if value is not None:
                     outs[(*group, value)] = 1
             um = batch.undo_map(key)
@@ -502,11 +498,6 @@ class Engine:
                     facts.add(row)
                 else:
                     facts.discard(row)
-
-
-def _plain(v: Value) -> bool:
-    """A value that is its own sum: an int, or a finite float."""
-    return isinstance(v, int) or (isinstance(v, float) and math.isfinite(v))
 
 
 def _same(a: Row | None, b: Row | None) -> bool:
