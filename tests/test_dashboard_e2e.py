@@ -8,6 +8,7 @@ download its own here), started headless with the flags the issue names.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -220,3 +221,112 @@ def test_the_execution_log_and_a_tripped_breaker(base: str, page: Page) -> None:
     expect(page.locator('tr[data-breaker="fixer"] td').nth(1)).to_have_text("closed")
     status, body = _call(base, "GET", "/v1/policies/fixer/breaker")
     assert status == 200 and body["state"] == "closed"
+
+
+def test_the_overview_draws_counts_over_time(base: str, page: Page) -> None:
+    assert _call(base, "PUT", SERVERS, [["c1", "ACTIVE"]])[0] == 200
+    page.goto(base + "/dashboard/")
+    chart = page.locator('tr[data-policy="live"] td[data-chart="error"] svg')
+    expect(chart).to_have_attribute("aria-label", re.compile(r"^error rows over the last day: "))
+    expect(chart).to_have_attribute("aria-label", re.compile(r", 0 now$"))
+    assert _call(base, "PUT", SERVERS, [["c1", "ERROR"], ["c2", "ERROR"]])[0] == 200
+    # the live count moves the chart's last point
+    expect(chart).to_have_attribute("aria-label", re.compile(r"2 at most, 2 now$"), timeout=10_000)
+    assert chart.locator("polyline").get_attribute("points")
+    page.get_by_label("Time range").select_option("1h")
+    assert page.evaluate("location.hash") == "#/?range=1h"
+    expect(chart).to_have_attribute("aria-label", re.compile(r"^error rows over the last hour: "))
+    assert _call(base, "PUT", SERVERS, [])[0] == 200
+
+
+def test_a_datasource_is_made_from_its_drivers_form_and_takes_pushed_rows(
+    base: str, page: Page
+) -> None:
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(base + "/dashboard/#/datasources")
+    page.get_by_role("link", name="New datasource").click()
+    page.get_by_label("Driver").select_option("nova")  # a form of the driver's own options
+    expect(page.get_by_label("password (required)")).to_have_attribute("type", "password")
+    expect(page.get_by_label("auth_url (required)")).to_be_visible()
+    page.get_by_label("Driver").select_option("push")
+    expect(page.get_by_label("tables (required)")).to_be_visible()
+    page.get_by_label("Name (required)", exact=True).fill("inv")
+    page.get_by_label("tables (required)").fill('{"hosts": ["name", "zone"]}')
+    page.get_by_role("button", name="Create datasource").click()
+    expect(page.get_by_role("heading", name="Datasource inv")).to_be_visible()
+    schema = page.get_by_role("table", name="Schema")
+    expect(schema.locator('tr[data-table="hosts"]')).to_contain_text("name, zone")
+    schema.get_by_role("link", name="hosts").click()
+    expect(page.get_by_role("status").first).to_have_text("No rows")
+    rows = page.get_by_label("Rows as JSON")
+    push = page.get_by_role("button", name="Replace the rows")
+    rows.fill('[["h1", "az1"], ["h2"')
+    push.click()
+    expect(page.locator("main .error")).to_contain_text("Not JSON")
+    rows.fill('[["h1", "az1"], ["h2"]]')
+    push.click()
+    expect(page.locator("main .error")).to_contain_text("row 2 (index 1) has 1 values")
+    rows.fill('[["h1", "az1"], {"name": "h2", "zone": "az2"}]')
+    push.click()
+    expect(page.get_by_role("status").first).to_have_text("Rows 1-2 of 2")
+    table = page.get_by_role("table", name="Rows of hosts")
+    expect(table.locator("tbody tr")).to_have_count(2)
+    expect(table.locator("thead th")).to_have_text(["name", "zone"])
+    status, body = _call(base, "GET", "/v1/data-sources/inv/tables/hosts/rows")
+    assert status == 200 and body["results"] == [{"data": ["h1", "az1"]}, {"data": ["h2", "az2"]}]
+    page.goto(base + "/dashboard/#/datasources")
+    page.get_by_role("button", name="Delete inv").click()
+    expect(page.locator('tr[data-datasource="inv"]')).to_have_count(0)
+    assert _call(base, "GET", "/v1/data-sources/inv")[0] == 404
+
+
+def test_a_failing_datasource_shows_its_last_error(base: str, page: Page) -> None:
+    tables = {"items": {"path": "/items", "columns": {"id": "id"}}}
+    config = {"endpoint": "http://127.0.0.1:9", "tables": json.dumps(tables), "poll_time": "1"}
+    body = {"name": "down", "driver": "json", "config": config}
+    assert _call(base, "POST", "/v1/data-sources", body)[0] == 201
+    try:
+        page.goto(base + "/dashboard/#/datasources")
+        row = page.locator('tr[data-datasource="down"]')
+        expect(row).to_contain_text("json")
+        for _ in range(20):  # its first poll fails within a second or two
+            if "127.0.0.1:9" in (row.locator("td").nth(4).text_content() or ""):
+                break
+            page.wait_for_timeout(500)
+            page.reload()
+        expect(row.locator("td").nth(4)).to_contain_text("127.0.0.1:9")
+        expect(row.locator("td").nth(4)).to_have_class("bad")
+        row.get_by_role("link", name="down").click()
+        expect(page.get_by_role("heading", name="Datasource down")).to_be_visible()
+        expect(page.locator("dl.facts").nth(1)).to_contain_text("127.0.0.1:9")
+        expect(page.get_by_text("This driver has no actions.")).to_be_visible()
+    finally:
+        _call(base, "DELETE", "/v1/data-sources/down")
+
+
+def test_every_count_of_the_overview_follows_changes(base: str, page: Page) -> None:
+    """More tables than the feeds a browser can hold open: the rest are asked for."""
+    for name in ("p1", "p2", "p3"):
+        rules = [
+            {"rule": f'error(vm) :- nova:servers(vm, "{name.upper()}")'},
+            {"rule": f'warning(vm) :- nova:servers(vm, "{name.upper()}")'},
+        ]
+        status, body = _call(base, "POST", "/v1/policies", {"name": name, "rules": rules})
+        assert status == 201, body
+    page.goto(base + "/dashboard/")
+    cells = {
+        (name, table): page.locator(f'tr[data-policy="{name}"] td[data-table="{table}"]')
+        for name in ("p1", "p2", "p3")
+        for table in ("error", "warning")
+    }
+    for cell in cells.values():
+        expect(cell).to_have_text("0")
+    rows = [["a", "P1"], ["b", "P2"], ["c", "P3"], ["d", "P3"]]
+    assert _call(base, "PUT", SERVERS, rows)[0] == 200
+    for (name, _), cell in cells.items():
+        expect(cell).to_have_text("2" if name == "p3" else "1", timeout=15_000)
+    assert _call(base, "PUT", SERVERS, [])[0] == 200
+    for cell in cells.values():
+        expect(cell).to_have_text("0", timeout=15_000)
+    for name in ("p1", "p2", "p3"):
+        assert _call(base, "DELETE", f"/v1/policies/{name}")[0] == 200

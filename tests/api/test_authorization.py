@@ -97,6 +97,7 @@ CASES = (
     Case("GET", P + "/tables/q/rows?trace=true", "get_v1"),  # an explanation
     Case("GET", P + "/tables/q/rows?explain=true", "get_v1"),  # explanations as JSON
     Case("GET", P + "/tables/error/history", "get_v1"),  # a watched table's history
+    Case("GET", P + "/tables/error/history/counts", "get_v1"),  # its counts over time
     Case("GET", P + "/tables/q/watch", "get_v1"),  # a change feed
     Case("GET", "/v1/data-sources", "get_v1"),
     Case(

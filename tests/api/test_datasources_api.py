@@ -70,6 +70,29 @@ def test_push_datasource_routes(api: Client) -> None:
     assert api.get("/v1/policies/classification/tables/bad/rows")[1] == {"results": []}
 
 
+def test_datasource_rows_are_paged_and_filtered_by_the_server(api: Client) -> None:
+    tables = json.dumps({"servers": ["id", "status"]})
+    body = {"name": "inv", "driver": "push", "config": {"tables": tables}}
+    assert api.post("/v1/data-sources", body)[0] == 201
+    rows = [[f"vm{i:03d}", "ERROR" if i % 10 == 0 else "ACTIVE"] for i in range(250)]
+    assert api.put("/v1/data-sources/inv/tables/servers/rows", rows)[0] == 200
+    url = "/v1/data-sources/inv/tables/servers/rows"
+    seen: list[list[object]] = []
+    for offset in (0, 100, 200):
+        status, page = api.get(f"{url}?limit=100&offset={offset}")
+        assert status == 200
+        assert (page["total"], page["offset"], page["limit"]) == (250, offset, 100)
+        seen.extend(r["data"] for r in page["results"])
+    assert seen == rows  # every row once, in the sorted order
+    status, page = api.get(f"{url}?filter=error&limit=5")
+    assert page["total"] == 25 and len(page["results"]) == 5
+    assert all(r["data"][1] == "ERROR" for r in page["results"])
+    status, err = api.get(f"{url}?limit=0")
+    assert status == 400 and "'limit'" in err["error"]["message"]
+    assert len(api.get(url)[1]["results"]) == 250  # without paging: every row, no total
+    assert "total" not in api.get(url)[1]
+
+
 def test_library_routes(api: Client) -> None:
     status, body = api.get("/v1/librarypolicies?include_rules=false")
     assert status == 200 and len(body["results"]) == 17  # the shipped library

@@ -132,6 +132,37 @@ def test_the_changes_of_a_table(api: Client, changed: dict[str, str]) -> None:
     assert api.get(f"{P}/warning/history")[1] == {"results": []}  # watched, never changed
 
 
+def test_counts_over_time(
+    api: Client, changed: dict[str, str], clock: Clock, history: History
+) -> None:
+    clock.now = at(3)
+    assert api.post("/v1/policies/p/rules", {"rule": "q(3)"})[0] == 201
+    assert history.flush()
+    status, body = api.get(
+        f"{P}/error/history/counts?since={stamp(T0)}&until={stamp(at(4))}&step=1"
+    )
+    assert status == 200, body
+    assert body == {
+        "results": [
+            {"time": (T0 + dt.timedelta(seconds=i)).isoformat(), "count": n}
+            for i, n in enumerate([0, 1, 1, 2, 2])
+        ],
+        "step": 1.0,
+    }
+    # a step that does not divide the span: the last point is at until
+    points = api.get(f"{P}/error/history/counts?since={stamp(T0)}&until={stamp(at(2.5))}&step=2")
+    assert [(p["time"], p["count"]) for p in points[1]["results"]] == [
+        (T0.isoformat(), 0), (at(2).isoformat(), 1), (at(2.5).isoformat(), 1)
+    ]  # fmt: skip
+    # by default: the last day until now, in 24 steps
+    clock.now = at(10)
+    body = api.get(f"{P}/error/history/counts")[1]
+    assert body["step"] == 3600.0 and len(body["results"]) == 25
+    assert body["results"][-1] == {"time": at(10).isoformat(), "count": 2}
+    assert body["results"][0]["count"] == 0
+    assert api.get(f"{P}/warning/history/counts")[1]["results"][-1]["count"] == 0
+
+
 @pytest.mark.parametrize(
     ("query", "words"),
     [
@@ -145,6 +176,14 @@ def test_the_changes_of_a_table(api: Client, changed: dict[str, str]) -> None:
         ("history?limit=0", "Parameter 'limit' must be an integer from 1 to 10000"),
         ("history?limit=10001", "Parameter 'limit' must be an integer from 1 to 10000"),
         ("history?limit=ten", "Parameter 'limit' must be an integer from 1 to 10000"),
+        ("history/counts?step=0", "Parameter 'step' must be a number of seconds above 0"),
+        ("history/counts?step=nan", "Parameter 'step' must be a number of seconds above 0"),
+        ("history/counts?step=1", "into at most 1000 points"),
+        ("history/counts?since=soon", "Parameter 'since' must be a time in ISO 8601"),
+        (
+            "history/counts?since=2026-03-01T12:00:00Z&until=2026-03-01T11:00:00Z",
+            "'until' must come after 'since'",
+        ),
     ],
 )
 def test_bad_parameters_are_400s_naming_them(api: Client, query: str, words: str) -> None:
@@ -169,7 +208,11 @@ def test_as_of_before_the_history_kept(api: Client, changed: dict[str, str]) -> 
 def test_tables_that_are_not_watched_have_no_history(api: Client) -> None:
     assert api.post("/v1/policies", {"name": "p"})[0] == 201
     assert api.post("/v1/policies/p/rules", {"rule": "q(1)"})[0] == 201
-    for path in (f"{P}/q/history", f"{P}/q/rows?as_of=2026-03-01T12:00:00Z"):
+    for path in (
+        f"{P}/q/history",
+        f"{P}/q/history/counts",
+        f"{P}/q/rows?as_of=2026-03-01T12:00:00Z",
+    ):
         status, body = api.get(path)
         assert status == 404, (path, body)
         message, code = error(body)

@@ -579,6 +579,13 @@ def exercise_history(api: Api, conf: cfg.ConfigOpts) -> None:
     bare = Api(CongressApp(Services(api.app_services.engine), conf), api.seen)
     bare("GET", rows, 503, query=f"as_of={now}", policy="p", table="error")
     bare("GET", history, 503, policy="p", table="error")
+    counts = P + "/tables/{table}/history/counts"
+    query = "since=2000-01-01T00:00:00Z&until=2100-01-01T00:00:00Z&step=3155760000"
+    points = api("GET", counts, 200, query=query, policy="p", table="error")["results"]
+    assert [p["count"] for p in points] == [0, 1]
+    api("GET", counts, 400, query="step=0", policy="p", table="error")
+    api("GET", counts, 404, policy="p", table="down")
+    bare("GET", counts, 503, policy="p", table="error")
 
 
 def exercise_sinks(api: Api, node: Node, conf: cfg.ConfigOpts) -> None:

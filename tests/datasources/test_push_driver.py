@@ -61,7 +61,7 @@ def test_a_wrong_width_names_the_row() -> None:
     with pytest.raises(InvalidRows) as e:
         make().replace_table("hosts", [["h1", "up", "z"], ["h2", "up"]])
     assert e.value.message == (
-        "table hosts: row 1 has 2 values but the table has 3 columns (name, state, zone)"
+        "table hosts: row 2 (index 1) has 2 values but the table has 3 columns (name, state, zone)"
     )
     assert e.value.http_status == 400
 
@@ -70,7 +70,8 @@ def test_an_unknown_key_names_the_row_and_the_key() -> None:
     with pytest.raises(InvalidRows) as e:
         make().replace_table("hosts", [{"name": "h"}, {"name": "h", "zonee": 1, "cpu": 2}])
     assert e.value.message == (
-        "table hosts: row 1 has unknown columns cpu, zonee; the columns are name, state, zone"
+        "table hosts: row 2 (index 1) has unknown columns cpu, zonee; "
+        "the columns are name, state, zone"
     )
 
 
@@ -85,7 +86,8 @@ def test_the_body_must_be_a_list(body: Any, kind: str) -> None:
 
 @pytest.mark.parametrize(("row", "kind"), [("h1", "a string"), (None, "null"), (True, "a boolean")])
 def test_a_row_must_be_an_array_or_object(row: Any, kind: str) -> None:
-    with pytest.raises(InvalidRows, match=f"row 0 must be a JSON array or object, not {kind}"):
+    message = f"row 1 \\(index 0\\) must be a JSON array or object, not {kind}"
+    with pytest.raises(InvalidRows, match=message):
         make().replace_table("hosts", [row])
 
 

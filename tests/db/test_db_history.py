@@ -137,6 +137,30 @@ def test_the_table_as_of_a_time(engine: Engine) -> None:
     assert api.history_as_of(engine, "p", "nosuch", at(3)) == []
 
 
+def test_counts_over_time_agree_with_the_table_as_of_each_time(engine: Engine) -> None:
+    api.record_history(
+        engine,
+        [
+            entry(INSERT, ("vm1", 1), at(0)),
+            entry(INSERT, ("vm2", 2.5), at(1)),
+            entry(INSERT, ("vm1", 1), at(1), table="warning"),
+            entry(INSERT, ("vm1", 1), at(1), policy="q"),
+        ],
+    )
+    api.record_history(engine, [entry(DELETE, ("vm1", 1), at(2)), entry(INSERT, ("vm3", 3), at(2))])
+    # a repeat of the row's state (two nodes): counted once
+    api.record_history(engine, [entry(INSERT, ("vm3", 3), at(2.5), "other")])
+    api.record_history(engine, [entry(INSERT, ("vm1", 1), at(3))])
+    times = [at(s) for s in (-1, 0, 0.5, 1, 2, 2.5, 2.75, 3, 3600)]
+    expected = [len(api.history_as_of(engine, "p", "error", t)) for t in times]
+    assert expected == [0, 1, 1, 2, 2, 2, 2, 3, 3]
+    assert api.history_counts(engine, "p", "error", times) == expected
+    assert api.history_counts(engine, "p", "error", times[3:5]) == expected[3:5]
+    assert api.history_counts(engine, "p", "error", [at(1)]) == [2]
+    assert api.history_counts(engine, "p", "warning", [at(0), at(1)]) == [0, 1]
+    assert api.history_counts(engine, "p", "error", []) == []
+
+
 def test_rows_keep_their_values(engine: Engine) -> None:
     """JSON types, non-ASCII text, and strings no database takes as they are (a NUL, a lone
     surrogate: a driver may read them from a service) come back exactly."""

@@ -332,6 +332,18 @@ def congress(
         assert not _congress_threads(), "the Congress node left threads running"
 
 
+@pytest.fixture(scope="module")
+def out_of_the_catalog(congress: CongressNode, keystone: Keystone) -> Iterator[None]:
+    """When the module is done, take its node's ``policy`` service out of Keystone's catalog:
+    the next module's node registers one too, and the official client must find that one."""
+    yield
+    admin = {"X-Auth-Token": keystone.token("admin")}
+    status, _, found = http("GET", keystone.v3 + "/endpoints", headers=admin)
+    assert status == 200, found
+    for service_id in {e["service_id"] for e in found["endpoints"] if e["url"] == congress.url}:
+        assert http("DELETE", f"{keystone.v3}/services/{service_id}", headers=admin)[0] == 204
+
+
 def _congress_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("congress-")]
 

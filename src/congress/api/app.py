@@ -111,6 +111,7 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", P + "/tables/<table>", policies.show_table, "get_v1"),
     _r("GET", P + "/tables/<table>/rows", policies.list_rows, "get_v1"),
     _r("GET", P + "/tables/<table>/history", policies.table_history, "get_v1"),
+    _r("GET", P + "/tables/<table>/history/counts", policies.table_counts, "get_v1"),
     _r("GET", P + "/tables/<table>/watch", watch.watch_table, "get_v1"),
     _r("GET", "/v1/data-sources", datasources.list_datasources, "get_v1"),
     _r("POST", "/v1/data-sources", datasources.create_datasource, "create_v1"),
@@ -148,6 +149,7 @@ class CongressApp:
         self.services = services
         self.strategy: str = conf.auth_strategy
         self.authorizer = auth.Authorizer(conf)
+        self.sign_in = dashboard.SignIn(conf)  # POST /dashboard/token, GET /dashboard/session
         self._own_metrics = svc_metrics.Metrics()  # when the services have none
 
     @property
@@ -214,7 +216,7 @@ class CongressApp:
             return self._metrics_answer(req)
         if dashboard.is_dashboard(wire.url_path(req)):
             req.environ[ROUTE_KEY] = dashboard.PREFIX
-            return dashboard.serve(req, wire.url_path(req))
+            return dashboard.serve(req, wire.url_path(req), self.sign_in)
         if not (path == "/v1" or path.startswith("/v1/")):
             return wire.answer(versions.root(req), 300)
         allowed = []

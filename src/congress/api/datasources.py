@@ -13,7 +13,7 @@ from typing import Any
 import webob
 
 from congress.api import wire
-from congress.api.policies import action_args
+from congress.api.policies import PAGING, action_args, page_of
 from congress.api.services import Services
 from congress.services.errors import NotFound
 
@@ -106,7 +106,12 @@ def show_table(req: webob.Request, s: Services, ds: str, table: str) -> dict[str
 
 
 def list_rows(req: webob.Request, s: Services, ds: str, table: str) -> dict[str, Any]:
-    return {"results": [{"data": list(r)} for r in _host(s).rows(ds, table)]}
+    """The rows (sorted); with ``limit``, ``offset`` or ``filter``, one page of them and
+    ``total`` (as the policy tables' rows route pages)."""
+    rows = _host(s).rows(ds, table)
+    if any(wire.query(req, name) is not None for name in PAGING):
+        return page_of(req, rows)
+    return {"results": [{"data": list(r)} for r in rows]}
 
 
 def replace_rows(req: webob.Request, s: Services, ds: str, table: str) -> webob.Response:

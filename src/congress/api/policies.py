@@ -12,6 +12,8 @@ Wire shapes are the original's (reference 3.2, 3.3; client-api.md): a policy is
 from __future__ import annotations
 
 import datetime
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import webob
@@ -347,9 +349,6 @@ def _rows_page(req: webob.Request, s: Services, policy: str, table: str) -> dict
     for name in ("trace", "explain"):
         if wire.flag(req, name):
             raise wire.BadRequest(f"Parameter '{name}' cannot be combined with paging")
-    limit = wire.count_query(req, "limit", PAGE_LIMIT, MAX_PAGE_LIMIT)
-    offset = wire.count_query(req, "offset", 0, MAX_OFFSET, minimum=0)
-    needle = (wire.query(req, "filter") or "").casefold()
     generation = s.engine.generation
     hit = s.pages_cache.get((policy, table)) if generation is not None else None
     if hit is None or hit[0] != generation:
@@ -360,6 +359,15 @@ def _rows_page(req: webob.Request, s: Services, policy: str, table: str) -> dict
             s.pages_cache[(policy, table)] = (generation, rows)
     else:
         rows = hit[1]
+    return page_of(req, rows)
+
+
+def page_of(req: webob.Request, rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """The page ``?limit=&offset=&filter=`` asks for of ``rows`` (in order already): those
+    with a value containing ``filter`` (any case) only, with ``total``, how many match."""
+    limit = wire.count_query(req, "limit", PAGE_LIMIT, MAX_PAGE_LIMIT)
+    offset = wire.count_query(req, "offset", 0, MAX_OFFSET, minimum=0)
+    needle = (wire.query(req, "filter") or "").casefold()
     if needle:
         rows = [r for r in rows if any(needle in str(v).casefold() for v in r)]
     page = rows[offset : offset + limit]
@@ -427,3 +435,33 @@ def table_history(req: webob.Request, s: Services, policy: str, table: str) -> d
     limit = wire.count_query(req, "limit", HISTORY_LIMIT, MAX_HISTORY_LIMIT)
     history, name = _watched(s, policy, table)
     return {"results": history.changes(name, table, since, until, limit)}
+
+
+def table_counts(req: webob.Request, s: Services, policy: str, table: str) -> dict[str, Any]:
+    """``GET .../history/counts?since=T&until=T&step=S``: how many rows a watched table had
+    over time (the dashboard's chart)."""
+    since = time_parameter(req, "since")
+    until = time_parameter(req, "until")
+    step = seconds_parameter(req, "step")
+    history, name = _watched(s, policy, table)
+    points, seconds = history.counts(name, table, since, until, step)
+    return {
+        "results": [{"time": when.isoformat(), "count": n} for when, n in points],
+        "step": seconds,
+    }
+
+
+def seconds_parameter(req: webob.Request, name: str) -> float | None:
+    """A query-string number of seconds, above 0."""
+    text = wire.query(req, name)
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise wire.BadRequest(
+            f"Parameter '{name}' must be a number of seconds above 0, not {text[:64]!r}"
+        )
+    return value

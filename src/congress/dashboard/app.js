@@ -35,9 +35,87 @@ export async function api(method, path, body) {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await resp.text();
-  const parsed = text ? JSON.parse(text) : null;
-  if (!resp.ok) throw new ApiError(resp.status, parsed);
+  let parsed = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch (err) {
+    parsed = { error: { message: `HTTP ${resp.status}: ${text.slice(0, 200)}` } };
+  }
+  if (!resp.ok) {
+    if (resp.status === 401) forgetToken();
+    throw new ApiError(resp.status, parsed);
+  }
   return parsed;
+}
+
+// -- signing in: a Keystone user and password, exchanged for a token by POST /dashboard/token ---
+function forgetToken() {
+  for (const key of ["congress.token", "congress.user", "congress.project"]) {
+    sessionStorage.removeItem(key);
+  }
+  showWho();
+}
+
+let strategy = null; // the server's auth_strategy, asked once
+
+async function authStrategy() {
+  if (strategy === null) {
+    try {
+      const resp = await fetch("/dashboard/session", { headers: { Accept: "application/json" } });
+      strategy = resp.ok ? (await resp.json()).auth_strategy : "noauth";
+    } catch (err) {
+      strategy = "noauth";
+    }
+  }
+  return strategy;
+}
+
+function showWho() {
+  const who = document.getElementById("who");
+  if (!who) return;
+  const user = sessionStorage.getItem("congress.user");
+  if (!user) { who.replaceChildren(); return; }
+  who.replaceChildren(
+    el("span", {}, `${user} · ${sessionStorage.getItem("congress.project") || ""}`),
+    el("button", { type: "button", onclick: () => { forgetToken(); render(); } }, "Sign out"));
+}
+
+function signInPage(reason) {
+  const message = el("p", { role: "status" }, reason ? el("span", { class: "error" }, reason) : "");
+  const field = (label, attrs) => el("label", {}, label, el("input", attrs));
+  const form = el("form", { class: "signin", onsubmit: async (event) => {
+    event.preventDefault();
+    const data = Object.fromEntries(new FormData(form));
+    const button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      const resp = await fetch("/dashboard/token", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({
+          username: data.username, password: data.password, project: data.project,
+          user_domain: data.domain, project_domain: data.domain,
+        }),
+      });
+      const answer = await resp.json().catch(() => null);
+      if (!resp.ok) throw new ApiError(resp.status, answer);
+      sessionStorage.setItem("congress.token", answer.token);
+      sessionStorage.setItem("congress.user", answer.user.name);
+      sessionStorage.setItem("congress.project", answer.project.name);
+      showWho();
+      render();
+    } catch (err) {
+      message.replaceChildren(el("span", { class: "error", role: "alert" }, err.message));
+      button.disabled = false;
+    }
+  } },
+  field("User", { name: "username", required: true, autocomplete: "username" }),
+  field("Password", { name: "password", type: "password", required: true,
+    autocomplete: "current-password" }),
+  field("Project", { name: "project", required: true }),
+  field("Domain", { name: "domain", value: "Default", required: true }),
+  el("button", { type: "submit" }, "Sign in"));
+  return [el("h2", {}, "Sign in"), el("p", {}, "Sign in with your Keystone user."), form, message];
 }
 
 const enc = encodeURIComponent;
@@ -54,6 +132,10 @@ export async function watch(path, onEvent, signal) {
     if (lastId) headers["Last-Event-ID"] = lastId;
     try {
       const resp = await fetch(path, { headers, signal });
+      if (resp.status === 404) { // no such table (yet): a rule may make it
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        continue;
+      }
       if (!resp.ok) return;
       const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
@@ -81,53 +163,164 @@ export async function watch(path, onEvent, signal) {
   }
 }
 
-function liveCount(policy, table, cell, level) {
-  const rows = new Set();
-  watch(`/v1/policies/${enc(policy)}/tables/${table}/watch`, (kind, data) => {
-    if (kind === "snapshot") rows.clear();
-    for (const row of data.rows || []) {
-      const key = JSON.stringify(row);
-      if (kind === "delete") rows.delete(key);
-      else if (kind === "snapshot" || kind === "insert") rows.add(key);
-    }
-    cell.textContent = String(rows.size);
-    cell.className = rows.size ? `num ${level}` : "num ok";
+// A table's number of rows, kept live: the snapshot's rows, then each insert and delete (the
+// feed sends net changes, so counting them is exact).
+function liveCount(policy, table, onCount) {
+  let count = 0;
+  watch(`/v1/policies/${enc(policy)}/tables/${enc(table)}/watch`, (kind, data) => {
+    const n = (data.rows || []).length;
+    if (kind === "snapshot") count = n;
+    else if (kind === "insert") count += n;
+    else if (kind === "delete") count -= n;
+    else return;
+    onCount(count);
   }, streams.signal);
 }
 
 // -- pages -----------------------------------------------------------------------------------
-async function violations(policy) {
-  const tables = (await api("GET", `/v1/policies/${enc(policy)}/tables`)).results.map((t) => t.id);
-  const counts = {};
-  for (const table of ["error", "warning"]) {
-    if (!tables.includes(table)) { counts[table] = 0; continue; }
-    const rows = await api("GET", `/v1/policies/${enc(policy)}/tables/${table}/rows`);
-    counts[table] = rows.results.length;
+const RANGES = { "1h": [3600, 60], "24h": [86400, 3600], "7d": [604800, 21600] };
+const RANGE_NAMES = { "1h": "hour", "24h": "day", "7d": "week" };
+
+// How many rows a watched table had over the range, from the history (null: none kept).
+async function countsOver(policy, table, range) {
+  const [span, step] = RANGES[range];
+  const since = new Date(Date.now() - span * 1000).toISOString();
+  try {
+    const answer = await api("GET", `/v1/policies/${enc(policy)}/tables/${table}/history/counts`
+      + `?since=${enc(since)}&step=${step}`);
+    return answer.results.map((p) => p.count);
+  } catch (err) {
+    if (err.status === 404 || err.status === 503) return null; // not watched, or no history
+    throw err;
   }
-  return counts;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+// A small line chart of counts (the last one is now), with its figures as text for everyone.
+function sparkline(series, label) {
+  const width = 160;
+  const height = 30;
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("width", width);
+  svg.setAttribute("height", height);
+  svg.setAttribute("role", "img");
+  svg.classList.add("spark");
+  const draw = () => {
+    const top = Math.max(1, ...series);
+    const x = (i) => (series.length > 1 ? (i * (width - 2)) / (series.length - 1) + 1 : width / 2);
+    const y = (v) => height - 2 - (v * (height - 4)) / top;
+    const line = document.createElementNS(SVG, "polyline");
+    line.setAttribute("points", series.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`)
+      .join(" "));
+    const title = document.createElementNS(SVG, "title");
+    const text = `${label}: ${series[0]} at the start, ${Math.max(...series)} at most, `
+      + `${series[series.length - 1]} now`;
+    title.textContent = text;
+    svg.setAttribute("aria-label", text);
+    svg.replaceChildren(title, line);
+  };
+  draw();
+  return { svg, now: (count) => { series[series.length - 1] = count; draw(); } };
+}
+
+// A policy's numbers of error and warning rows now (the first row's page answers the total).
+async function policyCounts(p) {
+  const tables = (await api("GET", `/v1/policies/${enc(p.name)}/tables`)).results.map((t) => t.id);
+  const out = {};
+  await Promise.all(["error", "warning"].map(async (table) => {
+    out[table] = tables.includes(table)
+      ? (await api("GET", `/v1/policies/${enc(p.name)}/tables/${table}/rows?limit=1`)).total : 0;
+  }));
+  return out;
+}
+
+// The cell of a table's chart: drawn once the history answers (after the page shows), its last
+// point kept at the live count.
+function chartCell(policy, table, range) {
+  const cell = el("td", { class: "chart", "data-chart": table },
+    el("span", { class: "muted" }, "…"));
+  let chart = null;
+  let latest = null;
+  countsOver(policy, table, range).then((series) => {
+    if (series === null) {
+      cell.replaceChildren(el("span", { class: "muted" }, "no history"));
+      return;
+    }
+    if (latest !== null) series[series.length - 1] = latest;
+    chart = sparkline(series, `${table} rows over the last ${RANGE_NAMES[range]}`);
+    cell.replaceChildren(chart.svg);
+  }).catch((err) => cell.replaceChildren(el("span", { class: "muted" }, err.message)));
+  return { cell, now: (n) => { latest = n; if (chart) chart.now(n); } };
+}
+
+// A browser keeps at most six connections to a server (HTTP/1.1) and a change feed holds one,
+// so the overview keeps at most FEEDS feeds open, the error tables first; it asks the rows
+// route for the other counts every POLL_MS (an answer the server keeps until a change).
+const FEEDS = 4;
+const POLL_MS = 5000;
+
+function keepLive(items) {
+  const ordered = [...items.filter((i) => i.table === "error"),
+    ...items.filter((i) => i.table !== "error")];
+  for (const item of ordered.slice(0, FEEDS)) liveCount(item.policy, item.table, item.show);
+  const rest = ordered.slice(FEEDS);
+  if (!rest.length) return;
+  const signal = streams.signal;
+  const timer = setInterval(async () => {
+    for (const item of rest) {
+      if (signal.aborted) return;
+      try {
+        const page = await api("GET",
+          `/v1/policies/${enc(item.policy)}/tables/${enc(item.table)}/rows?limit=1`);
+        if (!signal.aborted) item.show(page.total);
+      } catch (err) {
+        // a table the policy does not have (yet): its count stays
+      }
+    }
+  }, POLL_MS);
+  signal.addEventListener("abort", () => clearInterval(timer));
 }
 
 async function overview() {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const range = RANGES[params.get("range")] ? params.get("range") : "24h";
   const policies = (await api("GET", "/v1/policies")).results;
+  const counts = await Promise.all(policies.map(policyCounts));
   const body = el("tbody");
-  for (const p of policies) {
-    const counts = await violations(p.name);
-    const errors = el("td", { class: counts.error ? "num bad" : "num ok", "data-table": "error" },
-      counts.error);
-    const warnings = el("td", { class: counts.warning ? "num warn" : "num ok",
-      "data-table": "warning" }, counts.warning);
-    body.append(el("tr", { "data-policy": p.name },
-      el("td", {}, el("a", { href: `#/policies/${enc(p.name)}` }, p.name)), errors, warnings));
-    if (p.kind !== "action") { // live: the change feed of each table
-      liveCount(p.name, "error", errors, "bad");
-      liveCount(p.name, "warning", warnings, "warn");
+  const live = [];
+  policies.forEach((p, i) => {
+    const cells = [];
+    for (const [table, level] of [["error", "bad"], ["warning", "warn"]]) {
+      const count = counts[i][table];
+      const cell = el("td", { class: count ? `num ${level}` : "num ok", "data-table": table },
+        count);
+      const chart = chartCell(p.name, table, range);
+      cells.push(cell, chart.cell);
+      if (p.kind !== "action") {
+        live.push({ policy: p.name, table, show: (n) => {
+          cell.textContent = String(n);
+          cell.className = n ? `num ${level}` : "num ok";
+          chart.now(n);
+        } });
+      }
     }
-  }
+    body.append(el("tr", { "data-policy": p.name },
+      el("td", {}, el("a", { href: `#/policies/${enc(p.name)}` }, p.name)), ...cells));
+  });
+  keepLive(live);
+  const picker = el("select", { "aria-label": "Time range", onchange: (event) => {
+    location.hash = `#/?range=${event.target.value}`;
+  } }, Object.keys(RANGES).map((r) => el("option", { value: r, selected: r === range },
+    `Last ${RANGE_NAMES[r]}`)));
   return [
     el("h2", {}, "Violations"),
+    el("div", { class: "pager" }, el("label", { class: "row" }, "Counts over", picker)),
     el("table", { "aria-label": "Violations per policy" },
-      el("thead", {}, el("tr", {}, el("th", {}, "Policy"), el("th", {}, "Errors"),
-        el("th", {}, "Warnings"))),
+      el("thead", {}, el("tr", {}, el("th", {}, "Policy"), el("th", { class: "num" }, "Errors"),
+        el("th", {}, "Errors over time"), el("th", { class: "num" }, "Warnings"),
+        el("th", {}, "Warnings over time"))),
       body),
   ];
 }
@@ -255,51 +448,263 @@ function whyNot(body) {
       `stopped at ${a.failed.literal} (${a.failed.reason})`) : null)));
 }
 
-async function tablePage(policy, table) {
+// A table's rows, a page at a time from the server (?limit=&offset=&filter=), with a filter box;
+// ``extra(row)`` adds a cell to each row (a button, say); ``columns`` names the columns.
+function pagedRows(url, label, extra, columns) {
   const PAGE = 100;
   let offset = 0;
   let filter = "";
   const status = el("p", { role: "status" });
   const body = el("tbody");
-  const explanation = el("section", { "aria-label": "Explanation", class: "explanation" });
   const prev = el("button", { type: "button" }, "Previous");
   const next = el("button", { type: "button" }, "Next");
   const search = el("input", { type: "search", "aria-label": "Filter rows",
     placeholder: "filter", autocomplete: "off" });
+  let serial = 0;
   const load = async () => {
-    const q = `limit=${PAGE}&offset=${offset}&filter=${enc(filter)}`;
-    const page = await api("GET",
-      `/v1/policies/${enc(policy)}/tables/${enc(table)}/rows?${q}`);
+    const mine = ++serial;
+    const page = await api("GET", `${url}?limit=${PAGE}&offset=${offset}&filter=${enc(filter)}`);
+    if (mine !== serial) return; // a later load wins
     body.replaceChildren(...page.results.map((r) => el("tr", {},
-      r.data.map((v) => el("td", {}, String(v))),
-      el("td", {}, el("button", { type: "button", class: "why", onclick: async () => {
-        const answer = await api("POST", `/v1/policies/${enc(policy)}?action=explain`,
-          { table, row: r.data });
-        explanation.replaceChildren(el("h3", {}, `Why ${table}(${r.data.join(", ")})`),
-          answer.holds ? el("ul", { class: "proof" }, proofTree(answer.explanation))
-            : whyNot(answer.why_not));
-        explanation.focus();
-      } }, "Why?")))));
+      r.data.map((v) => el("td", {}, typeof v === "string" ? v : JSON.stringify(v))),
+      extra ? el("td", {}, extra(r.data)) : null)));
     const last = Math.min(offset + PAGE, page.total);
-    status.textContent = page.total
-      ? `Rows ${offset + 1}-${last} of ${page.total}` : "No rows";
+    status.textContent = page.total ? `Rows ${offset + 1}-${last} of ${page.total}` : "No rows";
     prev.disabled = offset === 0;
     next.disabled = last >= page.total;
   };
-  prev.addEventListener("click", () => { offset = Math.max(0, offset - PAGE); load(); });
-  next.addEventListener("click", () => { offset += PAGE; load(); });
+  const shown = (promise) => promise.catch((err) => {
+    status.replaceChildren(el("span", { class: "error" }, err.message));
+  });
+  prev.addEventListener("click", () => { offset = Math.max(0, offset - PAGE); shown(load()); });
+  next.addEventListener("click", () => { offset += PAGE; shown(load()); });
   let timer = null;
   search.addEventListener("input", () => {
     clearTimeout(timer);
-    timer = setTimeout(() => { filter = search.value; offset = 0; load(); }, 250);
+    timer = setTimeout(() => { filter = search.value; offset = 0; shown(load()); }, 250);
   });
-  explanation.setAttribute("tabindex", "-1");
-  await load();
+  return {
+    load,
+    nodes: [
+      el("div", { class: "pager" }, search, prev, next, status),
+      el("table", { "aria-label": label },
+        columns ? el("thead", {}, el("tr", {}, columns.map((c) => el("th", {}, c)))) : null,
+        body),
+    ],
+  };
+}
+
+async function tablePage(policy, table) {
+  const explanation = el("section", { "aria-label": "Explanation", class: "explanation",
+    tabindex: "-1" });
+  const why = (row) => el("button", { type: "button", class: "why", onclick: async () => {
+    try {
+      const answer = await api("POST", `/v1/policies/${enc(policy)}?action=explain`,
+        { table, row });
+      explanation.replaceChildren(el("h3", {}, `Why ${table}(${row.join(", ")})`),
+        answer.holds ? el("ul", { class: "proof" }, proofTree(answer.explanation))
+          : whyNot(answer.why_not));
+    } catch (err) {
+      explanation.replaceChildren(el("p", { class: "error" }, err.message));
+    }
+    explanation.focus();
+  } }, "Why?");
+  const rows = pagedRows(`/v1/policies/${enc(policy)}/tables/${enc(table)}/rows`,
+    `Rows of ${table}`, why);
+  await rows.load();
   return [
     el("h2", {}, `Table ${table} of policy `, el("a", { href: `#/policies/${enc(policy)}` }, policy)),
-    el("div", { class: "pager" }, search, prev, next, status),
-    el("table", { "aria-label": `Rows of ${table}` }, body),
+    ...rows.nodes,
     explanation,
+  ];
+}
+
+// -- datasources -------------------------------------------------------------------------------
+const shownStatus = (value) => (value === undefined || value === null || value === "None"
+  ? "" : String(value));
+
+async function datasourcesPage() {
+  const sources = (await api("GET", "/v1/data-sources")).results;
+  const statuses = await Promise.all(sources.map((ds) =>
+    api("GET", `/v1/data-sources/${enc(ds.name)}/status`).catch((err) => ({ error: err.message }))));
+  const message = el("p", { role: "status" });
+  const rows = sources.map((ds, i) => {
+    const st = statuses[i];
+    const failing = shownStatus(st.last_error) || st.error || "";
+    return el("tr", { "data-datasource": ds.name },
+      el("td", {}, el("a", { href: `#/datasources/${enc(ds.name)}` }, ds.name)),
+      el("td", {}, ds.driver),
+      el("td", {}, ds.enabled ? "yes" : "no"),
+      el("td", {}, shownStatus(st.last_updated) || "never"),
+      el("td", { class: failing ? "bad" : "" }, failing),
+      el("td", {}, el("button", { type: "button", onclick: async () => {
+        if (!confirm(`Delete datasource ${ds.name}?`)) return;
+        try {
+          await api("DELETE", `/v1/data-sources/${enc(ds.name)}`);
+          render();
+        } catch (err) {
+          message.replaceChildren(el("span", { class: "error" }, err.message));
+        }
+      } }, `Delete ${ds.name}`)));
+  });
+  return [
+    el("h2", {}, "Datasources"),
+    el("p", {}, el("a", { href: "#/datasources/new", class: "button" }, "New datasource")),
+    message,
+    el("table", { "aria-label": "Datasources" },
+      el("thead", {}, el("tr", {}, ["Name", "Driver", "Enabled", "Last poll", "Last error", ""]
+        .map((h) => el("th", {}, h)))),
+      el("tbody", {}, rows)),
+  ];
+}
+
+// The form of a driver's options (GET /v1/system/drivers/<driver>): one field each, secrets
+// as passwords, the required ones marked.
+async function driverFields(driver, fields) {
+  const info = await api("GET", `/v1/system/drivers/${enc(driver)}`);
+  const secret = new Set(info.secret || []);
+  const inputs = {};
+  const items = Object.entries(info.config || {}).map(([name, need]) => {
+    const required = need === "required";
+    const input = name === "tables"
+      ? el("textarea", { name, rows: 3, cols: 60, required, spellcheck: "false",
+        placeholder: '{"servers": ["id", "status"]}' })
+      : el("input", { name, required, autocomplete: "off",
+        type: secret.has(name) ? "password" : "text" });
+    inputs[name] = input;
+    return el("label", {}, `${name}${required ? " (required)" : ""}`, input);
+  });
+  fields.replaceChildren(el("p", { class: "muted" }, info.description), ...items);
+  return inputs;
+}
+
+async function newDatasourcePage() {
+  const drivers = (await api("GET", "/v1/system/drivers")).results;
+  const message = el("p", { role: "status" });
+  const name = el("input", { name: "name", required: true, autocomplete: "off" });
+  const description = el("input", { name: "description", autocomplete: "off" });
+  const driver = el("select", { name: "driver" },
+    drivers.map((d) => el("option", { value: d.id }, d.id)));
+  const fields = el("fieldset", { class: "options" });
+  let inputs = {};
+  const choose = async () => {
+    inputs = await driverFields(driver.value, fields);
+  };
+  driver.addEventListener("change", () => choose().catch((err) => {
+    message.replaceChildren(el("span", { class: "error" }, err.message));
+  }));
+  const initial = drivers.find((d) => d.id === "push") || drivers[0];
+  if (initial) driver.value = initial.id;
+  await choose();
+  const form = el("form", { class: "stacked", onsubmit: async (event) => {
+    event.preventDefault();
+    const config = {};
+    for (const [key, input] of Object.entries(inputs)) {
+      if (input.value.trim()) config[key] = input.value;
+    }
+    try {
+      await api("POST", "/v1/data-sources", { name: name.value, driver: driver.value,
+        description: description.value || null, config });
+      location.hash = `#/datasources/${enc(name.value)}`;
+    } catch (err) {
+      message.replaceChildren(el("span", { class: "error", role: "alert" }, err.message));
+    }
+  } },
+  el("label", {}, "Name (required)", name), el("label", {}, "Driver", driver),
+  el("label", {}, "Description", description), fields,
+  el("button", { type: "submit" }, "Create datasource"));
+  return [el("h2", {}, "New datasource"), form, message];
+}
+
+function definitions(entries) {
+  return el("dl", { class: "facts" }, entries.flatMap(([k, v]) => [el("dt", {}, k),
+    el("dd", {}, v)]));
+}
+
+async function datasourcePage(name) {
+  const path = `/v1/data-sources/${enc(name)}`;
+  const [ds, status, schema, actions] = await Promise.all([
+    api("GET", path), api("GET", `${path}/status`).catch((err) => ({ error: err.message })),
+    api("GET", `${path}/schema`), api("GET", `${path}/actions`).catch(() => ({ results: [] })),
+  ]);
+  const message = el("p", { role: "status" });
+  const config = Object.entries(ds.config || {}).map(([k, v]) => [k, String(v)]);
+  const statusFacts = status.error ? [["error", status.error]]
+    : Object.entries(status).map(([k, v]) => [k.replaceAll("_", " "), shownStatus(v) || "—"]);
+  const refresh = el("button", { type: "button", onclick: async () => {
+    try {
+      await api("POST", `${path}?action=request-refresh`, {});
+      message.replaceChildren(el("span", { class: "ok" }, "A poll was asked for."));
+    } catch (err) {
+      message.replaceChildren(el("span", { class: "error" }, err.message));
+    }
+  } }, "Poll now");
+  return [
+    el("h2", {}, `Datasource ${ds.name}`),
+    definitions([["driver", ds.driver], ["description", ds.description || ""],
+      ["enabled", ds.enabled ? "yes" : "no"], ...config]),
+    el("h3", {}, "Status"), definitions(statusFacts),
+    el("p", {}, refresh), message,
+    el("h3", {}, "Tables"),
+    el("table", { "aria-label": "Schema" },
+      el("thead", {}, el("tr", {}, el("th", {}, "Table"), el("th", {}, "Columns"))),
+      el("tbody", {}, schema.tables.map((t) => el("tr", { "data-table": t.table_id },
+        el("td", {}, el("a", { href: `#/datasources/${enc(ds.name)}/tables/${enc(t.table_id)}` },
+          t.table_id)),
+        el("td", {}, t.columns.map((c) => c.name).join(", ")))))),
+    el("h3", {}, "Actions"),
+    actions.results.length
+      ? el("table", { "aria-label": "Actions" },
+        el("thead", {}, el("tr", {}, ["Action", "Arguments", "Description"]
+          .map((h) => el("th", {}, h)))),
+        el("tbody", {}, actions.results.map((a) => el("tr", {}, el("td", {}, a.name),
+          el("td", {}, a.args.map((x) => x.name).join(", ")), el("td", {}, a.description || "")))))
+      : el("p", { class: "muted" }, "This driver has no actions."),
+  ];
+}
+
+// Replace a push datasource's table with rows pasted as JSON (PUT .../rows).
+function pushForm(path, columns, onDone) {
+  const text = el("textarea", { name: "rows", rows: 6, cols: 80, spellcheck: "false",
+    "aria-label": "Rows as JSON",
+    placeholder: `[[${columns.map((c) => `"${c}"`).join(", ")}], ...]  or  [{"${columns[0] || "id"}": ...}]` });
+  const message = el("p", { role: "status" });
+  const form = el("form", { class: "stacked", onsubmit: async (event) => {
+    event.preventDefault();
+    let rows;
+    try {
+      rows = JSON.parse(text.value);
+    } catch (err) {
+      message.replaceChildren(el("span", { class: "error", role: "alert" },
+        `Not JSON: ${err.message}`));
+      return;
+    }
+    try {
+      await api("PUT", path, rows);
+      message.replaceChildren(el("span", { class: "ok" },
+        `Pushed ${Array.isArray(rows) ? rows.length : 0} rows.`));
+      await onDone();
+    } catch (err) {
+      message.replaceChildren(el("span", { class: "error", role: "alert" }, err.message));
+    }
+  } }, text, el("button", { type: "submit" }, "Replace the rows"));
+  return [el("h3", {}, "Push rows"), el("p", { class: "muted" },
+    "Paste the table's new rows as JSON: they replace the rows it has."), form, message];
+}
+
+async function datasourceTablePage(name, table) {
+  const path = `/v1/data-sources/${enc(name)}`;
+  const [ds, spec] = await Promise.all([api("GET", path),
+    api("GET", `${path}/tables/${enc(table)}/spec`)]);
+  const columns = spec.columns.map((c) => c.name);
+  const rows = pagedRows(`${path}/tables/${enc(table)}/rows`, `Rows of ${table}`, null, columns);
+  await rows.load();
+  return [
+    el("h2", {}, `Table ${table} of datasource `,
+      el("a", { href: `#/datasources/${enc(name)}` }, name)),
+    ...rows.nodes,
+    ...(ds.driver === "push" ? pushForm(`${path}/tables/${enc(table)}/rows`, columns, rows.load)
+      : []),
   ];
 }
 
@@ -392,7 +797,12 @@ async function libraryPage() {
 
 // -- the router ------------------------------------------------------------------------------
 const ROUTES = [
-  [/^#?\/?$/, "overview", () => overview()],
+  [/^#?\/?(\?.*)?$/, "overview", () => overview()],
+  [/^#\/datasources\/?$/, "datasources", () => datasourcesPage()],
+  [/^#\/datasources\/new$/, "datasources", () => newDatasourcePage()],
+  [/^#\/datasources\/([^/]+)$/, "datasources", (m) => datasourcePage(decodeURIComponent(m[1]))],
+  [/^#\/datasources\/([^/]+)\/tables\/([^/]+)$/, "datasources",
+    (m) => datasourceTablePage(decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
   [/^#\/policies\/?$/, "policies", () => policiesPage()],
   [/^#\/library\/?$/, "library", () => libraryPage()],
   [/^#\/actions(\?.*)?$/, "actions", () => actionsPage()],
@@ -416,10 +826,17 @@ export async function render() {
       else a.removeAttribute("aria-current");
     }
     try {
+      if (!sessionStorage.getItem("congress.token") && await authStrategy() === "keystone") {
+        if (mine === rendering) main.replaceChildren(...signInPage());
+        return;
+      }
       const content = await page(m);
       if (mine === rendering) main.replaceChildren(...content);
     } catch (err) {
-      if (mine === rendering) {
+      if (mine !== rendering) return;
+      if (err.status === 401 && await authStrategy() === "keystone") {
+        main.replaceChildren(...signInPage("Your session has ended: sign in again."));
+      } else {
         main.replaceChildren(el("p", { class: "error", role: "alert" }, err.message));
       }
     }
@@ -429,4 +846,5 @@ export async function render() {
 }
 
 window.addEventListener("hashchange", render);
+showWho();
 render();

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -46,6 +47,7 @@ from congress.datasources.options import Option
 __all__ = ["Action", "Clock", "Driver", "ExecutionMixin", "PollingDriver", "PushDriver"]
 
 LOG = logging.getLogger(__name__)
+NO_ROWS: frozenset[Row] = frozenset()
 
 Clock = Callable[[], datetime]
 Schema = dict[str, list[tr.Column]]
@@ -96,6 +98,7 @@ class Driver:
         self.last_error: Exception | None = None
         self.number_of_updates = 0
         self.initialized = False
+        # each table's rows; a change puts a new set in place (``current_rows`` relies on it)
         self._state: dict[str, set[Row]] = {}
         self.configure()
 
@@ -192,8 +195,14 @@ class Driver:
 
     def rows(self, table: str) -> set[Row]:
         """A copy of one table's rows."""
+        return set(self.current_rows(table))
+
+    def current_rows(self, table: str) -> AbstractSet[Row]:
+        """One table's rows as they are, not a copy (never change it). A change of the table
+        puts a new set in its place, never changes the set in place, so a caller may keep
+        what it got and tell by identity whether the table changed since."""
         self.columns(table)
-        return set(self._state.get(table, ()))
+        return self._state.get(table, NO_ROWS)
 
     def status(self) -> dict[str, str]:
         """The status route's counters, stringified as the original (the host adds
@@ -378,8 +387,8 @@ class PollingDriver(Driver):
         snapshot = super().tables(names)
         return {t: rows for t, rows in snapshot.items() if self.root_of(t) in self._active}
 
-    def rows(self, table: str) -> set[Row]:
-        found = super().rows(table)
+    def current_rows(self, table: str) -> AbstractSet[Row]:
+        found = super().current_rows(table)
         if self.root_of(table) not in self._active:
             raise LazyTableNotActive(f"table {table} is a lazy table and is not subscribed.")
         return found
@@ -427,22 +436,22 @@ class PushDriver(Driver):
             if isinstance(item, list | tuple):
                 if len(item) != len(columns):
                     raise InvalidRows(
-                        f"table {table}: row {index} has {len(item)} values but the table has "
-                        f"{len(columns)} columns ({', '.join(columns)})"
+                        f"table {table}: row {index + 1} (index {index}) has {len(item)} values "
+                        f"but the table has {len(columns)} columns ({', '.join(columns)})"
                     )
                 values: Sequence[Any] = item
             elif isinstance(item, Mapping):
                 unknown = sorted(str(k) for k in item if k not in columns)
                 if unknown:
                     raise InvalidRows(
-                        f"table {table}: row {index} has unknown columns {', '.join(unknown)}; "
-                        f"the columns are {', '.join(columns)}"
+                        f"table {table}: row {index + 1} (index {index}) has unknown columns "
+                        f"{', '.join(unknown)}; the columns are {', '.join(columns)}"
                     )
                 values = [item.get(c) for c in columns]
             else:
                 raise InvalidRows(
-                    f"table {table}: row {index} must be a JSON array or object, "
-                    f"not {json_kind(item)}"
+                    f"table {table}: row {index + 1} (index {index}) must be a JSON array or "
+                    f"object, not {json_kind(item)}"
                 )
             rows.add(tuple(tr.normalize(v) for v in values))
         return rows

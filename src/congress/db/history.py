@@ -213,6 +213,50 @@ def history_as_of(session: Session, policy: str, table: str, when: datetime) -> 
 
 
 @transactional(readonly=True)
+def history_counts(
+    session: Session, policy: str, table: str, times: Sequence[datetime]
+) -> list[int]:
+    """How many rows ``policy:table`` had at each of ``times`` (ascending; entries at a time
+    included), as ``history_as_of`` would answer each.
+
+    A row's entries that are not repeats of its state alternate, insert first, so the number
+    of rows at ``t`` is the sum, over those entries up to ``t``, of +1 per insert and -1 per
+    delete: the database finds them (``lag``: the row's previous op) and sums them per time."""
+    if not times:
+        return []
+    prev = (
+        func.lag(TableHistoryRow.op)
+        .over(
+            partition_by=TableHistoryRow.row_hash,
+            order_by=(TableHistoryRow.created_at, TableHistoryRow.id),
+        )
+        .label("prev")
+    )
+    entries = (
+        select(TableHistoryRow.created_at, TableHistoryRow.op, prev)
+        .where(_of_table(policy, table), TableHistoryRow.created_at <= times[-1])
+        .subquery()
+    )
+    flips = or_(
+        and_(entries.c.prev.is_(None), entries.c.op == INSERT), entries.c.prev != entries.c.op
+    )
+    statement = (
+        select(entries.c.created_at, entries.c.op, func.count())
+        .where(flips)
+        .group_by(entries.c.created_at, entries.c.op)
+        .order_by(entries.c.created_at)
+    )
+    counts: list[int] = []
+    now = 0
+    for created_at, op, n in session.execute(statement):
+        while len(counts) < len(times) and created_at > times[len(counts)]:
+            counts.append(now)  # every change up to that time is in
+        now += n if op == INSERT else -n
+    counts.extend([now] * (len(times) - len(counts)))
+    return counts
+
+
+@transactional(readonly=True)
 def history_latest(session: Session, policy: str, table: str) -> list[HistoryEntry]:
     """The latest entry of every row ``policy:table`` has had (an insert: the row is there)."""
     ranked = _latest(_of_table(policy, table))

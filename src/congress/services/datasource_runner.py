@@ -32,11 +32,13 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from sqlalchemy.engine import Engine as DbEngine
 
 from congress.bus import Announcement, Publisher, Transport
+from congress.datalog.ast import Row
 from congress.datasources.driver import Driver, PollingDriver, PushDriver
 from congress.datasources.errors import DatasourceError, NotSupported, UnknownAction
 from congress.db import api as db
@@ -81,6 +83,18 @@ class Runner:
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._ordered: dict[str, tuple[AbstractSet[Row], list[tuple[Any, ...]]]] = {}
+
+    def ordered_rows(self, table: str) -> list[tuple[Any, ...]]:
+        """A table's rows in order (``sorted_rows``), kept until the table changes (the
+        driver's set of it is replaced): paging through a big table sorts it once. The list
+        is shared: never change it."""
+        with self.lock:
+            current = self.driver.current_rows(table)
+            hit = self._ordered.get(table)
+            if hit is None or hit[0] is not current:
+                hit = self._ordered[table] = (current, sorted_rows(current))
+            return hit[1]
 
     @property
     def name(self) -> str:

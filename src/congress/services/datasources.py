@@ -55,7 +55,7 @@ from congress.services.datasource_config import (
     secret_options,
 )
 from congress.services.datasource_execution import ACTION_DONE, ExecutionWorker, record_execution
-from congress.services.datasource_runner import Runner, sorted_rows
+from congress.services.datasource_runner import Runner
 from congress.services.metrics import DatasourceMetrics
 
 LOG = logging.getLogger(__name__)
@@ -399,9 +399,7 @@ class DatasourceHost:
 
     def rows(self, ds: str, table: str) -> list[tuple[Any, ...]]:
         """A table's rows; ``UnknownTable`` (404), ``LazyTableNotActive`` (400)."""
-        runner = self._runner(ds)
-        with runner.lock:
-            return sorted_rows(runner.driver.rows(table))
+        return self._runner(ds).ordered_rows(table)
 
     def replace_rows(self, ds: str, table: str, body: Any) -> None:
         """PUT rows: replace a push driver's table (validated by the driver)."""

@@ -57,6 +57,9 @@ RECONCILE = "reconcile:after:"
 """The activation prefix of the entries a reconciliation records."""
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10000
+MAX_POINTS = 1000
+"""The most points a count over time answers."""
+DEFAULT_SPAN = dt.timedelta(days=1)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 """The earliest time asked of the database (MariaDB's DATETIME starts at year 1000)."""
 RETENTION_OPTION = "[watch] history_retention_days"
@@ -256,6 +259,42 @@ class History:
             self._db, policy, table, since=start, until=end, limit=min(limit, MAX_LIMIT)
         )
         return [_change_body(entry) for entry in found]
+
+    def counts(
+        self,
+        policy: str,
+        table: str,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        step: float | None = None,
+    ) -> tuple[list[tuple[dt.datetime, int]], float]:
+        """How many rows ``policy:table`` had over time: at ``since`` (default: a day before
+        ``until``; at the earliest, the start of the history kept), every ``step`` seconds
+        after it (default: a 24th of the span) and at ``until`` (default: now), at most
+        ``MAX_POINTS`` points. Answers the points and the step."""
+        end = as_utc(self._clock()) if until is None else as_utc(until)
+        start = end - DEFAULT_SPAN if since is None else as_utc(since)
+        start = max(start, self.cutoff() or EPOCH)
+        if end <= start:
+            raise errors.BadRequest(
+                f"The span from {iso(start)} to {iso(end)} is empty: 'until' must come after "
+                "'since' and after the start of the history kept"
+            )
+        span = (end - start).total_seconds()
+        seconds = span / 24 if step is None else step
+        if seconds <= 0 or span / seconds > MAX_POINTS:
+            raise errors.BadRequest(
+                f"Parameter 'step' must be a number of seconds that cuts the span of {span:g} s "
+                f"into at most {MAX_POINTS} points, not {seconds:g}"
+            )
+        times: list[dt.datetime] = []
+        at = start
+        while at < end:
+            times.append(at)
+            at = start + dt.timedelta(seconds=seconds * len(times))
+        times.append(end)
+        found = db.history_counts(self._db, policy, table, times)
+        return list(zip(times, found, strict=True)), seconds
 
     # -- the engine's changes (under its lock: no waiting here) --------------------------
     def _on_change(self, result: BatchResult, activation: str | None) -> None:
