@@ -84,7 +84,10 @@ CASES = (
     Case("POST", P + "?action=explain", "get_v1", 200, {"table": "q", "row": [1]}),
     Case("POST", P + "?action=execute", "create_v1", 400, {"name": "inv:servers.pause"}),
     Case("POST", P + "?action=undocumented", "create_v1", 400, {}, missing=400),
+    Case("POST", P + "?action=rollback", "create_v1", 200, {"version": 1}),  # a policy write
     Case("GET", P + "/status", "get_v1"),
+    Case("GET", P + "/versions", "get_v1"),
+    Case("GET", P + "/versions/1", "get_v1"),
     Case("GET", P + "/rules", "get_v1"),
     Case("POST", P + "/rules", "create_v1", 201, {"rule": "s(2)"}),
     Case("POST", P + "/rules?dry_run=true", "get_v1", 200, {"rule": "s(3)"}),  # creates nothing

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from api_client import Client
 from oslo_config import cfg
 
 from congress.cmd.server import Node, build_node
+from congress.common import config
 
 
 @pytest.fixture
@@ -122,3 +124,16 @@ def test_role_flags_without_transport_url_are_refused(conf: cfg.ConfigOpts) -> N
     with pytest.raises(SystemExit) as refused:
         build_node(conf, frozenset({"api", "policy_engine"}))
     assert "needs a message bus shared by the nodes: set transport_url" in str(refused.value)
+
+
+def test_a_bus_level_that_this_release_cannot_send_is_refused(tmp_path: Path) -> None:
+    conf = cfg.ConfigOpts()
+    conf_file = tmp_path / "congress.conf"
+    conf_file.write_text(
+        f"[DEFAULT]\nstate_path = {tmp_path}\nauth_strategy = noauth\n"
+        "transport_url = rabbit://guest:guest@127.0.0.1:5672/\n[upgrade_levels]\nbus = 2.0\n"
+    )
+    config.init(["--config-file", str(conf_file)], conf=conf, default_config_files=[])
+    with pytest.raises(SystemExit) as refused:
+        build_node(conf, frozenset({"api", "policy_engine"}))
+    assert "[upgrade_levels] bus must be auto or a bus message version" in str(refused.value)

@@ -203,6 +203,8 @@ def populate(app: Any) -> dict[str, list[dict[str, str]]]:
         "policy,rule": [{"policy": "p", "rule": r["id"]} for r in rules]
         + [{"policy": "p", "rule": "r1"}, {"policy": "m", "rule": rules[0]["id"]}],
         "policy,table": [{"policy": x, "table": t} for x, t in policy_tables],
+        "policy,version": [{"policy": x, "version": v} for x, v in VERSIONS]
+        + [{"policy": p["id"], "version": "2"}],
         "ds": [{"ds": x} for x in ds],
         "ds,table": [{"ds": x, "table": t} for x, t in ds_tables],
         "driver": [{"driver": x} for x in ("push", "stpush", "vitrage", "doctor", "nova", "json")]
@@ -211,6 +213,9 @@ def populate(app: Any) -> dict[str, list[dict[str, str]]]:
         "sink": [{"sink": x} for x in (sink["id"], "hooks", "_config", "nosuch")],
     }
 
+
+VERSIONS = [("p", "1"), ("p", "3"), ("p", "99"), ("p", "x"), ("classification", "1")]
+VERSIONS += [("nosuch", "1")]
 
 # known-good requests, by operation: (query, body) pairs, each sent on every known resource
 SIMULATE = {"query": "up(x)", "sequence": "boot(2) r+(2) down+(2)", "action_policy": "acts"}

@@ -26,6 +26,7 @@ from congress.bus import (
     from_wire,
     to_wire,
 )
+from congress.bus.messages import parse_version, speakable
 
 Row = tuple[Any, ...]
 
@@ -129,6 +130,24 @@ def test_fields_of_a_later_minor_version_are_ignored() -> None:
     wire = to_wire(TableSnapshot("ds", "t", 0, frozenset({(1,)})))
     later = from_wire({**wire, "version": "1.9", "priority": "high"})
     assert later == TableSnapshot("ds", "t", 0, frozenset({(1,)}), version="1.9")
+
+
+def test_a_message_is_sent_as_an_earlier_minor_version_has_it() -> None:
+    delta = TableDelta("ds", "t", 1, frozenset({(1,)}), frozenset(), 7, sent_at=5.0)
+    wire = to_wire(delta, "1.0")
+    assert wire["version"] == "1.0" and "sent_at" not in wire
+    assert from_wire(wire) == dataclasses.replace(delta, version="1.0")
+    lazy = Announcement("ds", {"t": ("id",)}, node_id="n", lazy=("t",))
+    old = to_wire(lazy, "1.0")
+    assert "lazy" not in old and old["schema"] == {"t": ["id"]}
+    assert to_wire(lazy, "1.1") == to_wire(lazy)
+    for version in ("1.2", "2.0", "0.9", "x"):
+        with pytest.raises(UnsupportedVersion, match="cannot send bus message version"):
+            to_wire(delta, version)
+    assert speakable("1.0") and speakable("1.1") and not speakable("1.2")
+    assert parse_version("1.10") == (1, 10)
+    with pytest.raises(ValueError, match="not a bus message version"):
+        parse_version("1")
 
 
 # -- the in-process transport -----------------------------------------------------------------

@@ -34,8 +34,10 @@ DEFAULTS: list[tuple[str | None, str, Any]] = [
     (None, "encryption_key_path", "/etc/congress/keys"),
     (None, "tempdir", None),
     (None, "fatal_exception_format_errors", False),
+    (None, "graceful_shutdown_timeout", 60),
     (None, "api_role", False),
     ("api", "min_revision_wait", 5.0),
+    ("api", "healthcheck_revision_grace", 30.0),
     ("limits", "max_request_body_size", 32 * 1024 * 1024),
     ("limits", "max_rule_length", 65536),
     ("limits", "max_name_length", 255),
@@ -68,6 +70,7 @@ DEFAULTS: list[tuple[str | None, str, Any]] = [
     ("dse", "time_to_resub", 10),
     ("dse", "execute_action_retry", False),
     ("dse", "execute_action_retry_timeout", 600),
+    ("upgrade_levels", "bus", "auto"),
     ("database", "max_pool_size", 10),
     ("database", "max_overflow", 20),
     ("database", "pool_timeout", 10),
@@ -246,7 +249,7 @@ def test_json_ingester_options_are_accepted_with_a_warning(
     with caplog.at_level(logging.WARNING, logger=config.__name__):
         warnings = config.report_unsupported_options(conf)
     assert len(warnings) == 1
-    assert f'"{name}" of [json_ingester] is not supported' in warnings[0]
+    assert f"[json_ingester] {name} (not supported" in warnings[0]
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
 
 

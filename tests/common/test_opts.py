@@ -30,7 +30,16 @@ def library_defaults() -> Iterator[list[cfg.Opt]]:
 
 def test_list_opts_has_our_groups_and_options() -> None:
     groups = {str(group): [o.dest for o in options] for group, options in opts.list_opts()}
-    assert set(groups) == {"DEFAULT", "dse", "api", "limits", "watch", "enforcement"}
+    assert set(groups) == {
+        "DEFAULT",
+        "dse",
+        "upgrade_levels",
+        "api",
+        "limits",
+        "watch",
+        "enforcement",
+    }
+    assert groups["upgrade_levels"] == ["bus"]
     assert groups["enforcement"] == [o.dest for o in opts.enforcement_opts]
     assert groups["limits"] == [o.dest for o in opts.limits_opts]
     assert groups["watch"] == [o.dest for o in opts.watch_opts]

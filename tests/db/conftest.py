@@ -10,6 +10,7 @@ from empty tables and revision 0. A server that does not answer FAILS the tests:
 from __future__ import annotations
 
 import os
+import pathlib
 import re
 from collections.abc import Callable, Iterator
 
@@ -126,6 +127,22 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+@pytest.fixture
+def empty_database_url(backend: str, database_name: str, tmp_path: pathlib.Path) -> Iterator[str]:
+    """The URL of a new, empty database of ``backend`` (never migrated), dropped at the end."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path}/empty.sqlite"
+        return
+    name = database_name.replace("congress_test_", "congress_test_empty", 1)
+    admin = _admin_engine(backend)
+    try:
+        _create_database(backend, admin, name)
+        yield f"{SERVERS[backend]}/{name}"
+    finally:
+        _drop_database(backend, admin, name)
+        admin.dispose()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from congress.db import (
     notifications,
     policies,
     revisions,
+    versions,
 )
 
 MODULES: tuple[ModuleType, ...] = (
@@ -28,6 +29,7 @@ MODULES: tuple[ModuleType, ...] = (
     notifications,
     policies,
     revisions,
+    versions,
 )
 
 

@@ -27,6 +27,7 @@ TABLES = {
     "notification_dead_letters",
     "notification_leases",
     "policy_settings",
+    "policy_versions",
 }
 
 
@@ -34,8 +35,8 @@ def _tables(engine: Engine) -> set[str]:
     return set(inspect(engine).get_table_names()) - {"alembic_version"}
 
 
-def test_head_is_the_safe_enforcement_revision() -> None:
-    assert migration.head() == "0004"
+def test_head_is_the_policy_versions_revision() -> None:
+    assert migration.head() == "0005"
 
 
 def test_down_to_nothing_and_up_again(engine: Engine) -> None:

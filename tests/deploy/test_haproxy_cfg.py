@@ -2,8 +2,9 @@
 
 The file must pass ``haproxy -c``; then a copy, moved to free ports, runs in front of two tiny
 HTTP servers standing in for the API nodes pe1 and pe2, to check what the file promises:
-round robin, stickiness by the SERVERID cookie, health checks on GET /healthcheck, and no
-failed request when a node dies, except a non-idempotent one that had reached it.
+round robin, stickiness by the SERVERID cookie, health checks on the readiness check
+(GET /healthcheck?details=true), and no failed request when a node dies, except a
+non-idempotent one that had reached it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = ROOT / "deploy" / "haproxy.cfg"
+READINESS = "/healthcheck?details=true"
+"""The health check's path: Congress's deep readiness check (503 when the node cannot serve)."""
 
 
 class _Server(ThreadingHTTPServer):
@@ -36,9 +39,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class Node:
-    """An API node: answers its name with 200, and GET /healthcheck with 200 while healthy;
-    while unhealthy with 300, as Congress answers any path it does not know outside /v1 (so a
-    check that accepted any 2xx or 3xx status would not notice a wrong path). A broken node
+    """An API node: answers its name with 200, and GET /healthcheck?details=true (only that
+    path) with 200 while healthy, 503 while unhealthy; any other path counts as a request
+    (so a check on a wrong path would not notice an unhealthy node). A broken node
     reads each other request and closes the connection without an answer, as a node killed
     (kill -9) in the middle of the request would."""
 
@@ -65,8 +68,8 @@ class Node:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:
                     self.rfile.read(length)
-                if self.path == "/healthcheck":
-                    status = 200 if node.healthy else 300
+                if self.path == READINESS:
+                    status = 200 if node.healthy else 503
                 else:
                     node.requests.append((self.command, self.headers.get("Cookie")))
                     if node.broken:

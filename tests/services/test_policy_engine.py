@@ -302,18 +302,18 @@ def test_an_engine_that_always_loses_the_race_writes_under_the_revision_lock(
     a, b = service(database, node_id="a"), service(database, node_id="b")
     a.create_policy("p")
     b.sync()
-    real_add_rule = db.add_rule
+    real_record_change = db.record_change  # every write runs in one, with its version
     raced: list[str] = []
     in_b = [False]
 
-    def add_rule(handle: object, *args: object, **kw: object) -> object:
+    def record_change(handle: object, *args: object, **kw: object) -> object:
         if isinstance(handle, Engine) and not in_b[0]:  # each optimistic try of a: b first
             in_b[0] = True
             raced.append(b.create_rule("p", f"b{len(raced)}(1)").rule)
             in_b[0] = False
-        return real_add_rule(handle, *args, **kw)  # type: ignore[arg-type]
+        return real_record_change(handle, *args, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(db, "add_rule", add_rule)
+    monkeypatch.setattr(db, "record_change", record_change)
     view = a.create_rule("p", "mine(1)")
     assert raced == ["b0(1)"]  # one lost race, then the write under the lock
     assert view.rule == "mine(1)"

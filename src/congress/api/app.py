@@ -33,6 +33,7 @@ from congress.api import (
     executions,
     library,
     policies,
+    policy_versions,
     sinks,
     system,
     versions,
@@ -102,6 +103,8 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", "/v1/executions", executions.list_executions, "get_v1"),
     _r("POST", P, policies.policy_action, "create_v1", read_actions=("simulate", "explain")),
     _r("GET", P + "/status", policies.policy_status, "get_v1"),
+    _r("GET", P + "/versions", policy_versions.list_versions, "get_v1"),
+    _r("GET", P + "/versions/<version>", policy_versions.show_version, "get_v1"),
     _r("GET", P + "/rules", policies.list_rules, "get_v1"),
     _r("POST", P + "/rules", policies.create_rule, "create_v1", read_flags=("dry_run",)),
     _r("GET", P + "/rules/<rule>", policies.show_rule, "get_v1"),
@@ -211,7 +214,7 @@ class CongressApp:
         if path == "/":
             return wire.answer(versions.root(req), 200)
         if path == "/healthcheck":
-            return wire.answer(self.services.health(), 200)
+            return self._health_answer(req)
         if path == "/metrics":
             return self._metrics_answer(req)
         if dashboard.is_dashboard(wire.url_path(req)):
@@ -242,6 +245,21 @@ class CongressApp:
         return wire.error_answer(
             ApiError(404, "The resource could not be found.", CODES["unknown"].number, None)
         )
+
+    def _health_answer(self, req: webob.Request) -> webob.Response:
+        """``GET /healthcheck``: 200 ``{status: OK, policy_errors}`` while the process
+        answers; with ``?details=true`` (or ``detailed``) the deep readiness check, 503 when
+        this node cannot serve (``congress.services.health``; a HEAD then answers 204 or 503
+        without a body, as oslo.middleware's healthcheck)."""
+        if not (wire.flag(req, "details") or wire.flag(req, "detailed")):
+            return wire.answer(self.services.health(), 200)
+        body = self.services.health(details=True)
+        ready = body.get("status") == "OK"
+        if req.method == "HEAD":
+            return webob.Response(status=204 if ready else 503)
+        resp = wire.answer(body, 200 if ready else 503)
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
 
     def _metrics_answer(self, req: webob.Request) -> webob.Response:
         """``GET /metrics``: this node's figures and its datasource host's (docs/metrics.md)."""

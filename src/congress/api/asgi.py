@@ -18,6 +18,7 @@ import concurrent.futures
 import io
 import logging
 import sys
+import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
@@ -66,6 +67,21 @@ class WSGIBridge:
             loop = getattr(stopping, "_congress_loop", None)
             if loop is not None and not loop.is_closed():
                 loop.call_soon_threadsafe(stopping.set)
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """The server stopped: run no request that has not started, and wait up to
+        ``timeout`` seconds for those still running (one that outlived the server's graceful
+        shutdown answers no one, but its database transaction completes or rolls back);
+        False if some are still running then."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        threads = list(getattr(self.pool, "_threads", ()))
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        running = sum(1 for t in threads if t.is_alive())
+        if running:
+            LOG.warning("%d API requests still running after the server stopped", running)
+        return running == 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -110,8 +110,8 @@ class Forbidden(Exception):
 
 def context_from(req: webob.Request, strategy: str) -> Context:
     request_id = req.environ.get("openstack.request_id")
-    if strategy == "noauth":
-        return Context("admin", None, ("admin",), True, request_id)
+    if strategy == "noauth":  # nobody in particular: changes are recorded without a user
+        return Context("admin", None, ("admin",), True, request_id, {"auth_strategy": "noauth"})
     user = req.headers.get("X-User-Id") or req.headers.get("X-User")
     if not user:
         raise NotAuthenticated()

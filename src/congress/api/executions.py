@@ -10,7 +10,7 @@ from typing import Any
 
 import webob
 
-from congress.api import wire
+from congress.api import policy_versions, wire
 from congress.api.errors import api_error
 from congress.api.policies import settings_body, time_parameter
 from congress.api.services import Services
@@ -46,7 +46,7 @@ def update_policy(req: webob.Request, s: Services, policy: str) -> dict[str, Any
             "Field 'action_grace_seconds' must be a number of seconds >= 0, or null for the "
             "configured default"
         )
-    return settings_body(s.engine.update_policy(policy, body))
+    return settings_body(s.engine.update_policy(policy, body, actor=policy_versions.actor(req)))
 
 
 def show_breaker(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:

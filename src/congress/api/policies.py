@@ -19,7 +19,7 @@ from typing import Any
 import webob
 
 from congress.api import errors as api_errors
-from congress.api import wire
+from congress.api import policy_versions, wire
 from congress.api.errors import api_error
 from congress.api.services import Services
 from congress.datalog.errors import PolicyError
@@ -57,7 +57,7 @@ def create_policy(req: webob.Request, s: Services) -> webob.Response:
     if library_policy:
         if s.library is None:
             raise wire.BadRequest("The policy library is not available on this node")
-        policy, rules = s.library.activate(library_policy)
+        policy, rules = s.library.activate(library_policy, actor=policy_versions.actor(req))
     else:
         body = wire.json_body(req)
         if body.get("id") is not None:
@@ -83,6 +83,7 @@ def create_policy(req: webob.Request, s: Services) -> webob.Response:
             abbreviation=abbreviation,
             description=wire.text_field(body, "description"),
             rules=rules_in or (),
+            actor=policy_versions.actor(req),
         )
         if rules_in is None:
             return wire.created(req, policy.id, policy_body(policy))
@@ -105,7 +106,7 @@ def show_policy(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
 
 
 def delete_policy(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
-    return policy_body(s.engine.delete_policy(policy))
+    return policy_body(s.engine.delete_policy(policy, actor=policy_versions.actor(req)))
 
 
 def policy_status(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
@@ -125,7 +126,11 @@ def policy_action(req: webob.Request, s: Services, policy: str) -> Any:
         return _explain(req, s, policy)
     if action == "execute":
         return _execute(req, s, policy)
-    raise wire.BadRequest(f"Unknown action {action!r} on a policy: simulate, explain or execute")
+    if action == "rollback":
+        return policy_versions.rollback(req, s, policy)
+    raise wire.BadRequest(
+        f"Unknown action {action!r} on a policy: simulate, explain, execute or rollback"
+    )
 
 
 IMPACT_FIELDS = ("add_rules", "delete_rules", "tables")
@@ -276,6 +281,7 @@ def create_rule(req: webob.Request, s: Services, policy: str) -> webob.Response:
         text,
         name=wire.text_field(body, "name", limit=255),
         comment=wire.text_field(body, "comment", limit=255),
+        actor=policy_versions.actor(req),
     )
     out = rule_body(view)
     out["rule"] = created_rule_text(view)
@@ -287,7 +293,7 @@ def show_rule(req: webob.Request, s: Services, policy: str, rule: str) -> dict[s
 
 
 def delete_rule(req: webob.Request, s: Services, policy: str, rule: str) -> dict[str, Any]:
-    return rule_body(s.engine.delete_rule(policy, rule))
+    return rule_body(s.engine.delete_rule(policy, rule, actor=policy_versions.actor(req)))
 
 
 def rule_status(req: webob.Request, s: Services, policy: str, rule: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ class Services:
     history: Any = None  # congress.services.history.History (None: no history here)
     metrics: Any = None  # congress.services.metrics.Metrics (None: no metrics here)
     sinks: Any = None  # congress.services.notify.Notifications (None: not on this node)
+    readiness: Any = None  # congress.services.health.Readiness (None: no deep check here)
     # encoded answers of GET rows: (policy, table) -> (engine generation, JSON body)
     rows_cache: dict[tuple[str, str], tuple[int, bytes]] = field(default_factory=dict)
     # rows for paging, in the engine's order: (policy, table) -> (engine generation, rows)
@@ -40,6 +41,20 @@ class Services:
         found = [r for r in revisions if r is not None]
         return max(found) if found else None
 
-    def health(self) -> dict[str, Any]:
-        """Liveness and readiness details; never a failure for policy errors (spec README)."""
-        return {"status": "OK", "policy_errors": self.engine.policy_errors()}
+    def health(self, details: bool = False) -> dict[str, Any]:
+        """Liveness: ``{status: OK, policy_errors}``, never a failure for policy errors (spec
+        README). With ``details``, the deep readiness check (``congress.services.health``):
+        ``status`` is ``UNAVAILABLE`` when this node cannot serve."""
+        if not details:
+            return {"status": "OK", "policy_errors": self.engine.policy_errors()}
+        if self.readiness is None:
+            return {
+                "status": "OK",
+                "detailed": True,
+                "reasons": [],
+                "checks": {},
+                "datasources": [],
+                "policy_errors": self.engine.policy_errors(),
+            }
+        answer: dict[str, Any] = self.readiness.check()
+        return answer

@@ -19,6 +19,11 @@ form as sorted lists, so that ``from_wire(to_wire(m)) == m``.
   same from every engine (empty for a request made directly through the API).
 - ``Announcement``: a publisher (a datasource) and its schema ``{table: (column, ...)}`` is
   present on ``node_id`` (or, with ``present`` false, has gone).
+
+A node can speak an earlier minor version than its own (``to_wire(message, version)``): the
+fields added after it (``ADDED_IN``) are left out, as a node of that release would send the
+message. During a rolling upgrade the upgraded nodes speak the version of the oldest node on
+the bus (docs/upgrades.md).
 """
 
 from __future__ import annotations
@@ -31,12 +36,33 @@ from dataclasses import dataclass, field
 from typing import Any
 
 VERSION = "1.1"
+ADDED_IN: Mapping[str, str] = {"sent_at": "1.1", "lazy": "1.1"}
+"""The fields of a message added by a minor version after 1.0, and that version."""
 
 Row = tuple[Any, ...]
 
 
 class UnsupportedVersion(ValueError):
     """A message of a major version this code does not speak."""
+
+
+def parse_version(text: str) -> tuple[int, int]:
+    """``"major.minor"`` as a pair of integers; ``ValueError`` for anything else."""
+    major, dot, minor = str(text).strip().partition(".")
+    if not dot or not major.isdigit() or not minor.isdigit():
+        raise ValueError(f"not a bus message version (major.minor): {text!r}")
+    return int(major), int(minor)
+
+
+def speakable(text: str) -> bool:
+    """Whether this code can send messages of version ``text``: its major version, at most
+    its minor version."""
+    try:
+        major, minor = parse_version(text)
+    except ValueError:
+        return False
+    own = parse_version(VERSION)
+    return major == own[0] and minor <= own[1]
 
 
 def _rows(rows: Iterable[Iterable[Any]]) -> frozenset[Row]:
@@ -130,8 +156,23 @@ def _sorted_rows(rows: frozenset[Row]) -> list[list[Any]]:
     return [list(r) for r in sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))]
 
 
-def to_wire(message: Message) -> dict[str, Any]:
-    """The message as a JSON-ready dict: ``{"kind", "version", ...fields}``."""
+def to_wire(message: Message, version: str | None = None) -> dict[str, Any]:
+    """The message as a JSON-ready dict: ``{"kind", "version", ...fields}``; with ``version``
+    (an earlier minor version of this major one, ``speakable``), as that version has it: the
+    fields added since are left out."""
+    body = _wire(message)
+    if version is not None and version != body["version"]:
+        if not speakable(version):
+            raise UnsupportedVersion(f"cannot send bus message version {version!r} ({VERSION})")
+        wanted = parse_version(version)
+        for name, since in ADDED_IN.items():
+            if name in body and parse_version(since) > wanted:
+                del body[name]
+        body["version"] = version
+    return body
+
+
+def _wire(message: Message) -> dict[str, Any]:
     body: dict[str, Any] = {"kind": _NAMES[type(message)], "version": message.version}
     if isinstance(message, TableSnapshot):
         body.update(

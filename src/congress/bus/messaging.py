@@ -54,6 +54,7 @@ repaired from the database.
 from __future__ import annotations
 
 import concurrent.futures
+import importlib.metadata
 import logging
 import random
 import threading
@@ -73,12 +74,17 @@ with warnings.catch_warnings():
     import oslo_messaging as om  # type: ignore[import-untyped]
 
 from congress.bus.messages import (
+    VERSION,
     Announcement,
     ExecuteRequest,
+    Message,
     TableDelta,
     TableMessage,
     TableSnapshot,
+    UnsupportedVersion,
     from_wire,
+    parse_version,
+    speakable,
     to_wire,
 )
 from congress.bus.transport import (
@@ -98,8 +104,23 @@ from congress.bus.transport import (
 
 LOG = logging.getLogger(__name__)
 
+
+def _release() -> str:
+    try:
+        return importlib.metadata.version("congress")
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+RELEASE = _release()
+"""This node's Congress release, told to the other nodes in its heartbeats."""
+
 EXCHANGE = "congress"
 API_VERSION = "1.0"
+AUTO = "auto"
+LEVEL_OPTION = "[upgrade_levels] bus"
+FIRST_VERSION = "1.0"
+"""The version of a node whose heartbeats do not say (the first release's)."""
 DEFAULT_HEARTBEAT_INTERVAL = 1.0
 DEFAULT_EXPIRY = 5.0
 DEFAULT_CALL_TIMEOUT = 10.0
@@ -139,6 +160,8 @@ class Peer:
     known: dict[str, tuple[str, float]] = field(default_factory=dict)  # node_id -> (inst, age)
     outages: int = 0  # how many times it lost the broker (from its heartbeats)
     reachable: bool = False  # a ping to it has been answered since it joined or lost the broker
+    version: str = FIRST_VERSION  # the bus message version it speaks at most
+    release: str = ""  # its Congress release, when its heartbeats say
 
 
 def set_defaults(conf: cfg.ConfigOpts) -> None:
@@ -153,6 +176,26 @@ def set_defaults(conf: cfg.ConfigOpts) -> None:
         conf.register_opts(opts, group=group)
     for name, value in RABBIT_DEFAULTS.items():
         conf.set_default(name, value, group="oslo_messaging_rabbit")
+
+
+def checked_level(level: str) -> str:
+    """``auto`` or a version this node can send; ``ValueError`` naming the option else."""
+    text = level.strip().lower()
+    if text == AUTO or speakable(text):
+        return text
+    raise ValueError(
+        f"{LEVEL_OPTION} must be auto or a bus message version of major version "
+        f"{VERSION.split('.')[0]} up to {VERSION}, not {level!r}"
+    )
+
+
+def message_level(conf: cfg.ConfigOpts) -> str:
+    """``[upgrade_levels] bus`` of ``conf`` (``auto`` when it is not registered)."""
+    try:
+        value = conf.upgrade_levels.bus
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError, AttributeError):
+        return AUTO
+    return checked_level(str(value or AUTO))
 
 
 class _Endpoint:
@@ -172,13 +215,13 @@ class _Endpoint:
 
     def table(self, ctxt: dict[str, Any], message: dict[str, Any], origin: str) -> None:
         if origin != self._bus.instance:
-            msg = from_wire(message)
+            msg = self._bus._decode(message, origin)
             if isinstance(msg, TableSnapshot | TableDelta):
                 self._bus._local.deliver(msg)
 
     def announce(self, ctxt: dict[str, Any], announcement: dict[str, Any], origin: str) -> None:
         if origin != self._bus.instance:
-            a = from_wire(announcement)
+            a = self._bus._decode(announcement, origin)
             if isinstance(a, Announcement):
                 self._bus._directory_update(a, origin)
 
@@ -188,13 +231,13 @@ class _Endpoint:
 
     def snapshot(self, ctxt: dict[str, Any], publisher: str, table: str) -> Any:
         snap = self._bus._local_snapshot(publisher, table)
-        return None if snap is None else to_wire(snap)
+        return None if snap is None else self._bus._encode(snap)
 
     def subscribed(self, ctxt: dict[str, Any], publisher: str, table: str) -> None:
         self._bus._hear_subscription(publisher, table)
 
     def execute(self, ctxt: dict[str, Any], request: dict[str, Any]) -> None:
-        req = from_wire(request)
+        req = self._bus._decode(request, "")
         if isinstance(req, ExecuteRequest):
             self._bus._execute_locally(req)
 
@@ -219,7 +262,10 @@ class MessagingBus:
         expiry: float = DEFAULT_EXPIRY,
         call_timeout: float = DEFAULT_CALL_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
+        level: str | None = None,
     ) -> None:
+        """``level``: the bus message version to send, or ``auto`` (default: the option
+        ``[upgrade_levels] bus`` of ``conf``)."""
         if not node_id:
             raise ValueError("a node on the bus needs a node id")
         set_defaults(conf)
@@ -246,6 +292,7 @@ class MessagingBus:
         self._started = False
         self._outage = False
         self._outages = 0
+        self._echoed: float | None = None  # when this node last heard its own heartbeat
         # local state
         self._local = LocalHandlers()  # this process's subscriptions and event listeners
         self._providers: dict[str, tuple[SnapshotProvider, SubscribeHook | None]] = {}
@@ -259,6 +306,10 @@ class MessagingBus:
         self._local_announcements: dict[str, Announcement] = {}
         self._watchers: list[AnnouncementHandler] = []
         self._peers: dict[str, Peer] = {}  # by instance
+        self._level = message_level(conf) if level is None else checked_level(level)
+        self._spoken = self._level if self._level != AUTO else VERSION
+        self._foreign: set[str] = set()  # instances of another major version, logged
+        self._foreign_bodies: set[tuple[str, str]] = set()
 
     # -- life cycle --------------------------------------------------------------------------
     def start(self, *, check_node_id: bool = True) -> None:
@@ -307,6 +358,22 @@ class MessagingBus:
             self._transport.cleanup()
         except Exception:
             LOG.exception("closing the bus connection failed")
+
+    def connected(self) -> tuple[bool, str]:
+        """Whether this node reaches the broker: its own heartbeat (a fan-out cast, so it
+        comes back to its sender) went through the broker and back within the last few
+        heartbeat intervals; and why not."""
+        if not self._started:
+            return False, "not joined to the bus"
+        echoed = self._echoed
+        if echoed is None:
+            return False, "no heartbeat of this node came back through the broker yet"
+        age = self._clock() - echoed
+        if age > self._silent:
+            return False, (
+                f"this node's heartbeats have not come back through the broker for {age:.1f} s"
+            )
+        return True, f"heartbeats come back through the broker ({age:.1f} s ago)"
 
     def _check_node_id(self) -> None:
         """Refuse a node id another live process holds (see the module's documentation)."""
@@ -434,7 +501,7 @@ class MessagingBus:
                 "rpc": sorted(self._rpc),
                 "publishers": sorted(self._providers),
                 "executors": sorted(self._executors),
-                "announcements": [to_wire(a) for a in self._local_announcements.values()],
+                "announcements": [self._encode(a) for a in self._local_announcements.values()],
                 "subscriptions": self._local.subscriptions(),
                 "peers": {
                     p.node_id: [p.instance, round(now - p.last_seen, 3)]
@@ -442,6 +509,8 @@ class MessagingBus:
                 },
                 "info": info,
                 "outages": self._outages,
+                "version": VERSION,
+                "release": RELEASE,
             }
 
     def _send_heartbeat(self) -> None:
@@ -464,12 +533,20 @@ class MessagingBus:
         for p in gone:
             LOG.warning("node %s (instance %s) stopped heartbeating", p.node_id, p.instance)
             self._tell_peers("expired", p)
+        if gone:
+            self._check_level()
 
     def _on_heartbeat(self, beat: dict[str, Any]) -> None:
         instance = str(beat.get("instance", ""))
-        if not instance or instance == self.instance:
+        if instance == self.instance:  # its own, back through the broker (``connected``)
+            self._echoed = self._clock()
+            return
+        if not instance:
             return
         node_id = str(beat.get("node_id", ""))
+        version = str(beat.get("version") or FIRST_VERSION)
+        if not self._compatible(version, node_id, instance, str(beat.get("release") or "")):
+            return
         now = self._clock()
         known = {
             str(nid): (str(v[0]), float(v[1]))
@@ -496,6 +573,8 @@ class MessagingBus:
             peer.subscriptions = dict(beat.get("subscriptions") or {})
             peer.info = dict(beat.get("info") or {})
             peer.known = known
+            peer.version = version
+            peer.release = str(beat.get("release") or "")
             lazy = [
                 (pub, table)
                 for pub, tables in peer.subscriptions.items()
@@ -507,15 +586,98 @@ class MessagingBus:
             LOG.warning("node %s restarted: instance %s replaces %s", node_id, instance, p.instance)
             self._tell_peers("expired", p)
         if joined:
-            LOG.info("node %s (instance %s) joined", node_id, instance)
+            LOG.info(
+                "node %s (instance %s%s, bus messages %s) joined",
+                node_id,
+                instance,
+                f", release {peer.release}" if peer.release else "",
+                version,
+            )
             self._tell_peers("joined", peer)
+            self._check_level()
         for wire in beat.get("announcements") or ():
-            a = from_wire(wire)
+            a = self._decode(wire, instance)
             if isinstance(a, Announcement):
                 self._directory_update(a, instance)
         for pub, table in lazy:
             self._hear_subscription(pub, table)
         self._tell_peers("beat", peer)
+
+    # -- versions (rolling upgrades) ---------------------------------------------------------
+    @property
+    def speaking(self) -> str:
+        """The bus message version this node sends: ``[upgrade_levels] bus`` when it names
+        one; with ``auto``, the oldest version among this node and its peers."""
+        if self._level != AUTO:
+            return self._level
+        with self._lock:
+            versions = [p.version for p in self._peers.values()]
+        return min([VERSION, *versions], key=parse_version)
+
+    def _check_level(self) -> None:
+        """Log when the version this node sends changes (a node of another release came or
+        went)."""
+        now = self.speaking
+        with self._lock:
+            before, self._spoken = self._spoken, now
+            older = sorted(
+                f"{p.node_id} ({p.release or 'an earlier release'})"
+                for p in self._peers.values()
+                if p.version == now and now != VERSION
+            )
+        if now == before:
+            return
+        if now == VERSION:
+            LOG.info("bus: every node speaks bus messages %s: this node sends %s again", now, now)
+        else:
+            LOG.warning(
+                "bus: this node sends bus messages %s (it speaks %s) while %s on the bus "
+                "speak %s only: finish the rolling upgrade (docs/upgrades.md)",
+                now,
+                VERSION,
+                ", ".join(older) or "other nodes",
+                now,
+            )
+
+    def _compatible(self, version: str, node_id: str, instance: str, release: str) -> bool:
+        """Whether a peer speaking ``version`` can be on this bus (same major version); a peer
+        of another major version is refused, once per instance in the log."""
+        try:
+            major = parse_version(version)[0]
+        except ValueError:
+            major = -1
+        if major == parse_version(VERSION)[0]:
+            return True
+        with self._lock:
+            first = instance not in self._foreign
+            self._foreign.add(instance)
+        if first:
+            LOG.error(
+                "bus: node %s (instance %s%s) speaks bus messages %s, which this node (%s) "
+                "cannot read: it is ignored; upgrade through a release that speaks both",
+                node_id,
+                instance,
+                f", release {release}" if release else "",
+                version,
+                VERSION,
+            )
+        return False
+
+    def _encode(self, message: Message) -> dict[str, Any]:
+        return to_wire(message, self.speaking)
+
+    def _decode(self, body: Mapping[str, Any], origin: str) -> Message | None:
+        """The message of a wire body; None (logged once per sender) for a body of a major
+        version this node cannot read."""
+        try:
+            return from_wire(body)
+        except UnsupportedVersion as exc:
+            with self._lock:
+                first = ("message", origin) not in self._foreign_bodies
+                self._foreign_bodies.add(("message", origin))
+            if first:
+                LOG.error("bus: a message from instance %s is ignored: %s", origin or "?", exc)
+            return None
 
     def _tell_peers(self, event: str, peer: Peer) -> None:
         with self._lock:
@@ -555,7 +717,7 @@ class MessagingBus:
     # -- tables ------------------------------------------------------------------------------
     def publish(self, message: TableMessage) -> None:
         self._local.deliver(message)
-        self._cast("table", message=to_wire(message), origin=self.instance)
+        self._cast("table", message=self._encode(message), origin=self.instance)
 
     def subscribe(
         self, publisher: str, table: str, handler: TableHandler, *, subscriber: str = ""
@@ -601,7 +763,7 @@ class MessagingBus:
             return None
         if body is None:
             return None
-        snap = from_wire(body)
+        snap = self._decode(body, host)
         return snap if isinstance(snap, TableSnapshot) else None
 
     def _local_snapshot(self, publisher: str, table: str) -> TableSnapshot | None:
@@ -657,7 +819,7 @@ class MessagingBus:
             else:
                 self._local_announcements.pop(announcement.publisher, None)
         self._directory_update(announcement, self.instance)
-        self._cast("announce", announcement=to_wire(announcement), origin=self.instance)
+        self._cast("announce", announcement=self._encode(announcement), origin=self.instance)
 
     def _directory_update(self, announcement: Announcement, origin: str) -> None:
         with self._lock:
@@ -706,7 +868,7 @@ class MessagingBus:
             return
         if not hosts:
             raise NoSuchService(f"no node executes actions of {request.service}")
-        if not self._cast("execute", server=hosts[-1][1], request=to_wire(request)):
+        if not self._cast("execute", server=hosts[-1][1], request=self._encode(request)):
             raise BusUnavailable(f"could not send {request.service}:{request.action}")
 
     def _execute_locally(self, request: ExecuteRequest) -> None:

@@ -5,6 +5,9 @@
     congress-policy test PATH... [-v | -q] [--run REGEX] [--format text|json|junit]
                          [--output FILE]
     congress-policy fmt [FILE...] [--check | -w | --diff]
+    congress-policy export DIR [--policy NAME]... [--os-endpoint URL] [--os-token T] ...
+    congress-policy apply DIR [--policy NAME]... [--prune] [--recreate] [--dry-run [--exit-code]]
+                          [--os-endpoint URL] [--os-token T] ...
 
 ``eval``: each FILE holds the rules and facts of one policy named after the file (``alice.dl``
 is policy ``alice``; kind ``nonrecursive`` unless ``--kind alice=materialized``). Each
@@ -22,6 +25,10 @@ the arguments or a test file are wrong.
 ``fmt``: prints policy files in canonical form (congress.cmd.policyfmt); ``--check`` lists the
 files that are not and exits 1, ``-w`` rewrites them.
 
+``export`` and ``apply``: the live policies of a server to and from a folder of YAML files, one
+policy a file (congress.cmd.policysync, docs/policy-as-code.md); the API's address and
+credentials as the ``openstack`` client takes them (congress.cmd.apiclient).
+
 Problems in input name ``file:line:column``; there is no traceback for bad input.
 """
 
@@ -37,7 +44,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from congress.cmd import policyfmt
+from congress.cmd import policyfmt, policysync
 from congress.cmd.policytest import (
     LoadError,
     Outcome,
@@ -389,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     fm.add_argument("-w", "--write", action="store_true", help="rewrite the files in place")
     fm.add_argument("--diff", action="store_true", help="print what would change; exit 1")
     fm.set_defaults(func=cmd_fmt)
+    policysync.add_parsers(sub)
     return ap
 
 

@@ -13,6 +13,28 @@ With ``transport_url`` the node joins the bus of its ``[dse] bus_id`` on oslo.me
 and policy engine node, ``--datasources`` for the datasources node); an API without a local
 engine or datasources calls them on the nodes that run them. A node id held by a live process
 on the bus is refused.
+
+Signals (docs/operations.md):
+
+- SIGTERM (and SIGINT) stop the node gracefully: the health check's details answer 503 at
+  once, the listener closes (new connections are refused), change feeds end with a complete
+  chunked answer, the requests in progress are answered (for up to
+  ``graceful_shutdown_timeout`` seconds; a policy write is one database transaction, so it is
+  done or not at all), then the services stop: notification delivery finishes the batch it
+  sends (its outbox, the history, is in the database), the history recorder writes what it
+  queued, the datasources' polls in progress finish (a poll replaces a table whole, so an
+  abandoned one leaves nothing half written), the node leaves the bus and the database
+  connections close. Exit status 0. A node that has not exited
+  ``graceful_shutdown_timeout + STOP_ALLOWANCE`` seconds after the signal exits with status 1.
+- SIGHUP reloads the configuration files: oslo.config applies the options marked mutable
+  (``debug``, ``log_config_append`` and Congress's own: ``graceful_shutdown_timeout``,
+  ``[api] min_revision_wait`` and ``healthcheck_revision_grace``, ``[watch]
+  feed_keepalive_seconds``, every ``[enforcement]`` option) and logs each change; the others
+  keep their value until a restart (oslo.config warns about each changed one).
+
+Under systemd ``Type=notify`` the node sends ``READY=1`` once it serves, ``RELOADING=1`` and
+``READY=1`` around a reload and ``STOPPING=1`` when it begins to stop
+(``congress.common.systemd``; deploy/systemd/).
 """
 
 from __future__ import annotations
@@ -20,6 +42,7 @@ from __future__ import annotations
 import datetime
 import gc
 import logging
+import os
 import signal
 import sys
 import threading
@@ -35,15 +58,17 @@ from congress.api import pipeline
 from congress.api.asgi import WSGIBridge
 from congress.api.services import Services
 from congress.bus.transport import InProcessBus, Transport
-from congress.common import config
+from congress.common import config, systemd
 from congress.common.memory import LongLivedFreezer, limit_malloc_arenas, resident_bytes
 from congress.datalog.model import Limits
 from congress.datasources.loader import DriverLoader
+from congress.db import errors as db_errors
 from congress.db import migration
 from congress.db.engine import make_engine
 from congress.services import errors, rpc
 from congress.services.datasources import DatasourceHost
 from congress.services.enforcement import EnforcementOptions
+from congress.services.health import Readiness
 from congress.services.history import start_history
 from congress.services.library import LibraryService
 from congress.services.metrics import Metrics
@@ -55,6 +80,9 @@ from congress.services.watch import ChangeFeed
 
 LOG = logging.getLogger(__name__)
 API_THREADS = 16
+STOP_ALLOWANCE = 30.0
+"""Seconds the services get to stop after the requests drained (``graceful_shutdown_timeout``),
+before a node that has still not exited gives up (exit status 1)."""
 ROLES = ("api", "policy_engine", "datasources")
 
 
@@ -68,6 +96,7 @@ class Node:
     app: Any = None
     engine: PolicyEngineService | None = None
     host: DatasourceHost | None = None
+    readiness: Readiness | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     stoppers: list[Callable[[], None]] = field(default_factory=list)
@@ -85,7 +114,10 @@ class Node:
 
 def _prepare_database(url: str) -> None:
     if url.startswith("sqlite"):
-        migration.upgrade(url)  # the single-process default needs no separate step
+        try:
+            migration.upgrade(url)  # the single-process default needs no separate step
+        except db_errors.UnsupportedSchema as exc:  # OpenStack Congress's, or unknown
+            raise SystemExit(f"congress-server: {exc}") from None
         return
     if migration.current(url) != migration.head():
         raise SystemExit(
@@ -120,12 +152,17 @@ def make_bus(conf: cfg.ConfigOpts, roles: frozenset[str]) -> Transport:
     from congress.bus import messaging
 
     messaging.set_defaults(conf)
+    try:
+        level = messaging.message_level(conf)
+    except ValueError as exc:
+        raise SystemExit(f"congress-server: {exc}") from None
     bus = messaging.MessagingBus(
         conf,
         node_id=conf.node_id,
         bus_id=conf.dse.bus_id,
         url=url,
         call_timeout=float(conf.dse.ping_timeout) * 2,
+        level=level,
     )
     try:
         bus.start()
@@ -145,6 +182,7 @@ def build_node(conf: cfg.ConfigOpts, roles: frozenset[str] | None = None) -> Nod
     database = make_engine(url)
     bus = make_bus(conf, roles)
     node = Node(bus, roles)
+    node.stoppers.append(database.dispose)  # last: every service has stopped using it
     node.stoppers.append(getattr(bus, "stop", lambda: None))
     distributed = not isinstance(bus, InProcessBus)
     try:
@@ -286,6 +324,14 @@ def _start_services(conf: cfg.ConfigOpts, node: Node, database: Any, distributed
             engine.enforcement.notifier = sinks.emit
         services.sinks = sinks
         services.metrics.watch(services.feed, services.history)
+        node.readiness = services.readiness = Readiness(
+            database=database,
+            bus=bus,
+            engine=services.engine,
+            datasources=services.datasources,
+            revision_grace=float(conf.api.healthcheck_revision_grace),
+        )
+        node.stoppers.append(node.readiness.close)
         node.services = services
         node.app = pipeline.build(services, conf)
 
@@ -324,22 +370,112 @@ def _sync_loop(engine: PolicyEngineService, period: float, stop: threading.Event
             LOG.exception("periodic policy synchronisation failed")
 
 
-class _Server(uvicorn.Server):
-    """uvicorn, which also ends the change feeds when it is told to stop (they would
-    otherwise hold the graceful shutdown for its whole timeout)."""
+def _drain_timeout(conf: cfg.ConfigOpts) -> float | None:
+    """``graceful_shutdown_timeout`` as uvicorn takes it (None: no limit)."""
+    seconds = float(conf.graceful_shutdown_timeout)
+    return seconds if seconds > 0 else None
 
-    def __init__(self, config: uvicorn.Config, bridge: WSGIBridge) -> None:
+
+def apply_mutable_options(conf: cfg.ConfigOpts, node: Node, server: _Server | None) -> None:
+    """Put the current value of Congress's mutable options where the running node reads
+    them (after a reload: ``reload_config``)."""
+    services = node.services
+    if services is not None:
+        services.min_revision_wait = float(conf.api.min_revision_wait)
+        services.feed_keepalive = float(conf.watch.feed_keepalive_seconds)
+    if node.readiness is not None:
+        node.readiness.revision_grace = float(conf.api.healthcheck_revision_grace)
+    if node.engine is not None:
+        node.engine.enforcement.options = enforcement_options(conf)
+    if server is not None:
+        server.config.timeout_graceful_shutdown = _drain_timeout(conf)  # type: ignore[assignment]
+
+
+def reload_config(conf: cfg.ConfigOpts, node: Node, server: _Server | None) -> list[str]:
+    """SIGHUP: read the configuration files again and apply the mutable options (oslo.log's
+    ``debug`` and ``log_config_append`` through its own hook); the names of the options that
+    changed. A file that cannot be read keeps the previous configuration."""
+    systemd.reloading()
+    LOG.info("reloading the configuration files (SIGHUP)")
+    try:
+        changed = conf.mutate_config_files()
+    except Exception:
+        LOG.exception("reloading the configuration failed: the previous one stays in effect")
+        systemd.notify("READY=1", "STATUS=Serving (the last reload failed)")
+        return []
+    apply_mutable_options(conf, node, server)
+    names = sorted(f"{group or 'DEFAULT'}.{name}" for group, name in changed)
+    LOG.info(
+        "configuration reloaded: %s",
+        ", ".join(names) + " changed" if names else "no mutable option changed",
+    )
+    LOG.debug("configuration files read again: %s", ", ".join(conf.config_file or []) or "none")
+    systemd.notify("READY=1", "STATUS=Serving")
+    return names
+
+
+class _Reloader:
+    """Runs ``reload_config`` on its own thread when SIGHUP asks (a signal handler must not
+    take the locks that reloading and logging take)."""
+
+    def __init__(self, conf: cfg.ConfigOpts, node: Node) -> None:
+        self.conf = conf
+        self.node = node
+        self.server: _Server | None = None
+        self.wanted = threading.Event()
+        self.reloads = 0
+        self._thread = threading.Thread(target=self._run, name="congress-reload", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request(self, signum: int = signal.SIGHUP, frame: Any = None) -> None:
+        self.wanted.set()
+
+    def _run(self) -> None:
+        while True:
+            self.wanted.wait()
+            self.wanted.clear()
+            if self.node.stop_event.is_set():
+                return
+            try:
+                reload_config(self.conf, self.node, self.server)
+            except Exception:
+                LOG.exception("reloading the configuration failed")
+            self.reloads += 1
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, which also tells the node (health check, systemd) and ends the change feeds
+    when it is told to stop (they would otherwise hold the graceful shutdown for its whole
+    timeout)."""
+
+    def __init__(self, config: uvicorn.Config, bridge: WSGIBridge, node: Node) -> None:
         super().__init__(config)
         self.bridge = bridge
+        self.node = node
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            systemd.notify("READY=1", "STATUS=Serving")
 
     def handle_exit(self, sig: int, frame: Any) -> None:
-        LOG.info("stopping on signal %s", sig)
-        self.bridge.stop_streams()
+        LOG.info("stopping on signal %s: draining the requests in progress", sig)
+        self.stop()
         super().handle_exit(sig, frame)
 
     def stop(self) -> None:
+        _stopping(self.node)
         self.bridge.stop_streams()
         self.should_exit = True
+
+
+def _stopping(node: Node) -> None:
+    """The node begins to stop: its health check fails from now on; tell systemd."""
+    if node.readiness is not None and not node.readiness.stopping:
+        node.readiness.stopping = True
+        systemd.notify("STOPPING=1", "STATUS=Stopping")
 
 
 def _http_server(node: Node, conf: cfg.ConfigOpts) -> _Server:
@@ -360,9 +496,27 @@ def _http_server(node: Node, conf: cfg.ConfigOpts) -> _Server:
         server_header=False,
         headers=[("server", "congress")],
         limit_concurrency=conf.max_simultaneous_requests,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=_drain_timeout(conf),  # type: ignore[arg-type]
     )
-    return _Server(config, bridge)
+    return _Server(config, bridge, node)
+
+
+def _watchdog(conf: cfg.ConfigOpts) -> None:
+    """Exit (status 1) if the node has not stopped ``graceful_shutdown_timeout +
+    STOP_ALLOWANCE`` seconds from now (a service that does not stop must not keep the
+    process, and its resources, for ever)."""
+    drain = _drain_timeout(conf)
+    if drain is None:
+        return
+    limit = drain + STOP_ALLOWANCE
+
+    def expire() -> None:
+        time.sleep(limit)
+        LOG.error("the node did not stop within %g s: exiting now", limit)
+        logging.shutdown()
+        os._exit(1)
+
+    threading.Thread(target=expire, name="congress-stop-watchdog", daemon=True).start()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -385,25 +539,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     node.threads.append(freezer)
     stopping = threading.Event()
     server: _Server | None = None
+    reloader = _Reloader(conf, node)
 
     def shutdown(signum: int, frame: Any) -> None:
-        LOG.info("stopping on signal %s", signum)
+        if not stopping.is_set():
+            LOG.info("stopping on signal %s", signum)
         stopping.set()
+        _stopping(node)
         if server is not None:
             server.stop()
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGHUP, reloader.request)
+    reloader.start()
     try:
         if node.app is None:
+            systemd.notify("READY=1", "STATUS=Serving")
             while not stopping.wait(1.0):
                 pass
-            return 0
-        server = _http_server(node, conf)
-        if not stopping.is_set():
-            server.run()
+        else:
+            server = reloader.server = _http_server(node, conf)
+            if not stopping.is_set():
+                server.run()
     finally:
+        _stopping(node)
+        systemd.notify("STOPPING=1", "STATUS=Stopping")
+        _watchdog(conf)
+        if server is not None:
+            server.bridge.close(timeout=10.0)
         node.stop()
+        reloader.request()  # let its thread end
+        LOG.info("node %s stopped", conf.node_id)
     return 0
 
 

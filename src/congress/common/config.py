@@ -9,9 +9,11 @@ The helpers answer what takes more than one option, as ``spec/README.md`` settle
 ``database_url`` (the default is the SQLite file ``$state_path/congress.sqlite``, whose folder
 it creates), ``library_path`` and ``key_path`` (the ``/etc/congress/...`` defaults when they
 exist, else the library shipped in the package and ``$state_path/keys``), ``allowed_drivers``
-(``drivers`` permits, empty meaning all; ``disabled_drivers`` removes), and
-``report_unsupported_options`` (``verbose`` and ``[json_ingester]`` are accepted, change
-nothing, and are warned about).
+(``drivers`` permits, empty meaning all; ``disabled_drivers`` removes; the original's
+``congress.datasources.*_driver`` class paths, which the original itself ignored, are ignored),
+and ``report_unsupported_options``: an original ``congress.conf`` is accepted as it is, and the
+options in it that have no effect here (``verbose``, ``[json_ingester]``, ``WITHOUT_EFFECT``,
+``REMOVED`` and the ``[agent]`` group) are named in one warning (docs/migration.md).
 
 Imports: the standard library, oslo.config, ``congress.common.log`` (oslo.log),
 ``congress.common.opts`` and ``oslo_db.options`` (option definitions only: it imports neither
@@ -23,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import pathlib
+import re
 from collections.abc import Sequence
 from typing import Final
 
@@ -37,6 +40,7 @@ from congress.common.opts import (
     ENFORCEMENT_GROUP,
     JSON_INGESTER_GROUP,
     LIMITS_GROUP,
+    UPGRADE_GROUP,
     WATCH_GROUP,
     api_opts,
     cli_opts,
@@ -46,6 +50,7 @@ from congress.common.opts import (
     enforcement_opts,
     json_ingester_opts,
     limits_opts,
+    upgrade_opts,
     watch_opts,
 )
 
@@ -56,6 +61,32 @@ PROJECT: Final = "congress"
 #: The policy library shipped in the package, used when ``policy_library_path`` is missing.
 PACKAGE_LIBRARY: Final = pathlib.Path(__file__).resolve().parent.parent / "library"
 _DEFAULT_LOCATIONS: Final = frozenset({cfg.Locations.opt_default, cfg.Locations.set_default})
+
+#: Options of OpenStack Congress that are registered (old files parse) but change nothing here,
+#: by (group, option), with the reason.
+WITHOUT_EFFECT: Final[dict[tuple[str, str], str]] = {
+    ("DEFAULT", "api_paste_config"): "the API pipeline is built in code, without a paste file",
+    ("DEFAULT", "api_workers"): "one API server per process: run more congress-server "
+    "processes behind HAProxy",
+    ("DEFAULT", "tcp_keepalive"): "not applied by the API server",
+    ("DEFAULT", "tcp_keepidle"): "not applied by the API server",
+    ("DEFAULT", "tempdir"): "nothing writes temporary files",
+    ("DEFAULT", "fatal_exception_format_errors"): "messages are not format strings",
+    ("dse", "execute_action_retry"): "unanswered actions are always sent again, until "
+    "execute_action_retry_timeout",
+}
+#: Options of OpenStack Congress that are not registered at all, found in the config files.
+REMOVED: Final[dict[tuple[str, str], str]] = {
+    ("DEFAULT", name): "removed from OpenStack Congress itself"
+    for name in ("policy_path", "datasource_file", "root_path", "distributed_architecture")
+}
+#: Groups of OpenStack Congress that were not carried over, with the reason.
+REMOVED_GROUPS: Final[dict[str, str]] = {
+    "agent": "congress-agent and the config datasource driver were not carried over",
+}
+#: A driver class of OpenStack Congress (``congress.datasources.nova_driver.NovaDriver``): the
+#: original ignored ``drivers`` (every in-tree driver loaded), so such entries are ignored.
+ORIGINAL_DRIVER_CLASS: Final = re.compile(r"congress\.datasources\.\w+_driver[.:]\w+")
 
 
 def register_opts(conf: cfg.ConfigOpts = CONF) -> None:
@@ -70,6 +101,7 @@ def register_opts(conf: cfg.ConfigOpts = CONF) -> None:
     conf.register_cli_opts([*cli_opts, *compat_cli_opts])
     conf.register_opts(core_opts)
     conf.register_opts(dse_opts, group=DSE_GROUP)
+    conf.register_opts(upgrade_opts, group=UPGRADE_GROUP)
     conf.register_opts(api_opts, group=API_GROUP)
     conf.register_opts(limits_opts, group=LIMITS_GROUP)
     conf.register_opts(watch_opts, group=WATCH_GROUP)
@@ -126,22 +158,94 @@ def is_set(conf: cfg.ConfigOpts, name: str, group: str | None = None) -> bool:
 
 
 def report_unsupported_options(conf: cfg.ConfigOpts = CONF) -> list[str]:
-    """Log a warning for each option given that is accepted but has no effect; return them."""
-    warnings = []
-    if is_set(conf, "verbose"):
-        warnings.append(
-            'Option "verbose" is deprecated and has no effect: INFO is the default log '
-            'level; set "debug" for more.'
+    """Log one warning naming every option given that is accepted but has no effect (none
+    when there is none); return it (an empty list or one message)."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for group, name, why in unused_options(conf):
+        grouped.setdefault((group, why), []).append(name)
+    if not grouped:
+        return []
+    warning = "Options that have no effect in this Congress are ignored (docs/migration.md): " + (
+        "; ".join(
+            f"[{group}] {', '.join(names)} ({why})" for (group, why), names in grouped.items()
         )
+    )
+    LOG.warning("%s", warning)
+    return [warning]
+
+
+_JSON_INGESTER = 'not supported: the JSON ingester was not carried over; use the "json" driver'
+
+
+def unused_options(conf: cfg.ConfigOpts = CONF) -> list[tuple[str, str, str]]:
+    """``(group, option, reason)`` for each option given (command line or config files) that
+    has no effect here: ``verbose``, ``[json_ingester]``, ``WITHOUT_EFFECT``, ``REMOVED``, the
+    ``REMOVED_GROUPS``, and ``drivers`` listing the original's driver classes."""
+    found: list[tuple[str, str, str]] = []
+    if is_set(conf, "verbose"):
+        found.append(
+            (
+                "DEFAULT",
+                "verbose",
+                'deprecated: INFO is the default log level; set "debug" for more',
+            )
+        )
+    for (group, name), why in WITHOUT_EFFECT.items():
+        if _registered(conf, name, group) and is_set(conf, name, _group(group)):
+            found.append((group, name, why))
+    ignored = original_driver_classes(conf)
+    if ignored:
+        why = (
+            f"{len(ignored)} driver classes of OpenStack Congress, which ignored this option "
+            "too: every installed driver is permitted unless other entries name some"
+        )
+        found.append(("DEFAULT", "drivers", why))
     for opt in json_ingester_opts:
         if is_set(conf, opt.dest, JSON_INGESTER_GROUP.name):
-            warnings.append(
-                f'Option "{opt.dest}" of [json_ingester] is not supported and is ignored: '
-                'the JSON ingester was not carried over; use the "json" datasource driver.'
-            )
-    for warning in warnings:
-        LOG.warning("%s", warning)
-    return warnings
+            found.append((JSON_INGESTER_GROUP.name, opt.dest, _JSON_INGESTER))
+    in_files = options_in_files(conf)
+    for (group, name), why in REMOVED.items():
+        if (group, name) in in_files and not _registered(conf, name, group):
+            found.append((group, name, why))
+    for group, name in sorted(in_files):
+        if group in REMOVED_GROUPS and not _registered(conf, name, group):
+            found.append((group, name, REMOVED_GROUPS[group]))
+    return found
+
+
+def _group(group: str) -> str | None:
+    return None if group == "DEFAULT" else group
+
+
+def _registered(conf: cfg.ConfigOpts, name: str, group: str) -> bool:
+    try:
+        return name in (conf if group == "DEFAULT" else conf[group])
+    except cfg.NoSuchOptError:
+        return False
+
+
+def options_in_files(conf: cfg.ConfigOpts = CONF) -> set[tuple[str, str]]:
+    """``(group, option)`` of every option written in the config files ``conf`` read (files
+    and directories), registered or not."""
+    paths = [pathlib.Path(p) for p in conf.config_file or []]
+    for folder in conf.config_dir or []:
+        paths += sorted(pathlib.Path(folder).glob("*.conf"))
+    found: set[tuple[str, str]] = set()
+    for path in paths:
+        sections: dict[str, dict[str, list[str]]] = {}
+        try:
+            cfg.ConfigParser(str(path), sections).parse()
+        except (OSError, cfg.ParseError):
+            continue
+        for group, options in sections.items():
+            found.update((group, name) for name in options)
+    return found
+
+
+def original_driver_classes(conf: cfg.ConfigOpts = CONF) -> list[str]:
+    """The entries of ``drivers`` that are driver classes of OpenStack Congress."""
+    register_opts(conf)
+    return [name for name in conf.drivers if ORIGINAL_DRIVER_CLASS.fullmatch(name.strip())]
 
 
 def database_url(conf: cfg.ConfigOpts = CONF) -> str:
@@ -193,5 +297,6 @@ def allowed_drivers(conf: cfg.ConfigOpts = CONF) -> tuple[set[str] | None, set[s
     A driver may be used when it is permitted and not disabled.
     """
     register_opts(conf)
-    permitted = {name for name in conf.drivers if name} or None
+    original = set(original_driver_classes(conf))
+    permitted = {name for name in conf.drivers if name and name not in original} or None
     return permitted, {name for name in conf.disabled_drivers if name}

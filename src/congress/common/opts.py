@@ -193,6 +193,15 @@ core_opts: Final[list[cfg.Opt]] = [
         default=False,
         help="Raise, instead of logging, when an error message cannot be formatted (for tests).",
     ),
+    cfg.IntOpt(
+        "graceful_shutdown_timeout",
+        default=60,
+        min=0,
+        mutable=True,
+        help="Seconds a stopping server (SIGTERM) waits for the requests in progress to be "
+        "answered after it stopped accepting connections, before it abandons them; then its "
+        "services stop (each within its own bounds). 0: wait as long as they take.",
+    ),
 ]
 
 DSE_GROUP: Final = cfg.OptGroup(
@@ -233,14 +242,39 @@ dse_opts: Final[list[cfg.Opt]] = [
     ),
 ]
 
+UPGRADE_GROUP: Final = cfg.OptGroup(
+    "upgrade_levels",
+    title="Upgrade levels",
+    help="What this node sends to the nodes of other releases during a rolling upgrade.",
+)
+upgrade_opts: Final[list[cfg.Opt]] = [
+    cfg.StrOpt(
+        "bus",
+        default="auto",
+        help="The bus message version this node sends: auto (the oldest version spoken by the "
+        "nodes on the bus, from their heartbeats), or a version such as 1.0 to keep sending "
+        "that version until every node is upgraded (docs/upgrades.md).",
+    ),
+]
+
 API_GROUP: Final = cfg.OptGroup("api", title="API", help="The REST API of this node.")
 api_opts: Final[list[cfg.Opt]] = [
     cfg.FloatOpt(
         "min_revision_wait",
         default=5.0,
         min=0.0,
+        mutable=True,
         help="Seconds a request with X-Congress-Min-Revision waits for this node to apply that "
         "policy revision before it is answered 503 with Retry-After.",
+    ),
+    cfg.FloatOpt(
+        "healthcheck_revision_grace",
+        default=30.0,
+        min=0.0,
+        mutable=True,
+        help="Seconds this node's policy engine may take to apply a policy revision that is in "
+        "the database before GET /healthcheck?details=true answers 503 (the node serves stale "
+        "policy).",
     ),
 ]
 
@@ -330,6 +364,7 @@ watch_opts: Final[list[cfg.Opt]] = [
     cfg.FloatOpt(
         "feed_keepalive_seconds",
         default=15.0,
+        mutable=True,
         min=1.0,
         help="Seconds between keep-alive comments on an idle change feed (keep them below "
         "the load balancer's client and server timeouts).",
@@ -352,6 +387,7 @@ enforcement_opts: Final[list[cfg.Opt]] = [
     cfg.BoolOpt(
         "stale_guard",
         default=True,
+        mutable=True,
         help="Hold the actions whose rules read a datasource that is failing (its last poll "
         "failed), has not completed its first poll since it started, or is being "
         "re-snapshotted after a failover; they run once its data is fresh again if their "
@@ -360,6 +396,7 @@ enforcement_opts: Final[list[cfg.Opt]] = [
     cfg.FloatOpt(
         "max_hold_seconds",
         default=3600.0,
+        mutable=True,
         min=0.0,
         help="Seconds an action may be held for stale data; then it is recorded as expired "
         "and never runs (0: held for ever).",
@@ -367,6 +404,7 @@ enforcement_opts: Final[list[cfg.Opt]] = [
     cfg.FloatOpt(
         "action_grace_seconds",
         default=0.0,
+        mutable=True,
         min=0.0,
         help="Seconds an action waits before it runs (only if its execute row still holds "
         "then), for the policies that set no action_grace_seconds of their own (0: at once).",
@@ -374,6 +412,7 @@ enforcement_opts: Final[list[cfg.Opt]] = [
     cfg.IntOpt(
         "breaker_max_actions",
         default=100,
+        mutable=True,
         min=0,
         help="Actions a policy may send to one driver within breaker_interval; one more "
         "trips the policy's circuit breaker (0: no limit).",
@@ -381,12 +420,14 @@ enforcement_opts: Final[list[cfg.Opt]] = [
     cfg.FloatOpt(
         "breaker_interval",
         default=60.0,
+        mutable=True,
         min=1.0,
         help="Seconds of the breaker's sliding window (breaker_max_actions).",
     ),
     cfg.FloatOpt(
         "breaker_max_fraction",
         default=0.5,
+        mutable=True,
         min=0.0,
         max=1.0,
         help="One batch of data acting on more than this fraction of the rows of the largest "
@@ -395,12 +436,14 @@ enforcement_opts: Final[list[cfg.Opt]] = [
     cfg.IntOpt(
         "breaker_min_rows",
         default=10,
+        mutable=True,
         min=1,
         help="The breaker_max_fraction rule applies to tables of at least this many rows.",
     ),
     cfg.FloatOpt(
         "check_interval",
         default=1.0,
+        mutable=True,
         min=0.1,
         help="Seconds between two checks of the deferred and held actions.",
     ),
@@ -425,6 +468,7 @@ def list_opts() -> list[tuple[str | cfg.OptGroup, list[cfg.Opt]]]:
     return [
         ("DEFAULT", [*core_opts, *cli_opts]),
         (DSE_GROUP, list(dse_opts)),
+        (UPGRADE_GROUP, list(upgrade_opts)),
         (API_GROUP, list(api_opts)),
         (LIMITS_GROUP, list(limits_opts)),
         (WATCH_GROUP, list(watch_opts)),

@@ -94,6 +94,12 @@ from congress.db.policies import (
     list_rules,
 )
 from congress.db.revisions import current_revision, write_exclusively
+from congress.db.versions import (
+    get_policy_version,
+    list_policy_versions,
+    record_change,
+    rollback_policy,
+)
 
 __all__ = [
     "acquire_lease",
@@ -129,6 +135,7 @@ __all__ = [
     "get_policy",
     "get_policy_by_name",
     "get_policy_settings",
+    "get_policy_version",
     "get_rule",
     "get_sink",
     "get_table_data",
@@ -144,6 +151,7 @@ __all__ = [
     "list_executions",
     "list_library_policies",
     "list_policies",
+    "list_policy_versions",
     "list_rules",
     "list_sinks",
     "load_policy_state",
@@ -151,11 +159,13 @@ __all__ = [
     "prune_executions",
     "prune_history",
     "put_table_data",
+    "record_change",
     "record_execution",
     "record_history",
     "release_lease",
     "replace_library_policy",
     "reset_breaker",
+    "rollback_policy",
     "set_execution_status",
     "transition_execution",
     "trip_breaker",

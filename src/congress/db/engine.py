@@ -5,7 +5,8 @@ Imports: standard library and SQLAlchemy only.
 - ``make_engine(url)`` builds an ``Engine`` for SQLite (``sqlite:///path``; the parent directory is
   created, foreign keys are enforced, the journal is WAL), MySQL/MariaDB (``mysql+pymysql://``,
   utf8mb4, strict SQL mode) or PostgreSQL (``postgresql+psycopg://``). Bare ``mysql://``,
-  ``mariadb://`` and ``postgresql://`` URLs get those drivers.
+  ``mariadb://`` and ``postgresql://`` URLs get those drivers, and OpenStack Congress's
+  ``postgresql+psycopg2://`` gets psycopg (docs/migration.md).
 - ``session_factory(engine)`` makes sessions that do not expire objects on commit.
 - ``run_in_transaction(engine, fn)`` runs ``fn(session)`` in one transaction and runs it again,
   from the start, when the database reports a deadlock or a serialization failure (which is also
@@ -46,6 +47,8 @@ _DRIVERS = {
     "postgres": "postgresql+psycopg",
     "mysql": "mysql+pymysql",
     "mariadb": "mariadb+pymysql",
+    # OpenStack Congress's URLs (docs/migration.md): psycopg2 is not installed, psycopg is
+    "postgresql+psycopg2": "postgresql+psycopg",
 }
 _SQLITE_BEGIN_OPTION = "congress_sqlite_begin"
 # PostgreSQL SQLSTATEs: serialization_failure, deadlock_detected.

@@ -16,6 +16,9 @@ Hierarchy::
     ├── InvalidValue            code invalid_value: a value does not fit its column (too long)
     │                           or the database refuses it as invalid (a NUL on PostgreSQL,
     │                           text a MariaDB column cannot hold, a lone surrogate)
+    ├── UnsupportedSchema       code unsupported_schema: the database is at a revision that
+    │                           cannot be migrated (unknown, or an old OpenStack Congress one),
+    │                           or a row of OpenStack Congress's cannot be converted
     └── DatabaseError           code database_error: the database failed (unreachable, or
         └── RetryLimitExceeded  code retry_limit_exceeded: deadlocks/serialization failures
                                 went on after every retry
@@ -41,6 +44,7 @@ CODES: dict[str, str] = {
     "invalid_value": "a value does not fit its column or the database refuses it",
     "database_error": "the database failed",
     "retry_limit_exceeded": "deadlocks or serialization failures persisted after every retry",
+    "unsupported_schema": "the database is at a schema revision that cannot be migrated",
 }
 
 
@@ -138,3 +142,10 @@ class RetryLimitExceeded(DatabaseError):
     def __init__(self, attempts: int) -> None:
         super().__init__(f"transaction failed {attempts} times on deadlocks or conflicts")
         self.attempts = attempts
+
+
+class UnsupportedSchema(DBError):
+    """The database is at a schema revision that cannot be migrated, or holds a row of
+    OpenStack Congress's that cannot be converted (the message says which); nothing changed."""
+
+    code = "unsupported_schema"

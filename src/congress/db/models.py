@@ -353,4 +353,33 @@ class NotificationLeaseRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+ACTION_LENGTH = 32
+
+
+class PolicyVersionRow(Base):
+    """One change of a policy (docs/policy-lifecycle.md): its ``version`` (1, 2, ... per
+    policy), what was done (``action``), by whom (``user_id``, ``project_id``: None without
+    authentication), through which node, when, and the policy's full state ``before`` and
+    ``after`` (JSON text; None before a creation and after a deletion). ``revision`` is the
+    policy revision the change produced; ``detail`` is JSON text (a rollback's target version,
+    an activation's library policy). Written in the change's own transaction; kept when the
+    policy is deleted (rows are keyed by the policy's id, not its name)."""
+
+    __tablename__ = "policy_versions"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    policy_id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=False)
+    policy_name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    action: Mapped[str] = mapped_column(String(ACTION_LENGTH))
+    user_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    project_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    node_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    before: Mapped[str | None] = mapped_column(LONG_TEXT)
+    after: Mapped[str | None] = mapped_column(LONG_TEXT)
+    revision: Mapped[int] = mapped_column(BigInteger())
+    detail: Mapped[str | None] = mapped_column(Text())
+
+
 ALL_TABLES = tuple(Base.metadata.sorted_tables)

@@ -158,3 +158,24 @@ class PolicySettings:
     breaker_counts: Any = None
     revision: int = 0
     """The policy revision of the last change of these settings."""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyVersion:
+    """One change of a policy (docs/policy-lifecycle.md). ``before`` and ``after`` are the
+    policy's state (``{id, name, kind, description, abbreviation, owner_id, rules: [{id, name,
+    comment, rule}], settings: {dry_run, action_grace_seconds}}``), None before a creation and
+    after a deletion; they are left out (None) by listings."""
+
+    policy_id: str
+    policy_name: str
+    version: int
+    action: str
+    user_id: str | None
+    project_id: str | None
+    node_id: str | None
+    created_at: datetime
+    revision: int
+    detail: Any = None
+    before: Any = None
+    after: Any = None

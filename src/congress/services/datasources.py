@@ -184,6 +184,37 @@ class DatasourceHost:
                 out[runner.name] = "has not completed its first poll since it started"
         return out
 
+    def freshness(self) -> list[dict[str, Any]]:
+        """How fresh each datasource's data is, for the detailed health check: ``{name,
+        driver, polling, initialized, last_updated_age, last_success_age, last_error,
+        consecutive_failures}`` (ages in seconds, None before the first update), and the
+        datasources that do not run with ``error``. It never waits for a lock."""
+        now = self._clock()
+
+        def age(when: Any) -> float | None:
+            return None if when is None else round((now - when).total_seconds(), 3)
+
+        out: list[dict[str, Any]] = []
+        for runner in list(self._runners.values()):
+            driver = runner.driver
+            polling = isinstance(driver, PollingDriver)
+            error = driver.last_error
+            out.append(
+                {
+                    "name": runner.name,
+                    "driver": runner.record.driver,
+                    "polling": polling,
+                    "initialized": bool(driver.initialized),
+                    "last_updated_age": age(driver.last_updated),
+                    "last_success_age": age(driver.last_success) if polling else None,
+                    "last_error": None if error is None else str(error)[:240],
+                    "consecutive_failures": int(getattr(driver, "consecutive_failures", 0)),
+                }
+            )
+        for ds_id, why in list(self._failed.items()):
+            out.append({"id": ds_id, "error": why})
+        return sorted(out, key=lambda d: str(d.get("name", d.get("id"))))
+
     def _on_peer(self, event: str, peer: Any) -> None:
         if event == "expired":
             # its policy engine stops leading the datasources that followed it

@@ -107,6 +107,12 @@ class PolicyExists(Conflict):
     code = "policy_exists"
 
 
+class VersionNotFound(NotFound):
+    """A policy has no version of that number (docs/policy-lifecycle.md)."""
+
+    code = "version_not_found"
+
+
 class LibraryPolicyNotFound(NotFound):
     code = "library_policy_not_found"
 

@@ -47,6 +47,7 @@ from congress.db import records
 from congress.db.engine import run_in_transaction
 from congress.services import errors
 from congress.services.policy_engine import PolicyEngineService, PolicyView, RuleView
+from congress.services.policy_versions import Actor
 
 LOG = logging.getLogger(__name__)
 
@@ -332,10 +333,11 @@ class LibraryService:
 
     # -- activation ---------------------------------------------------------------------------
     def activate(
-        self, id_or_name: str, *, owner: str = "user"
+        self, id_or_name: str, *, owner: str = "user", actor: Actor | None = None
     ) -> tuple[PolicyView, builtins.list[RuleView]]:
         """Create a live policy (same name, kind, abbreviation, description) with the library
-        policy's rules, all or nothing. 409 when a policy of that name exists."""
+        policy's rules, all or nothing. 409 when a policy of that name exists. ``actor`` asked
+        for it: the policy's first version is ``library_activated`` by ``actor``."""
         lib = self._find(id_or_name)
         rules = [_wire_rule(r) for r in lib.rules or []]
         with self._engine.lock:
@@ -348,6 +350,8 @@ class LibraryService:
                     description=lib.description,
                     owner=owner,
                     rules=rules,
+                    actor=actor,
+                    activated_from=lib.name,
                 )
             except db_errors.DuplicateName as e:
                 raise _policy_exists(lib.name) from e
@@ -367,8 +371,8 @@ class LibraryService:
                 # Some rule was written but the runtime refused it (the engine checks each rule
                 # alone, so e.g. recursion through two rules gets through): undo, then insert
                 # rule by rule, which raises that rule's error.
-                self._engine.delete_policy(policy.id)
-            return self._activate_rule_by_rule(lib, rules, owner)
+                self._engine.delete_policy(policy.id, actor=actor)
+            return self._activate_rule_by_rule(lib, rules, owner, actor)
 
     def _refuse_existing(self, name: str) -> None:
         try:
@@ -378,7 +382,11 @@ class LibraryService:
         raise _policy_exists(name)
 
     def _activate_rule_by_rule(
-        self, lib: records.LibraryPolicy, rules: Sequence[Mapping[str, Any]], owner: str
+        self,
+        lib: records.LibraryPolicy,
+        rules: Sequence[Mapping[str, Any]],
+        owner: str,
+        actor: Actor | None = None,
     ) -> tuple[PolicyView, builtins.list[RuleView]]:
         try:
             policy, _ = self._engine.create_policy(
@@ -387,6 +395,8 @@ class LibraryService:
                 abbreviation=lib.abbreviation,
                 description=lib.description,
                 owner=owner,
+                actor=actor,
+                activated_from=lib.name,
             )
         except db_errors.DuplicateName as e:
             raise _policy_exists(lib.name) from e
@@ -395,12 +405,16 @@ class LibraryService:
             for r in rules:
                 views.append(
                     self._engine.create_rule(
-                        policy.id, r["rule"], name=r.get("name"), comment=r.get("comment")
+                        policy.id,
+                        r["rule"],
+                        name=r.get("name"),
+                        comment=r.get("comment"),
+                        actor=actor,
                     )
                 )
         except BaseException:
             try:
-                self._engine.delete_policy(policy.id)
+                self._engine.delete_policy(policy.id, actor=actor)
             except Exception:
                 LOG.exception("could not remove the partly activated policy %s", lib.name)
             raise

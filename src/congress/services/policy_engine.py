@@ -54,6 +54,7 @@ from congress.datalog.runtime import (
 from congress.db import api as db
 from congress.db import errors as db_errors
 from congress.db import records
+from congress.db import versions as db_versions
 from congress.services import errors
 from congress.services.enforcement import (
     Enforcement,
@@ -63,6 +64,7 @@ from congress.services.enforcement import (
     execution_body,
 )
 from congress.services.gate import EngineGate
+from congress.services.policy_versions import NOBODY, Actor, version_body
 
 LOG = logging.getLogger(__name__)
 
@@ -96,6 +98,7 @@ class RuleView:
 Executor = Callable[[ExecuteRequest], None]
 
 UNIQUE = ""
+_NO_TIME = datetime.datetime.min
 """An activation that is new every time (a change made directly, e.g. in tests)."""
 
 
@@ -147,6 +150,10 @@ class PolicyEngineService:
         self._generation = 0
         self._policies: dict[str, PolicyView] = {}  # by name
         self._rules: dict[str, tuple[RuleView, Rule]] = {}  # by id: the record, checked form
+        # by id: where a rule is listed, as the database lists rules (revision, time: a batch's
+        # rules are a microsecond apart in the order given, id), the same on every engine
+        # whatever order it learnt the rules in
+        self._rule_order: dict[str, tuple[int, datetime.datetime, str]] = {}
         self._pending: dict[str, records.Rule] = {}  # rules that could not be checked yet
         self._execute = enable_execute_action
         self._executor = executor
@@ -318,6 +325,7 @@ class PolicyEngineService:
             self._apply_policy_deleted(name)
         self._rules.clear()
         self._pending.clear()
+        self._rule_order.clear()
         self._revision = 0
         self.start()
 
@@ -373,8 +381,11 @@ class PolicyEngineService:
         description: str | None = None,
         owner: str = "user",
         rules: Sequence[Mapping[str, Any]] = (),
+        actor: Actor | None = None,
+        activated_from: str | None = None,
     ) -> tuple[PolicyView, list[RuleView]]:
-        """Create a policy (and its rules, all or nothing)."""
+        """Create a policy (and its rules, all or nothing); ``actor`` asked for it (its first
+        version), ``activated_from`` names the library policy it activates."""
         kind = kind or "nonrecursive"
         self._check_length("The policy name", name, "max_name_length", self._max_name_length)
         for given in rules:
@@ -393,7 +404,7 @@ class PolicyEngineService:
             self._rt.create_policy(name, kind, abbreviation=abbreviation)
             try:
                 policy, added = self._persist_policy(
-                    name, kind, abbreviation, description or "", owner, rules
+                    name, kind, abbreviation, description or "", owner, rules, actor, activated_from
                 )
             except db_errors.DuplicateName as e:
                 self._abandon(name, kind, abbreviation)
@@ -437,6 +448,8 @@ class PolicyEngineService:
         description: str,
         owner: str,
         rules: Sequence[Mapping[str, Any]],
+        actor: Actor | None = None,
+        activated_from: str | None = None,
     ) -> tuple[records.Policy, list[records.Rule]]:
         statements = []
         for r in rules:
@@ -458,20 +471,26 @@ class PolicyEngineService:
         ]
         policy = self._write(
             "create_policy",
-            lambda handle, rev: db.create_policy(
-                handle,
+            self._versioned(
+                lambda handle, rev: db.create_policy(
+                    handle,
+                    name,
+                    abbreviation=abbreviation,
+                    description=description,
+                    owner=owner,
+                    kind=kind,
+                    rules=new,
+                    expected_revision=rev,
+                ),
                 name,
-                abbreviation=abbreviation,
-                description=description,
-                owner=owner,
-                kind=kind,
-                rules=new,
-                expected_revision=rev,
+                db_versions.LIBRARY_ACTIVATED if activated_from else db_versions.POLICY_CREATED,
+                actor,
+                {"library_policy": activated_from} if activated_from else None,
             ),
         )
         return policy, db.list_rules(self._db, name)
 
-    def delete_policy(self, name_or_id: str) -> PolicyView:
+    def delete_policy(self, name_or_id: str, *, actor: Actor | None = None) -> PolicyView:
         with self._lock:
             self.sync()
             pol = self._find_policy(name_or_id)
@@ -479,7 +498,12 @@ class PolicyEngineService:
                 raise errors.SystemPolicy("Cannot delete system-maintained policy")
             gone = self._write(
                 "delete_policy",
-                lambda handle, rev: db.delete_policy(handle, pol.id, expected_revision=rev),
+                self._versioned(
+                    lambda handle, rev: db.delete_policy(handle, pol.id, expected_revision=rev),
+                    pol.name,
+                    db_versions.POLICY_DELETED,
+                    actor,
+                ),
             )
             revision = _deleted_at(gone.deleted_revision)
             with self._activating(f"rev:{revision}"):
@@ -497,8 +521,10 @@ class PolicyEngineService:
         self._generation += 1
         for rid in [rid for rid, (v, _) in self._rules.items() if v.policy == name]:
             del self._rules[rid]
+            self._rule_order.pop(rid, None)
         for rid in [rid for rid, r in self._pending.items() if r.policy_name == name]:
             del self._pending[rid]
+            self._rule_order.pop(rid, None)
         started = self._timer()
         self._handle(self._rt.delete_policy(name), started)
         del self._policies[name]
@@ -511,7 +537,7 @@ class PolicyEngineService:
             views += [
                 self._rule_view(r) for r in self._pending.values() if r.policy_name == pol.name
             ]
-            return views
+            return sorted(views, key=lambda v: self._rule_order.get(v.id, (0, _NO_TIME, v.id)))
 
     def get_rule(self, policy: str, rule_id: str) -> RuleView:
         with self._lock.read():
@@ -522,7 +548,13 @@ class PolicyEngineService:
             raise errors.NotFound(f"Rule {rule_id} does not exist in policy {pol.name}")
 
     def create_rule(
-        self, policy: str, text: str, *, name: str | None = None, comment: str | None = None
+        self,
+        policy: str,
+        text: str,
+        *,
+        name: str | None = None,
+        comment: str | None = None,
+        actor: Actor | None = None,
     ) -> RuleView:
         """Check, persist, then apply one rule (or fact); 409 when it is already there."""
         self._check_rule_size(text, name)
@@ -531,14 +563,19 @@ class PolicyEngineService:
             try:
                 record = self._write(
                     "add_rule",
-                    lambda handle, rev: db.add_rule(
-                        handle,
+                    self._versioned(
+                        lambda handle, rev: db.add_rule(
+                            handle,
+                            pol.name,
+                            text,
+                            name=name,
+                            comment=comment or "",
+                            fingerprint=fingerprint(checked),
+                            expected_revision=rev,
+                        ),
                         pol.name,
-                        text,
-                        name=name,
-                        comment=comment or "",
-                        fingerprint=fingerprint(checked),
-                        expected_revision=rev,
+                        db_versions.RULE_ADDED,
+                        actor,
                     ),
                 )
             except db_errors.DuplicateRule as e:
@@ -551,20 +588,35 @@ class PolicyEngineService:
             except dl.DatalogError:
                 # refused after all (a budget, or a cycle with a rule another engine wrote
                 # meanwhile): the database must not keep it
-                db.delete_rule(self._db, record.id)
+                who = actor or NOBODY
+                db.record_change(
+                    self._db,
+                    lambda session: db.delete_rule(session, record.id),
+                    policy_name=pol.name,
+                    action=db_versions.RULE_DELETED,
+                    user_id=who.user_id,
+                    project_id=who.project_id,
+                    node_id=self._node_id,
+                    detail={"refused": record.id},
+                )
                 self.sync()
                 raise
             self._written(record.revision)
             return self._rules[record.id][0]
 
-    def delete_rule(self, policy: str, rule_id: str) -> RuleView:
+    def delete_rule(self, policy: str, rule_id: str, *, actor: Actor | None = None) -> RuleView:
         with self._lock:
             self.sync()
             view = self.get_rule(policy, rule_id)
             gone = self._write(
                 "delete_rule",
-                lambda handle, rev: db.delete_rule(
-                    handle, view.id, policy_name=view.policy, expected_revision=rev
+                self._versioned(
+                    lambda handle, rev: db.delete_rule(
+                        handle, view.id, policy_name=view.policy, expected_revision=rev
+                    ),
+                    view.policy,
+                    db_versions.RULE_DELETED,
+                    actor,
                 ),
             )
             revision = _deleted_at(gone.deleted_revision)
@@ -604,6 +656,32 @@ class PolicyEngineService:
         except db_errors.StaleRevision as e:  # a database that ignored the lock
             raise errors.Unavailable(f"{what}: other policy engines kept changing policy") from e
 
+    def _versioned(
+        self,
+        change: Callable[[DbEngine | Session, int], T],
+        policy_name: str,
+        action: str,
+        actor: Actor | None,
+        detail: Any = None,
+    ) -> Callable[[DbEngine | Session, int], T]:
+        """``change`` recorded, in its own transaction, as the next version of the policy
+        (docs/policy-lifecycle.md): by ``actor``, through this node."""
+        who = actor or NOBODY
+
+        def recorded(handle: DbEngine | Session, revision: int) -> T:
+            return db.record_change(
+                handle,
+                lambda session: change(session, revision),
+                policy_name=policy_name,
+                action=action,
+                user_id=who.user_id,
+                project_id=who.project_id,
+                node_id=self._node_id,
+                detail=detail,
+            )
+
+        return recorded
+
     def _check_one(self, rt: Runtime, policy: str, text: str) -> Rule:
         checked = rt.check(policy, text)
         if len(checked) != 1:
@@ -616,6 +694,12 @@ class PolicyEngineService:
     def _rule_view(r: records.Rule) -> RuleView:
         return RuleView(r.id, r.policy_name, r.rule, r.name, r.comment)
 
+    def _note_order(self, record: records.Rule) -> None:
+        created = record.created_at
+        if created.tzinfo is not None:
+            created = created.astimezone(datetime.UTC).replace(tzinfo=None)
+        self._rule_order[record.id] = (record.revision, created, record.id)
+
     def _apply_rule_added(self, record: records.Rule) -> None:
         try:
             checked = self._check_one(self._rt, record.policy_name, record.rule)
@@ -623,6 +707,7 @@ class PolicyEngineService:
             # e.g. a column reference to a datasource whose schema is not known yet
             LOG.info("rule %s of %s waits: %s", record.id, record.policy_name, e)
             self._pending[record.id] = record
+            self._note_order(record)
             return
         try:
             self._insert(record, checked)
@@ -631,15 +716,18 @@ class PolicyEngineService:
             # listed with the policy's rules, until rules or schemas change
             LOG.warning("rule %s of %s waits: %s", record.id, record.policy_name, e.message)
             self._pending[record.id] = record
+            self._note_order(record)
 
     def _insert(self, record: records.Rule, checked: Rule) -> None:
         started = self._timer()
         self._handle(self._rt.insert(record.policy_name, [checked]), started)
         self._rules[record.id] = (self._rule_view(record), checked)
+        self._note_order(record)
         self._pending.pop(record.id, None)
         self._rules_changed()
 
     def _apply_rule_deleted(self, rule_id: str) -> None:
+        self._rule_order.pop(rule_id, None)
         if self._pending.pop(rule_id, None) is not None:
             return
         view, checked = self._rules.pop(rule_id)
@@ -1016,7 +1104,9 @@ class PolicyEngineService:
         with self._lock:
             return self.enforcement.check()
 
-    def update_policy(self, policy: str, changes: Mapping[str, Any]) -> PolicyView:
+    def update_policy(
+        self, policy: str, changes: Mapping[str, Any], *, actor: Actor | None = None
+    ) -> PolicyView:
         """Change a policy's enforcement settings: ``dry_run`` (bool), ``action_grace_seconds``
         (seconds >= 0, or None for the configured default)."""
         unknown = sorted(set(changes) - {"dry_run", "action_grace_seconds"})
@@ -1043,14 +1133,93 @@ class PolicyEngineService:
             view = self._find_policy(policy)
             settings = self._write(
                 "update_policy",
-                lambda handle, rev: db.update_policy_settings(
-                    handle, view.id, expected_revision=rev, **kwargs
+                self._versioned(
+                    lambda handle, rev: db.update_policy_settings(
+                        handle, view.id, expected_revision=rev, **kwargs
+                    ),
+                    view.name,
+                    db_versions.SETTINGS_CHANGED,
+                    actor,
                 ),
             )
             self.enforcement.apply(settings)
             self._written(settings.revision)
             LOG.info("policy %s: enforcement settings now %s", view.name, kwargs)
             return self._with_settings(view)
+
+    # -- policy versions (docs/policy-lifecycle.md) ---------------------------------------
+    def _versions_of(self, policy: str) -> str:
+        """The id of the policy whose versions ``policy`` names: a live policy's name or id,
+        or the id of a deleted one (its name may be another policy's now)."""
+        with self._lock.read():
+            try:
+                return self._find_policy(policy).id
+            except errors.PolicyNotFound:
+                pass
+        if db.list_policy_versions(self._db, policy, limit=1):
+            return policy
+        raise errors.PolicyNotFound(f"Policy {policy} does not exist")
+
+    def list_versions(self, policy: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """``GET /v1/policies/<p>/versions``: the policy's versions, newest first."""
+        policy_id = self._versions_of(policy)
+        found = db.list_policy_versions(self._db, policy_id, limit=limit)
+        return [version_body(v) for v in found]
+
+    def get_version(self, policy: str, version: int) -> dict[str, Any]:
+        """``GET /v1/policies/<p>/versions/<n>``: one version, with the policy's state before
+        and after it."""
+        policy_id = self._versions_of(policy)
+        return version_body(self._version(policy, policy_id, version), full=True)
+
+    def _version(self, policy: str, policy_id: str, version: int) -> records.PolicyVersion:
+        try:
+            return db.get_policy_version(self._db, policy_id, version)
+        except db_errors.NotFound:
+            raise errors.VersionNotFound(f"Policy {policy} has no version {version}") from None
+
+    def rollback_policy(
+        self, policy: str, version: int, *, actor: Actor | None = None
+    ) -> dict[str, Any]:
+        """Restore the policy's rules and settings to what they were at ``version``: one new
+        change (the next version, ``rollback``) written like any other, so every engine
+        applies it from the database; this one applies it the same way (``sync``)."""
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise errors.BadRequest("Field 'version' must be an integer")
+        who = actor or NOBODY
+        with self._lock:
+            self.sync()
+            pol = self._find_policy(policy)
+            if pol.name in SYSTEM_POLICIES:
+                raise errors.SystemPolicy("Cannot roll back system-maintained policy")
+            target = self._version(policy, pol.id, version)
+            if target.after is None:
+                raise errors.BadRequest(f"Version {version} of policy {pol.name} left no policy")
+            try:
+                done = self._write(
+                    "rollback",
+                    lambda handle, rev: db.rollback_policy(
+                        handle,
+                        pol.id,
+                        version,
+                        expected_revision=rev,
+                        user_id=who.user_id,
+                        project_id=who.project_id,
+                        node_id=self._node_id,
+                    ),
+                )
+            except db_errors.DuplicateRule as e:
+                raise errors.RuleExists(
+                    f"Rolling policy {pol.name} back to version {version} would repeat a rule"
+                ) from e
+            except db_errors.NotFound as e:  # deleted by another engine meanwhile
+                raise errors.PolicyNotFound(f"Policy {policy} does not exist") from e
+            self.sync()  # the restored rules and settings, applied as every engine does
+            self._written(done.revision)
+            LOG.info(
+                "policy %s: rolled back to version %d (version %d)", pol.name, version, done.version
+            )
+            return version_body(done)
 
     def breaker(self, policy: str) -> dict[str, Any]:
         """``GET /v1/policies/<p>/breaker``: the state of the policy's circuit breaker, from

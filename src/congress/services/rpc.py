@@ -39,6 +39,7 @@ from congress.datalog.printer import to_text
 from congress.datalog.simulate import ImpactResult, SimulateResult
 from congress.services import errors
 from congress.services.policy_engine import PolicyView, RuleView
+from congress.services.policy_versions import Actor
 
 LOG = logging.getLogger(__name__)
 
@@ -55,7 +56,8 @@ ERROR_MODULES = frozenset(
     }
 )
 _TYPES: dict[str, type[Any]] = {
-    cls.__name__: cls for cls in (PolicyView, RuleView, SimulateResult, ImpactResult, Problem)
+    cls.__name__: cls
+    for cls in (PolicyView, RuleView, SimulateResult, ImpactResult, Problem, Actor)
 }
 
 ENGINE_METHODS = frozenset(
@@ -83,6 +85,9 @@ ENGINE_METHODS = frozenset(
         "breaker",
         "reset_breaker",
         "list_executions",
+        "list_versions",
+        "get_version",
+        "rollback_policy",
     }
 )
 LIBRARY_METHODS = frozenset({"list", "get", "create", "replace", "delete", "activate"})
@@ -105,6 +110,7 @@ DATASOURCE_METHODS = frozenset(
         "request_refresh",
         "execute",
         "metrics_text",
+        "freshness",
     }
 )
 
@@ -302,8 +308,8 @@ class RemoteEngine(Remote):
         policy, rules = self.call("create_policy", name=name, **kwargs)
         return policy, list(rules)
 
-    def delete_policy(self, name_or_id: str) -> PolicyView:
-        result: PolicyView = self.call("delete_policy", name_or_id=name_or_id)
+    def delete_policy(self, name_or_id: str, *, actor: Actor | None = None) -> PolicyView:
+        result: PolicyView = self.call("delete_policy", name_or_id=name_or_id, actor=actor)
         return result
 
     def list_rules(self, policy: str) -> list[RuleView]:
@@ -318,8 +324,8 @@ class RemoteEngine(Remote):
         result: RuleView = self.call("create_rule", policy=policy, text=text, **kwargs)
         return result
 
-    def delete_rule(self, policy: str, rule_id: str) -> RuleView:
-        result: RuleView = self.call("delete_rule", policy=policy, rule_id=rule_id)
+    def delete_rule(self, policy: str, rule_id: str, *, actor: Actor | None = None) -> RuleView:
+        result: RuleView = self.call("delete_rule", policy=policy, rule_id=rule_id, actor=actor)
         return result
 
     def tables(self, policy: str) -> list[str]:
@@ -366,8 +372,26 @@ class RemoteEngine(Remote):
         result: dict[str, str] = self.call("policy_errors")
         return result
 
-    def update_policy(self, policy: str, changes: dict[str, Any]) -> PolicyView:
-        result: PolicyView = self.call("update_policy", policy=policy, changes=changes)
+    def update_policy(
+        self, policy: str, changes: dict[str, Any], *, actor: Actor | None = None
+    ) -> PolicyView:
+        result: PolicyView = self.call("update_policy", policy=policy, changes=changes, actor=actor)
+        return result
+
+    def list_versions(self, policy: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.call("list_versions", policy=policy, limit=limit)
+        return result
+
+    def get_version(self, policy: str, version: int) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("get_version", policy=policy, version=version)
+        return result
+
+    def rollback_policy(
+        self, policy: str, version: int, *, actor: Actor | None = None
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = self.call(
+            "rollback_policy", policy=policy, version=version, actor=actor
+        )
         return result
 
     def breaker(self, policy: str) -> dict[str, Any]:
