@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from browser import laptop_page, launched
 from test_server import _call, _free_port, _start, _stop
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
 SERVERS = "/v1/data-sources/nova/tables/servers/rows"
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert found, "chromium is installed by scripts/services chromium (scripts/run-tests)"
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -55,25 +48,14 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium(), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with launched() as b:
+        yield b
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 800})
-    p = context.new_page()
-    problems: list[str] = []
-    p.on("pageerror", lambda exc: problems.append(str(exc)))
-    try:
+    with laptop_page(browser) as p:
         yield p
-        assert problems == [], problems  # no uncaught error in the page's scripts
-    finally:
-        context.close()
 
 
 def test_a_violation_appears_live_on_the_overview(base: str, page: Page) -> None:

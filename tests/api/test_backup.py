@@ -137,31 +137,33 @@ def run(argv: list[str], **kw: Any) -> None:
     assert done.returncode == 0, f"{argv[0]} failed: {done.stderr[-2000:]}"
 
 
-def create_database(backend: str, name: str) -> str:
+def _on_server(backend: str, *statements: str) -> str:
+    """Run ``statements`` on the server of ``backend`` (autocommit); answer its URL."""
     server = PG if backend == "postgresql" else MARIADB
     admin = create_engine(
         f"{server}/{'postgres' if backend == 'postgresql' else 'mysql'}",
         isolation_level="AUTOCOMMIT",
     )
     with admin.connect() as connection:
-        force = " WITH (FORCE)" if backend == "postgresql" else ""
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name}{force}"))
-        suffix = " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin" if backend == "mariadb" else ""
-        connection.execute(text(f"CREATE DATABASE {name}{suffix}"))
+        for statement in statements:
+            connection.execute(text(statement))
     admin.dispose()
+    return server
+
+
+def _drop(backend: str, name: str) -> str:
+    force = " WITH (FORCE)" if backend == "postgresql" else ""
+    return f"DROP DATABASE IF EXISTS {name}{force}"
+
+
+def create_database(backend: str, name: str) -> str:
+    suffix = " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin" if backend == "mariadb" else ""
+    server = _on_server(backend, _drop(backend, name), f"CREATE DATABASE {name}{suffix}")
     return f"{server}/{name}"
 
 
 def drop_database(backend: str, name: str) -> None:
-    server = PG if backend == "postgresql" else MARIADB
-    admin = create_engine(
-        f"{server}/{'postgres' if backend == 'postgresql' else 'mysql'}",
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as connection:
-        force = " WITH (FORCE)" if backend == "postgresql" else ""
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name}{force}"))
-    admin.dispose()
+    _on_server(backend, _drop(backend, name))
 
 
 def backup_and_restore(backend: str, tmp: Path, source: str, target: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -198,7 +199,7 @@ def test_the_level_can_be_pinned(nodes: Nodes, bus_id: str) -> None:
     assert got[0].version == "1.0"
 
 
-def test_the_option_is_checked() -> None:
+def test_the_option_is_checked(tmp_path: Path) -> None:
     assert checked_level(" AUTO ") == AUTO
     assert checked_level("1.0") == "1.0"
     for bad in ("1.2", "2.0", "latest", "1"):
@@ -208,6 +209,11 @@ def test_the_option_is_checked() -> None:
     config.register_opts(conf)
     conf([], default_config_files=[])
     assert message_level(conf) == AUTO
-    conf.set_override("bus", "1.0", group="upgrade_levels")
-    assert message_level(conf) == "1.0"
+    # (from a file: an override would stay on the option group, which every ConfigOpts shares)
+    pinned = cfg.ConfigOpts()
+    config.register_opts(pinned)
+    conf_file = tmp_path / "congress.conf"
+    conf_file.write_text("[upgrade_levels]\nbus = 1.0\n")
+    pinned(["--config-file", str(conf_file)], default_config_files=[])
+    assert message_level(pinned) == "1.0"
     assert message_level(cfg.ConfigOpts()) == AUTO  # not registered: auto

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +27,9 @@ from real_keystone import CongressNode, Keystone, User, http
 
 from congress.cmd import server as congress_server
 from congress.common import config
+
+# the helpers of tests/ (browser.py) for the modules of this folder
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYSTONE_VENV = ROOT / ".venv-keystone"

@@ -8,42 +8,29 @@ Debian's chromium through Playwright, as tests/test_dashboard_e2e.py drives it.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from real_keystone import CongressNode, Keystone
+
+from browser import laptop_page, launched
 
 pytestmark = [pytest.mark.xdist_group("keystone"), pytest.mark.usefixtures("out_of_the_catalog")]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
 REFUSED = "The user name, password or project is not right"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert found, "chromium is installed by scripts/services chromium (scripts/run-tests)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=found, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with launched() as b:
+        yield b
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 800})
-    p = context.new_page()
-    problems: list[str] = []
-    p.on("pageerror", lambda exc: problems.append(str(exc)))
-    try:
+    with laptop_page(browser) as p:
         yield p
-        assert problems == [], problems
-    finally:
-        context.close()
 
 
 def sign_in(page: Page, user: str, password: str, project: str) -> None:

@@ -200,30 +200,7 @@ def _original_tables() -> dict[str, sa.TableClause]:
             sa.column("name", sa.String()),
             *_audit(),
         ),
-        "datasources": sa.table(
-            "datasources",
-            sa.column("id", sa.String()),
-            sa.column("name", sa.String()),
-            sa.column("driver", sa.String()),
-            sa.column("config", sa.Text()),
-            sa.column("description", sa.Text()),
-            sa.column("enabled", sa.Boolean()),
-        ),
-        "dstabledata": sa.table(
-            "dstabledata",
-            sa.column("ds_id", sa.String()),
-            sa.column("tablename", sa.String()),
-            sa.column("tabledata", sa.Text()),
-        ),
-        "library_policies": sa.table(
-            "library_policies",
-            sa.column("id", sa.String()),
-            sa.column("name", sa.String()),
-            sa.column("abbreviation", sa.String()),
-            sa.column("description", sa.Text()),
-            sa.column("kind", sa.Text()),
-            sa.column("rules", sa.Text()),
-        ),
+        **_same_tables(),
     }
 
 
@@ -256,6 +233,13 @@ def _target_tables() -> dict[str, sa.TableClause]:
             sa.column("revision", sa.BigInteger()),
             sa.column("updated_at", _TIME),
         ),
+        **_same_tables(),
+    }
+
+
+def _same_tables() -> dict[str, sa.TableClause]:
+    """The tables whose columns the original and revision 0001 share."""
+    return {
         "datasources": sa.table(
             "datasources",
             sa.column("id", sa.String()),
