@@ -312,3 +312,22 @@ def test_every_count_of_the_overview_follows_changes(base: str, page: Page) -> N
         expect(cell).to_have_text("0", timeout=15_000)
     for name in ("p1", "p2", "p3"):
         assert _call(base, "DELETE", f"/v1/policies/{name}")[0] == 200
+
+
+def test_a_policy_is_rolled_back_to_an_earlier_version(base: str, page: Page) -> None:
+    body = {"name": "versioned", "rules": [{"rule": "r(1)"}]}
+    assert _call(base, "POST", "/v1/policies", body)[0] == 201
+    assert _call(base, "POST", "/v1/policies/versioned/rules", {"rule": "r(2)"})[0] == 201
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(base + "/dashboard/#/policies/versioned")
+    versions = page.get_by_role("table", name="Versions")
+    expect(versions.locator("tbody tr")).to_have_count(2)
+    expect(versions.locator('tr[data-version="2"]')).to_contain_text("rule added")
+    expect(versions.locator('tr[data-version="1"]')).to_contain_text("policy created")
+    expect(versions.locator('tr[data-version="2"] button')).to_have_count(0)  # the current one
+    versions.get_by_role("button", name="Roll back to 1").click()
+    expect(page.locator("ul.rules code")).to_have_text(["r(1)"])
+    expect(versions.locator('tr[data-version="3"]')).to_contain_text("rollback to 1")
+    status, rules = _call(base, "GET", "/v1/policies/versioned/rules")
+    assert status == 200 and [r["rule"] for r in rules["results"]] == ["r(1)"]
+    assert _call(base, "DELETE", "/v1/policies/versioned")[0] == 200

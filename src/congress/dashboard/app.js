@@ -416,18 +416,50 @@ function ruleEditor(policy) {
   return form;
 }
 
+// A policy's versions (docs/policy-lifecycle.md), newest first, each with a roll-back button.
+function versionsTable(name, versions, message) {
+  const system = name === "classification" || name === "action";
+  const who = (v) => [v.user_id, v.project_id].filter(Boolean).join(" / ") || "—";
+  return el("table", { "aria-label": "Versions" },
+    el("thead", {}, el("tr", {}, ["Version", "Change", "Who", "Node", "Time", ""]
+      .map((h) => el("th", {}, h)))),
+    el("tbody", {}, versions.map((v, i) => el("tr", { "data-version": v.version },
+      el("td", { class: "num" }, v.version),
+      el("td", {}, v.action.replaceAll("_", " ")
+        + (v.detail && v.detail.version ? ` to ${v.detail.version}` : "")),
+      el("td", {}, who(v)), el("td", {}, v.node || ""), el("td", {}, v.time),
+      el("td", {}, i === 0 || system || v.action === "policy_deleted" ? null
+        : el("button", { type: "button", onclick: async () => {
+          if (!confirm(`Roll policy ${name} back to version ${v.version}?`)) return;
+          try {
+            await api("POST", `/v1/policies/${enc(name)}?action=rollback`,
+              { version: v.version });
+            render();
+          } catch (err) {
+            message.replaceChildren(el("span", { class: "error", role: "alert" }, err.message));
+          }
+        } }, `Roll back to ${v.version}`))))));
+}
+
 async function policyPage(name) {
-  const tables = (await api("GET", `/v1/policies/${enc(name)}/tables`)).results;
-  const rules = (await api("GET", `/v1/policies/${enc(name)}/rules`)).results;
+  const [tables, rules, versions] = await Promise.all([
+    api("GET", `/v1/policies/${enc(name)}/tables`),
+    api("GET", `/v1/policies/${enc(name)}/rules`),
+    api("GET", `/v1/policies/${enc(name)}/versions?limit=20`).catch(() => ({ results: [] })),
+  ]);
+  const message = el("p", { role: "status" });
   return [
     el("h2", {}, `Policy ${name}`),
     el("h3", {}, "Rules"),
-    el("ul", { class: "rules" }, rules.map((r) => el("li", {}, el("code", {}, r.rule)))),
+    el("ul", { class: "rules" }, rules.results.map((r) => el("li", {}, el("code", {}, r.rule)))),
     el("h3", {}, "New rule"),
     ruleEditor(name),
     el("h3", {}, "Tables"),
-    el("ul", { class: "tables" }, tables.map((t) => el("li", {},
+    el("ul", { class: "tables" }, tables.results.map((t) => el("li", {},
       el("a", { href: `#/policies/${enc(name)}/tables/${enc(t.id)}` }, t.id)))),
+    el("h3", {}, "Versions"),
+    message,
+    versionsTable(name, versions.results, message),
   ];
 }
 
