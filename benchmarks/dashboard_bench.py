@@ -36,11 +36,10 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT.parent / "shared" / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 import gen_workloads  # noqa: E402
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
 
+from browser import launched  # noqa: E402
 from test_server import _call, _free_port, _start, _stop  # noqa: E402
-
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
 
 
 def fetch_seconds(base: str, path: str) -> float:
@@ -186,9 +185,7 @@ def main() -> None:
             f"baseline (plain Python, {args.n} rows): sort+slice+encode one page "
             f"{paged * 1000:.0f} ms; encode every row {whole * 1000:.0f} ms"
         )
-        chromium = shutil.which("chromium") or "/usr/bin/chromium"
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
+        with launched() as browser:
             page_ = browser.new_page(viewport={"width": 1366, "height": 768})
             print(f"{'page':32} {'median':>8} {'worst':>8}   API calls (median of {args.runs})")
             for name, address, ready, calls in PAGES:
@@ -210,7 +207,6 @@ def main() -> None:
                 f"{'filter the 100k-row table':32} {statistics.median(filters) * 1000:6.0f} ms "
                 f"{max(filters) * 1000:6.0f} ms"
             )
-            browser.close()
     finally:
         _stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)

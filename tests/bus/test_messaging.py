@@ -78,11 +78,12 @@ class Nodes:
         *,
         start: bool = True,
         check_node_id: bool = False,
+        cls: type[MessagingBus] = MessagingBus,
         **kw: Any,
     ) -> MessagingBus:
         kw.setdefault("heartbeat_interval", INTERVAL)
         kw.setdefault("expiry", EXPIRY)
-        bus = MessagingBus(cfg.CONF, node_id=node_id, bus_id=bus_id, url=URL, **kw)
+        bus = cls(cfg.CONF, node_id=node_id, bus_id=bus_id, url=URL, **kw)
         self.buses.append(bus)
         if start:
             bus.start(check_node_id=check_node_id)

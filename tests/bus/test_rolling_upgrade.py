@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from oslo_config import cfg
-from test_messaging import URL, Nodes, Table, wait_for
+from test_messaging import Nodes, Table, wait_for
 
 from congress.bus import (
     Announcement,
@@ -79,20 +79,13 @@ class NextMajor(MessagingBus):
         return {**to_wire(message), "version": "2.0"}
 
 
-def start(nodes: Nodes, cls: type[MessagingBus], node_id: str, bus_id: str) -> MessagingBus:
-    bus = cls(cfg.CONF, node_id=node_id, bus_id=bus_id, url=URL, heartbeat_interval=0.2, expiry=1.0)
-    nodes.buses.append(bus)
-    bus.start()
-    return bus
-
-
 def test_nodes_of_two_releases_work_side_by_side(
     nodes: Nodes, bus_id: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="congress.bus.messaging")
     new = nodes.make("new", bus_id)
     assert new.speaking == VERSION == "1.1"
-    old = start(nodes, PreviousRelease, "old", bus_id)
+    old = nodes.make("old", bus_id, cls=PreviousRelease)
     wait_for(lambda: new.speaking == "1.0", "the upgraded node speaks the old node's version")
     assert [(p.node_id, p.version, p.release) for p in new.peers()] == [("old", "1.0", "")]
     wait_for(lambda: "sends bus messages 1.0" in caplog.text, "the upgraded node says so")
@@ -150,7 +143,7 @@ def test_a_later_release_is_heard_and_this_node_keeps_its_version(
     nodes: Nodes, bus_id: str
 ) -> None:
     new = nodes.make("new", bus_id)
-    later = start(nodes, NextRelease, "later", bus_id)
+    later = nodes.make("later", bus_id, cls=NextRelease)
     wait_for(lambda: [p.version for p in new.peers()] == ["1.2"], "new hears the later node")
     assert new.speaking == "1.1"
     assert new.peers()[0].release == "99.0"
@@ -172,7 +165,7 @@ def test_a_node_of_another_major_version_is_ignored_and_named(
 ) -> None:
     caplog.set_level(logging.INFO, logger="congress.bus.messaging")
     new = nodes.make("new", bus_id)
-    other = start(nodes, NextMajor, "other", bus_id)
+    other = nodes.make("other", bus_id, cls=NextMajor)
     got: list[TableMessage] = []
     new.subscribe("ds", "t", got.append, subscriber="raw")
     Publisher(other, "ds").publish("t", [(1,)])

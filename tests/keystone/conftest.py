@@ -360,21 +360,9 @@ def openstack(
     password through Keystone (no endpoint given: the client finds Congress in the catalog)."""
 
     def run(user: str, *args: str) -> tuple[int, str, str]:
-        u = keystone.users[user]
         argv = [
             str(OPENSTACK),
-            "--os-auth-url",
-            keystone.v3,
-            "--os-username",
-            u.name,
-            "--os-password",
-            u.password,
-            "--os-project-name",
-            u.project,
-            "--os-user-domain-name",
-            "Default",
-            "--os-project-domain-name",
-            "Default",
+            *keystone.os_options(user),
             "--os-identity-api-version",
             "3",
             *args,

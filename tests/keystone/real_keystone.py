@@ -39,6 +39,24 @@ class Keystone:
         """A project-scoped token for USER, by password, from the real Keystone."""
         return password_token(self.v3, self.users[user])
 
+    def os_options(self, user: str) -> list[str]:
+        """The ``openstack`` client's options that sign USER in by password here."""
+        u = self.users[user]
+        return [
+            "--os-auth-url",
+            self.v3,
+            "--os-username",
+            u.name,
+            "--os-password",
+            u.password,
+            "--os-project-name",
+            u.project,
+            "--os-user-domain-name",
+            "Default",
+            "--os-project-domain-name",
+            "Default",
+        ]
+
 
 @dataclass
 class CongressNode:

@@ -25,23 +25,7 @@ rules:
 
 
 def _password(ks: Keystone, user: str) -> list[str]:
-    u = ks.users[user]
-    return [
-        "--os-auth-url",
-        ks.v3,
-        "--os-username",
-        u.name,
-        "--os-password",
-        u.password,
-        "--os-project-name",
-        u.project,
-        "--os-user-domain-name",
-        "Default",
-        "--os-project-domain-name",
-        "Default",
-        "--os-region-name",
-        "RegionOne",
-    ]
+    return [*ks.os_options(user), "--os-region-name", "RegionOne"]
 
 
 def test_export_and_apply_through_keystone(

@@ -309,7 +309,7 @@ class MessagingBus:
         self._level = message_level(conf) if level is None else checked_level(level)
         self._spoken = self._level if self._level != AUTO else VERSION
         self._foreign: set[str] = set()  # instances of another major version, logged
-        self._foreign_bodies: set[tuple[str, str]] = set()
+        self._foreign_senders: set[str] = set()  # senders of unreadable messages, logged
 
     # -- life cycle --------------------------------------------------------------------------
     def start(self, *, check_node_id: bool = True) -> None:
@@ -607,18 +607,17 @@ class MessagingBus:
     @property
     def speaking(self) -> str:
         """The bus message version this node sends: ``[upgrade_levels] bus`` when it names
-        one; with ``auto``, the oldest version among this node and its peers."""
-        if self._level != AUTO:
-            return self._level
-        with self._lock:
-            versions = [p.version for p in self._peers.values()]
-        return min([VERSION, *versions], key=parse_version)
+        one; with ``auto``, the oldest version among this node and its peers (found again by
+        ``_check_level`` when a peer joins or expires, not for every message)."""
+        return self._spoken
 
     def _check_level(self) -> None:
-        """Log when the version this node sends changes (a node of another release came or
-        went)."""
-        now = self.speaking
+        """Find the version to send again, and log when it changes (a node of another release
+        came or went)."""
         with self._lock:
+            now = self._level
+            if now == AUTO:
+                now = min([VERSION, *(p.version for p in self._peers.values())], key=parse_version)
             before, self._spoken = self._spoken, now
             older = sorted(
                 f"{p.node_id} ({p.release or 'an earlier release'})"
@@ -673,8 +672,8 @@ class MessagingBus:
             return from_wire(body)
         except UnsupportedVersion as exc:
             with self._lock:
-                first = ("message", origin) not in self._foreign_bodies
-                self._foreign_bodies.add(("message", origin))
+                first = origin not in self._foreign_senders
+                self._foreign_senders.add(origin)
             if first:
                 LOG.error("bus: a message from instance %s is ignored: %s", origin or "?", exc)
             return None
