@@ -24,16 +24,16 @@ def _conf(tmp_path: Path) -> str:
 def test_upgrade_current_downgrade(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     conf = _conf(tmp_path)
     assert db_manage.main(["--config-file", conf, "upgrade", "head"]) == 0
-    assert _last_line(capsys) == "0005"
+    assert _last_line(capsys) == "0006"
     db = tmp_path / "state" / "congress.sqlite"
     tables = set(sqlalchemy.inspect(sqlalchemy.create_engine(f"sqlite:///{db}")).get_table_names())
     assert {"policies", "policy_rules", "datasources", "dstabledata", "library_policies"} <= tables
     assert db_manage.main(["--config-file", conf, "current"]) == 0
-    assert _last_line(capsys) == "0005"
+    assert _last_line(capsys) == "0006"
     assert db_manage.main(["--config-file", conf, "downgrade", "base"]) == 0
     assert _last_line(capsys) == "(empty)"
 
 
 def test_upgrade_defaults_to_head(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert db_manage.main(["--config-file", _conf(tmp_path), "upgrade"]) == 0
-    assert _last_line(capsys) == "0005"
+    assert _last_line(capsys) == "0006"

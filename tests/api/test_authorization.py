@@ -1,9 +1,13 @@
 """Every route of ``ROUTES`` is authorised, and each is called with each role.
 
 ``auth_strategy = keystone`` as keystonemiddleware leaves a request (identity headers, no real
-Keystone): an administrator may do everything, a ``reader`` may only read (simulate and
-explanations are reads), a member without a Congress role may use only the open routes, and a
-caller without identity gets a 401. A caller who may not use a route gets the same 403 whether
+Keystone): an administrator (an operator) may do everything, a ``reader`` may only read
+(simulate and explanations are reads), a ``member`` may write its own project's policies and
+library policies (rule ``project_member``) but not read, and a caller without identity gets a
+401. Both are members of project ``prj`` (docs/tenancy.md): the operator's resources the cases
+name are invisible to them (a 404, as a missing one), but for the operator's library policies,
+which they may read and not change, and the operator's routes are refused (403) whatever
+their roles. A caller who may not use a route gets the same 403 whether
 the resource exists or not. The cases come from ``CASES``; a route of the table that no case
 calls fails ``test_every_route_has_cases`` and its own ``test_route``. docs/security.md's
 route table is checked against the same cases, and a policy file overriding the rules (oslo.policy
@@ -24,6 +28,7 @@ import webob
 from api_client import Client
 from oslo_config import cfg
 
+from congress.api import tenancy
 from congress.api.app import ROUTES, CongressApp, Route
 from congress.cmd.server import build_node
 from congress.common import config
@@ -111,6 +116,7 @@ CASES = (
         {"name": "fresh_ds", "driver": "push", "config": {"tables": TABLES}},
     ),
     Case("GET", D, "get_v1"),
+    Case("PATCH", D, "update_v1", 200, {"shared_with": ["p1"]}),
     Case("DELETE", "/v1/data-sources/doomed_ds", "delete_v1"),
     Case("POST", D + "?action=request-refresh", "create_v1", 200, {}),
     Case("POST", D + "?action=execute", "create_v1", 400, {"name": "servers.pause"}),
@@ -135,6 +141,10 @@ CASES = (
     Case("GET", "/v1/notification-sinks/{sink}", "get_v1"),
     Case("DELETE", "/v1/notification-sinks/doomed-sink", "delete_v1"),
     Case("GET", "/v1/notification-sinks/{sink}/dead-letters", "get_v1"),
+    Case("GET", "/v1/quotas", "get_v1"),
+    Case("GET", "/v1/quotas/prj", "get_v1", missing=200),  # the defaults of any project
+    Case("PUT", "/v1/quotas/prj", "update_v1", 200, {"rules": 10}, missing=200),
+    Case("DELETE", "/v1/quotas/doomed-prj", "delete_v1"),
 )
 
 
@@ -221,6 +231,7 @@ def populate(api: Client) -> dict[str, str]:
     sink = {"name": "hooks", "url": HOOK, "secret": "s"}
     ids["sink"] = post("/v1/notification-sinks", sink)["id"]
     post("/v1/notification-sinks", {"name": "doomed-sink", "url": HOOK})
+    ok(api.put("/v1/quotas/doomed-prj", {"policies": 5}, headers=ADMIN))
     return ids
 
 
@@ -255,20 +266,49 @@ def test_route(route: Route, world: World) -> None:
     assert cases, f"no authorization case for {route_id(route)}"
     for case in cases:
         for role in ("member", "reader", "admin"):
-            allowed = case.rule in ALLOWED_TO[role]
+            allowed = may(role, route, case)
             for path in missing_variants(route, case.path):
                 status, body = world.call(case, path, ROLES[role])
-                if allowed:
+                if allowed and role != "admin" and "project" in route.pattern.groupindex:
+                    # another project's quotas: a member reads its own project's only
+                    assert (status, body) == (403, forbidden(case.rule)), (role, path)
+                elif allowed:
                     assert status == case.missing, (role, path, body)
                 else:  # refused before any lookup: nothing tells whether it exists
                     assert (status, body) == (403, forbidden(case.rule)), (role, path)
         assert_no_identity(world, case)
         for role in ("member", "reader", "admin"):
             status, body = world.call(case, case.path, ROLES[role])
-            if case.rule in ALLOWED_TO[role]:
-                assert status == case.status, (role, case.path, body)
+            want = expected(role, route, case)
+            if isinstance(want, str):
+                assert (status, body) == (403, forbidden(want)), (role, case.path)
             else:
-                assert (status, body) == (403, forbidden(case.rule)), (role, case.path)
+                assert status == want, (role, case.path, body)
+
+
+def expected(
+    role: str, route: Route, case: Case, allowed_to: dict[str, set[str]] = ALLOWED_TO
+) -> int | str:
+    """The status ``role`` gets for the case, or the rule a 403 names."""
+    if not may(role, route, case, allowed_to):
+        return case.rule
+    if role != "admin" and {"policy", "ds"} & set(route.pattern.groupindex):
+        return case.missing  # the operator's: invisible to a project
+    if role != "admin" and "lib" in route.pattern.groupindex and case.rule != "get_v1":
+        return "delete_v1" if case.method == "DELETE" else "update_v1"  # read-only to it
+    return case.status
+
+
+def may(role: str, route: Route, case: Case, allowed_to: dict[str, set[str]] = ALLOWED_TO) -> bool:
+    """Whether ``role`` passes the route's access: its rules, and for a member (anyone but an
+    operator) the tenancy rules of congress.api.tenancy."""
+    if role == "admin":
+        return case.rule in allowed_to[role]
+    if (route.method, route.path) in tenancy.OPERATOR_ONLY or "action=execute" in case.path:
+        return False
+    if case.rule != "get_v1" and route.path.startswith(tenancy.MEMBER_WRITES):
+        return case.rule in allowed_to[role] or role == "member"  # project_member: role:member
+    return case.rule in allowed_to[role]
 
 
 def assert_no_identity(world: World, case: Case) -> None:
@@ -301,9 +341,10 @@ def test_an_unknown_v1_path_needs_a_token_too(world: World) -> None:
 
 def test_roles_are_matched_without_regard_to_case_and_among_others(world: World) -> None:
     """Keystone hands over every effective role (implied ones too): ``admin,member,reader``."""
-    several = {**ADMIN, "X-Roles": "member, Reader"}
-    assert world.app.get(P, headers=several)[0] == 200
-    assert world.app.delete(P, headers=several)[0] == 403
+    several = {**ADMIN, "X-Roles": "Member, Reader"}  # a project member ('Reader' reads)
+    assert world.app.get("/v1/policies", headers=several)[0] == 200
+    assert world.app.get("/v1/policies", headers={**ADMIN, "X-Roles": "observer"})[0] == 403
+    assert world.app.delete(P, headers=several)[0] == 404  # the operator's: not its project's
     everything = {**ADMIN, "X-Roles": "reader,member,admin"}
     assert world.app.delete(P, headers=everything)[0] == 200
 
@@ -319,12 +360,16 @@ def test_a_policy_file_overrides_the_default_rules(tmp_path: Path) -> None:
     try:
         api = Client(CongressApp(node.services, conf))
         ids = populate(api)
+        allowed_to = {**ALLOWED_TO, "member": {"", "get_v1"}}
         for case in CASES:
+            route = route_of(case.method, case.path)
+            assert route is not None
             status, body = api.call(case.method, case.path.format(**ids), case.body, headers=MEMBER)
-            if case.rule in ("", "get_v1"):
-                assert status == case.status, (case.path, body)
+            want = expected("member", route, case, allowed_to)
+            if isinstance(want, str):
+                assert (status, body) == (403, forbidden(want)), case.path
             else:
-                assert (status, body) == (403, forbidden(case.rule)), case.path
+                assert status == want, (case.path, body)
         assert api.delete(P, headers=ADMIN) == (403, forbidden("delete_v1"))
         assert api.post("/v1/policies", {"name": "x"}, headers=ADMIN)[0] == 201
     finally:

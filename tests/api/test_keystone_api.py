@@ -44,11 +44,14 @@ def test_roles_decide(tmp_path: Path, engine_service: PolicyEngineService) -> No
     status, body = api.post("/v1/policies", {"name": "x"}, headers=reader)
     assert status == 403 and body["error"]["error_data"]["code"] == "forbidden"
     assert api.post("/v1/policies", {"name": "x"}, headers=admin)[0] == 201
-    assert api.get("/v1/policies/x", headers=reader)[0] == 200  # elements are authorised too
-    assert api.delete("/v1/policies/x", headers=reader)[0] == 403
-    assert api.post("/v1/policies/x/rules", {"rule": "p(1)"}, headers=admin)[0] == 201
+    assert api.get("/v1/policies/x", headers=reader)[0] == 404  # the operator's, not p's
+    member = {"X-User-Id": "m", "X-Project-Id": "p", "X-Roles": "member,reader"}
+    assert api.post("/v1/policies", {"name": "mine"}, headers=member)[0] == 201
+    assert api.get("/v1/policies/mine", headers=reader)[0] == 200  # elements are authorised too
+    assert api.delete("/v1/policies/mine", headers=reader)[0] == 403
+    assert api.post("/v1/policies/mine/rules", {"rule": "p(1)"}, headers=member)[0] == 201
     sim = {"query": "p(x)", "sequence": "p+(2)", "action_policy": "action"}
-    assert api.post("/v1/policies/x?action=simulate", sim, headers=reader)[0] == 200
+    assert api.post("/v1/policies/mine?action=simulate", sim, headers=reader)[0] == 200
     assert api.get("/v1/policies", headers={"X-Roles": "admin"})[0] == 401  # no user
 
 

@@ -492,6 +492,11 @@ def exercise_datasources(api: Api) -> None:
     assert [d["config"].get("token") for d in listed if d["name"] == "sec"] == ["<hidden>"]
     assert api("GET", D, 200, ds=made["id"])["config"]["token"] == "<hidden>"
     api("GET", D, 404, ds="nosuch")
+    sharing = {"shared_with": ["p1"], "project_columns": {"servers": "status"}}
+    shared = api("PATCH", D, 200, sharing, ds="sec")
+    assert (shared["shared_with"], shared["project_columns"]) == (["p1"], {"servers": "status"})
+    api("PATCH", D, 400, {"project_columns": {"servers": "nosuch"}}, ds="sec")
+    api("PATCH", D, 404, {"shared_with": []}, ds="nosuch")
 
     for route in ("/schema", "/status", "/actions", "/tables"):
         api("GET", D + route, 200, ds="sec")
@@ -577,7 +582,7 @@ def exercise_refusals(node: Node, conf: cfg.ConfigOpts, seen: set[tuple[str, str
     conf.set_override("auth_strategy", "keystone")
     keystone = Api(CongressApp(node.services, conf), seen)
     no_user = {"X-Roles": "admin"}
-    member = {"X-User-Id": "u", "X-Project-Id": "p", "X-Roles": "member"}
+    member = {"X-User-Id": "u", "X-Project-Id": "p", "X-Roles": "observer"}  # no rule admits
     for (method, path), op in operations().items():
         params: dict[str, Any] = dict.fromkeys(re.findall(r"{(\w+)}", path), "x")
         body: Any = {} if method in ("POST", "PUT") else None
@@ -645,6 +650,22 @@ def exercise_sinks(api: Api, node: Node, conf: cfg.ConfigOpts) -> None:
     bare("GET", one + "/dead-letters", 503, sink="hooks")
 
 
+def exercise_quotas(api: Api) -> None:
+    """The projects' quotas (docs/tenancy.md)."""
+    one = "/v1/quotas/{project}"
+    api("PUT", one, 200, {"rules": 50, "evaluation_seconds": 2.5}, project="p1")
+    api("PUT", one, 200, {"policies": 3}, project="*")
+    api("PUT", one, 400, {"widgets": 1}, project="p1")
+    assert [q["project_id"] for q in api("GET", "/v1/quotas", 200)["results"]] == ["*", "p1"]
+    shown = api("GET", one, 200, project="p1")
+    assert shown["own"] == ["evaluation_seconds", "rules"] and shown["quotas"]["policies"] == 3
+    api("GET", one, 200, project="*")
+    api("GET", one, 400, project="a b")
+    api("DELETE", one, 200, project="p1")
+    api("DELETE", one, 404, project="p1")
+    api("DELETE", one, 400, project="a b")
+
+
 def test_every_documented_answer(node: Node, conf: cfg.ConfigOpts) -> None:
     seen: set[tuple[str, str, str]] = set()
     api = Api(node.app, seen, node.services)
@@ -655,6 +676,7 @@ def test_every_documented_answer(node: Node, conf: cfg.ConfigOpts) -> None:
     exercise_library(api)
     exercise_history(api, conf)
     exercise_sinks(api, node, conf)
+    exercise_quotas(api)
     exercise_refusals(node, conf, seen)
     documented = {
         (method, path, status)

@@ -274,7 +274,8 @@ def test_with_keystone_the_user_and_project_come_from_the_token(
     ok(api.post("/v1/policies/p/rules", {"rule": "q(1)"}, headers=bob), 201)
     assert rollback(api, "p", {"version": 1}, headers=reader)[0] == 403  # a write
     ok(rollback(api, "p", {"version": 1}, headers=alice))
-    listed = versions(api, "p", headers=reader)  # a read
+    assert api.get(V.format("p"), headers=reader)[0] == 404  # the operator's: not blue's
+    listed = versions(api, "p", headers=alice)
     assert [(v["action"], v["user_id"], v["project_id"]) for v in listed] == [
         ("rollback", "alice", "blue"),
         ("rule_added", "bob", "green"),

@@ -38,8 +38,10 @@ def test_list_opts_has_our_groups_and_options() -> None:
         "limits",
         "watch",
         "enforcement",
+        "tenancy",
     }
     assert groups["upgrade_levels"] == ["bus"]
+    assert groups["tenancy"] == [o.dest for o in opts.tenancy_opts]
     assert groups["enforcement"] == [o.dest for o in opts.enforcement_opts]
     assert groups["limits"] == [o.dest for o in opts.limits_opts]
     assert groups["watch"] == [o.dest for o in opts.watch_opts]

@@ -21,6 +21,7 @@ TABLES = {
     "dstabledata",
     "library_policies",
     "action_executions",
+    "project_quotas",
     "table_history",
     "notification_sinks",
     "notification_cursors",
@@ -35,8 +36,8 @@ def _tables(engine: Engine) -> set[str]:
     return set(inspect(engine).get_table_names()) - {"alembic_version"}
 
 
-def test_head_is_the_policy_versions_revision() -> None:
-    assert migration.head() == "0005"
+def test_head_is_the_tenancy_revision() -> None:
+    assert migration.head() == "0006"
 
 
 def test_down_to_nothing_and_up_again(engine: Engine) -> None:

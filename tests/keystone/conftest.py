@@ -174,7 +174,10 @@ def keystone(keystone_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     ``admin`` (project ``admin``, role ``admin``, from ``keystone-manage bootstrap``),
     ``congress`` (project ``service``, role ``service``: the token middleware's own user),
     ``reader`` (project ``demo``, role ``reader``), ``member`` (project ``demo``, role
-    ``member`` only), ``observer`` (project ``demo``, a custom role ``observer`` only).
+    ``member`` only), ``observer`` (project ``demo``, a custom role ``observer`` only);
+    for multi-tenancy (tests/keystone/test_tenancy_keystone.py), ``alice`` (project
+    ``alpha``, role ``member``) and ``bob`` (project ``beta``, role ``member``): project
+    members, not operators (Keystone's implied roles give them ``reader`` too).
     """
     state = tmp_path_factory.mktemp("keystone")
     conf_file = state / "keystone.conf"
@@ -230,7 +233,7 @@ def _populate(ks: Keystone) -> None:
         name: api("POST", "/projects", {"project": {"name": name, "domain_id": "default"}})[
             "project"
         ]["id"]
-        for name in ("service", "demo")
+        for name in ("service", "demo", "alpha", "beta")
     }
     api("POST", "/roles", {"role": {"name": "observer"}})
     roles = {r["name"]: r["id"] for r in api("GET", "/roles")["roles"]}
@@ -239,6 +242,8 @@ def _populate(ks: Keystone) -> None:
         ("reader", "demo", "reader"),
         ("member", "demo", "member"),
         ("observer", "demo", "observer"),
+        ("alice", "alpha", "member"),
+        ("bob", "beta", "member"),
     ):
         password = SERVICE_PASSWORD if name == "congress" else f"{name}-secret"
         user = api(

@@ -34,8 +34,10 @@ from congress.api import (
     library,
     policies,
     policy_versions,
+    quotas,
     sinks,
     system,
+    tenancy,
     versions,
     watch,
     wire,
@@ -120,6 +122,7 @@ ROUTES: tuple[Route, ...] = (
     _r("POST", "/v1/data-sources", datasources.create_datasource, "create_v1"),
     _r("GET", D, datasources.show_datasource, "get_v1"),
     _r("DELETE", D, datasources.delete_datasource, "delete_v1"),
+    _r("PATCH", D, datasources.update_datasource, "update_v1"),
     _r("POST", D, datasources.datasource_action, "create_v1"),
     _r("GET", D + "/schema", datasources.schema, "get_v1"),
     _r("GET", D + "/status", datasources.status, "get_v1"),
@@ -142,6 +145,10 @@ ROUTES: tuple[Route, ...] = (
     _r("GET", S, sinks.show_sink, "get_v1"),
     _r("DELETE", S, sinks.delete_sink, "delete_v1"),
     _r("GET", S + "/dead-letters", sinks.dead_letters, "get_v1"),
+    _r("GET", "/v1/quotas", quotas.list_quotas, "get_v1"),
+    _r("GET", "/v1/quotas/<project>", quotas.show_quotas, "get_v1"),
+    _r("PUT", "/v1/quotas/<project>", quotas.update_quotas, "update_v1"),
+    _r("DELETE", "/v1/quotas/<project>", quotas.delete_quotas, "delete_v1"),
 )
 
 
@@ -173,6 +180,7 @@ class CongressApp:
                 resp.headers["Retry-After"] = str(e.retry_after)
             elif resp.status_int == 503:
                 resp.headers["Retry-After"] = str(svc_errors.Unavailable.retry_after)
+        resp = tenancy.strip(tenancy.scope_of(req), resp)
         revision = self.services.take_written_revision()
         if revision is not None:
             resp.headers[REVISION_HEADER] = str(revision)
@@ -232,12 +240,22 @@ class CongressApp:
                 allowed.append(route.method)
                 continue
             access = route.access_for(req)
+            params = m.groupdict()
             if access:
                 ctx = auth.context_from(req, self.strategy)
-                self.authorizer.check(ctx, access)
+                scope = tenancy.authorize(
+                    ctx,
+                    self.authorizer,
+                    req.method,
+                    route.path,
+                    access,
+                    wire.query(req, "action"),
+                )
                 req.environ["congress.context"] = ctx
+                req.environ[tenancy.SCOPE_KEY] = scope
+                params = tenancy.map_parameters(scope, req.method, params, self.services)
             self._wait_for_revision(req)
-            return self._respond(route.handler(req, self.services, **m.groupdict()))
+            return self._respond(route.handler(req, self.services, **params))
         if allowed:  # the original answered 501 for a method a resource does not have
             return wire.error_answer(
                 ApiError(501, "Method not supported", CODES["unknown"].number, None)

@@ -43,6 +43,13 @@ RULES = [
     ),
     policy.RuleDefault("update_v1", "rule:admin_only", "Replace a resource (PUT)."),
     policy.RuleDefault("delete_v1", "rule:admin_only", "Delete a resource (DELETE)."),
+    policy.RuleDefault(
+        "project_member",
+        "role:member",
+        "A project member who may create, change and delete its own project's policies and "
+        "library policies (docs/tenancy.md), whatever create_v1, update_v1 and delete_v1 say. "
+        "Anyone context_is_admin does not admit acts for the project of its token.",
+    ),
 ]
 
 
@@ -138,6 +145,11 @@ class Authorizer:
         self._decisions: dict[tuple[object, ...], tuple[float, bool]] = {}
 
     def check(self, ctx: Context, action: str) -> None:
+        if not self.allows(ctx, action):
+            raise Forbidden(action)
+
+    def allows(self, ctx: Context, action: str) -> bool:
+        """Whether the rule ``action`` admits the caller."""
         key = (action, ctx.user_id, ctx.project_id, ctx.roles, ctx.is_admin)
         now = self._timer()
         known = self._decisions.get(key)
@@ -148,5 +160,4 @@ class Authorizer:
             if len(self._decisions) > 10_000:
                 self._decisions.clear()
             self._decisions[key] = (now, allowed)
-        if not allowed:
-            raise Forbidden(action)
+        return allowed

@@ -8,11 +8,12 @@ Secrets never leave the server: every configuration answered shows them as ``<hi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import webob
 
-from congress.api import wire
+from congress.api import tenancy, wire
 from congress.api.policies import PAGING, action_args, page_of
 from congress.api.services import Services
 from congress.services.errors import NotFound
@@ -25,7 +26,21 @@ def _host(s: Services) -> Any:
 
 
 def list_datasources(req: webob.Request, s: Services) -> dict[str, Any]:
-    return {"results": _host(s).list_datasources()}
+    scope = tenancy.scope_of(req)
+    found = _with_sharing(s, _host(s).list_datasources())
+    if scope.operator:
+        return {"results": found}
+    return {
+        "results": [
+            tenancy.member_datasource(d) for d in found if tenancy.visible_datasource(scope, d)
+        ]
+    }
+
+
+def _with_sharing(s: Services, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Datasources with their ``shared_with`` and (effective) ``project_columns``."""
+    sharing = s.engine.list_datasource_sharing()
+    return [{**d, **sharing.get(str(d["id"]), {})} for d in found]
 
 
 def create_datasource(req: webob.Request, s: Services) -> webob.Response:
@@ -51,8 +66,46 @@ def create_datasource(req: webob.Request, s: Services) -> webob.Response:
 
 
 def show_datasource(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
-    result: dict[str, Any] = _host(s).get_datasource(ds)
-    return result
+    """The datasource, with ``shared_with`` (the projects that may read it, or ``["*"]``) and
+    ``project_columns`` (each table's column naming a row's project: the driver's, with the
+    operator's overrides)."""
+    result: dict[str, Any] = dict(_host(s).get_datasource(ds))
+    result.update(s.engine.datasource_sharing(result["id"]))
+    return result if tenancy.scope_of(req).operator else tenancy.member_datasource(result)
+
+
+def update_datasource(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
+    """``PATCH`` (the operator's): share the datasource with projects (``shared_with``:
+    project ids, or ``["*"]``) and/or set its project columns (``project_columns``:
+    ``{table: column}``, null for a table without one; it replaces the previous overrides of
+    the driver's). Answers the datasource as ``GET`` does."""
+    body = wire.json_body(req)
+    unknown = sorted(set(body) - {"shared_with", "project_columns"})
+    if unknown:
+        raise wire.BadRequest(
+            "Only 'shared_with' and 'project_columns' of a datasource can be changed, "
+            f"not {', '.join(map(repr, unknown))}"
+        )
+    changes: dict[str, Any] = {}
+    shared = body.get("shared_with")
+    if shared is not None:
+        if not isinstance(shared, list) or not all(isinstance(p, str) for p in shared):
+            raise wire.BadRequest("Field 'shared_with' must be a list of project ids, or [\"*\"]")
+        changes["shared_with"] = shared
+    columns = body.get("project_columns")
+    if columns is not None:
+        if not isinstance(columns, dict) or not all(
+            c is None or isinstance(c, str) for c in columns.values()
+        ):
+            raise wire.BadRequest(
+                "Field 'project_columns' must be an object {table: column name or null}"
+            )
+        changes["project_columns"] = columns
+    record: dict[str, Any] = dict(_host(s).get_datasource(ds))  # 404: no such datasource
+    if changes:
+        s.engine.update_datasource_sharing(record["id"], changes)
+    record.update(s.engine.datasource_sharing(record["id"]))
+    return record
 
 
 def delete_datasource(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
@@ -109,6 +162,9 @@ def list_rows(req: webob.Request, s: Services, ds: str, table: str) -> dict[str,
     """The rows (sorted); with ``limit``, ``offset`` or ``filter``, one page of them and
     ``total`` (as the policy tables' rows route pages)."""
     rows = _host(s).rows(ds, table)
+    scope = tenancy.scope_of(req)
+    if scope.member:  # the project's rows, where the table names rows' projects
+        rows = _project_rows(s, ds, table, rows, scope.project)
     if any(wire.query(req, name) is not None for name in PAGING):
         return page_of(req, rows)
     return {"results": [{"data": list(r)} for r in rows]}
@@ -122,3 +178,18 @@ def replace_rows(req: webob.Request, s: Services, ds: str, table: str) -> webob.
 def webhook(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
     _host(s).webhook(ds, wire.json_value(req))
     return {}
+
+
+def _project_rows(
+    s: Services, ds: str, table: str, rows: Sequence[Any], project: str | None
+) -> list[Any]:
+    """The rows of a shared table a project sees: those whose project column (the
+    datasource's ``project_columns``) names ``project``; all of them without one."""
+    column = (s.engine.datasource_sharing(ds).get("project_columns") or {}).get(table)
+    if column is None:
+        return list(rows)
+    columns = [c["name"] for c in _host(s).table_spec(ds, table).get("columns", [])]
+    if column not in columns:
+        return []
+    at = columns.index(column)
+    return [r for r in rows if len(r) > at and r[at] == project]

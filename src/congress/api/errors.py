@@ -109,6 +109,25 @@ LIMIT_OPTIONS = {
 }
 """The engine's budgets by the ``[limits]`` option that sets each, and the unit of that option."""
 
+QUOTA_LIMITS = {
+    "rows_per_table": "a table of policy {policy} may hold at most {value} rows",
+    "evaluation_seconds": "one change may evaluate policy {policy} for at most {value} seconds",
+}
+"""The project quotas the engine enforces as a policy's own limits (``PolicyLimits``, labelled
+by the quota's name: ``congress.services.quotas.policy_limits``). The original had no quotas:
+the answer is ``error_code`` 1000 with ``error_data.code`` ``quota_exceeded``, as the service's
+``QuotaExceeded`` for the policies and rules quotas."""
+
+
+def quota_error(err: dl.LimitExceeded) -> ApiError:
+    """400 ``quota_exceeded`` for a request over a project's rows_per_table or
+    evaluation_seconds."""
+    shown = int(err.value) if err.value == int(err.value) else err.value
+    what = QUOTA_LIMITS[err.limit].format(policy=err.policy, value=shown)
+    data = {"code": "quota_exceeded", "quota": err.limit, "limit": shown}
+    message = f"Quota exceeded: {what} ({err.limit})"
+    return ApiError(400, message, CODES["unknown"].number, data)
+
 
 def from_datalog(err: dl.DatalogError, *, on_rule: bool = True) -> ApiError:
     """Map an engine error to the API error the original answered with."""
@@ -116,6 +135,8 @@ def from_datalog(err: dl.DatalogError, *, on_rule: bool = True) -> ApiError:
         return api_error("policy_not_exist", err.message, {"code": err.code})
     if isinstance(err, dl.PolicyExists):
         return ApiError(409, err.message, CODES["unknown"].number, {"code": err.code})
+    if isinstance(err, dl.LimitExceeded) and err.limit in QUOTA_LIMITS:
+        return quota_error(err)
     if isinstance(err, dl.LimitExceeded):
         option, scale = LIMIT_OPTIONS.get(err.limit, (err.limit, 1))
         value = err.value / scale
@@ -126,6 +147,8 @@ def from_datalog(err: dl.DatalogError, *, on_rule: bool = True) -> ApiError:
     if isinstance(err, dl.KindNotSupported):
         return ApiError(400, err.message, CODES["unknown"].number, {"code": err.code})
     if isinstance(err, dl.PolicyError):
+        if err.code == "cross_project_reference":  # docs/tenancy.md
+            return ApiError(403, err.message, CODES["unknown"].number, problem_data(err))
         if err.code == "rules_not_permitted":
             return api_error("rule_not_permitted", err.message, problem_data(err))
         if err.code == "invalid_policy_name":

@@ -10,7 +10,7 @@ from typing import Any
 
 import webob
 
-from congress.api import policy_versions, wire
+from congress.api import policy_versions, tenancy, wire
 from congress.api.errors import api_error
 from congress.api.policies import settings_body, time_parameter
 from congress.api.services import Services
@@ -72,6 +72,15 @@ def list_executions(req: webob.Request, s: Services) -> dict[str, Any]:
     until = time_parameter(req, "until")
     limit = wire.count_query(req, "limit", EXECUTIONS_LIMIT, MAX_EXECUTIONS_LIMIT)
     filters = {name: wire.query(req, name) for name in ("policy", "driver", "action", "status")}
+    scope = tenancy.scope_of(req)
+    if scope.member:  # the project's policies' entries only
+        if scope.project is None:
+            return {"results": []}
+        filters["project"] = scope.project
+        if filters["policy"] is not None:
+            if "@" in filters["policy"]:  # no policy of the project: like any missing name
+                return {"results": []}
+            filters["policy"] = scope.internal(filters["policy"])
     found = s.engine.list_executions(
         limit=limit,
         since=None if since is None else since.isoformat(),

@@ -9,7 +9,7 @@ from typing import Any
 
 import webob
 
-from congress.api import wire
+from congress.api import tenancy, wire
 from congress.api.services import Services
 
 
@@ -25,12 +25,25 @@ def _include_rules(req: webob.Request) -> bool:
 
 
 def list_policies(req: webob.Request, s: Services) -> dict[str, Any]:
-    items = _library(s).list(include_rules=_include_rules(req), name=wire.query(req, "name"))
-    return {"results": items}
+    scope = tenancy.scope_of(req)
+    name = wire.query(req, "name")
+    found: list[dict[str, Any]] = []
+    for wanted in [name] if name is None or scope.operator else [scope.internal(name), name]:
+        found.extend(_library(s).list(include_rules=_include_rules(req), name=wanted))
+    return {"results": [p for p in found if tenancy.readable_library(scope, str(p["name"]))]}
+
+
+def _named_in_scope(req: webob.Request, body: dict[str, Any]) -> dict[str, Any]:
+    """A member's library policy is its project's: its name goes into the project."""
+    scope = tenancy.scope_of(req)
+    name = body.get("name")
+    if scope.member and isinstance(name, str) and name:
+        return {**body, "name": scope.internal(name)}
+    return body
 
 
 def create_policy(req: webob.Request, s: Services) -> webob.Response:
-    created = _library(s).create(wire.json_body(req))
+    created = _library(s).create(_named_in_scope(req, wire.json_body(req)))
     return wire.created(req, created["id"], created)
 
 
@@ -40,7 +53,7 @@ def show_policy(req: webob.Request, s: Services, lib: str) -> dict[str, Any]:
 
 
 def replace_policy(req: webob.Request, s: Services, lib: str) -> dict[str, Any]:
-    result: dict[str, Any] = _library(s).replace(lib, wire.json_body(req))
+    result: dict[str, Any] = _library(s).replace(lib, _named_in_scope(req, wire.json_body(req)))
     return result
 
 

@@ -19,9 +19,10 @@ from typing import Any
 import webob
 
 from congress.api import errors as api_errors
-from congress.api import policy_versions, wire
+from congress.api import policy_versions, tenancy, wire
 from congress.api.errors import api_error
 from congress.api.services import Services
+from congress.datalog import names
 from congress.datalog.errors import PolicyError
 from congress.datalog.parser import parse
 from congress.datalog.printer import to_text
@@ -49,15 +50,27 @@ def rule_body(r: RuleView) -> dict[str, Any]:
 
 
 def list_policies(req: webob.Request, s: Services) -> dict[str, Any]:
-    return {"results": [policy_body(p) for p in s.engine.list_policies()]}
+    scope = tenancy.scope_of(req)
+    return {"results": [policy_body(p) for p in s.engine.list_policies() if scope.owns(p.name)]}
 
 
 def create_policy(req: webob.Request, s: Services) -> webob.Response:
+    scope = tenancy.scope_of(req)
     library_policy = wire.query(req, "library_policy")
     if library_policy:
         if s.library is None:
             raise wire.BadRequest("The policy library is not available on this node")
-        policy, rules = s.library.activate(library_policy, actor=policy_versions.actor(req))
+        if scope.member:
+            params = tenancy.map_parameters(scope, "GET", {"lib": library_policy}, s)
+            lib = s.library.get(params["lib"], include_rules=False)
+            policy, rules = s.library.activate(
+                params["lib"],
+                owner=scope.owner(),
+                actor=policy_versions.actor(req),
+                name=scope.internal(names.base_of(str(lib["name"]))),
+            )
+        else:
+            policy, rules = s.library.activate(library_policy, actor=policy_versions.actor(req))
     else:
         body = wire.json_body(req)
         if body.get("id") is not None:
@@ -65,6 +78,11 @@ def create_policy(req: webob.Request, s: Services) -> webob.Response:
         name = wire.text_field(body, "name", limit=255)
         if not name:
             raise api_error("policy_name_must_be_provided")
+        if scope.member and names.SEPARATOR in name:
+            raise wire.BadRequest(
+                f"Invalid policy name {name!r}: a name is an identifier ([a-zA-Z_.][a-zA-Z0-9_.]*)"
+            )
+        name = scope.internal(name)
         kind = wire.text_field(body, "kind")
         if kind is not None and kind not in KINDS:
             raise wire.BadRequest(f"Field 'kind' must be one of {', '.join(KINDS)}")
@@ -83,6 +101,7 @@ def create_policy(req: webob.Request, s: Services) -> webob.Response:
             abbreviation=abbreviation,
             description=wire.text_field(body, "description"),
             rules=rules_in or (),
+            owner=scope.owner() if scope.member else names.owner_of(name),
             actor=policy_versions.actor(req),
         )
         if rules_in is None:
@@ -133,6 +152,19 @@ def policy_action(req: webob.Request, s: Services, policy: str) -> Any:
     )
 
 
+def _action_policy(req: webob.Request, s: Services, name: str) -> str:
+    """The action policy a simulation names: a member's own, or (for the default ``action``
+    when the project has none) the operator's, which only describes actions."""
+    scope = tenancy.scope_of(req)
+    internal = scope.internal(name)
+    if scope.member and name == "action":
+        try:
+            s.engine.get_policy(internal)
+        except NotFound:
+            return name
+    return internal
+
+
 IMPACT_FIELDS = ("add_rules", "delete_rules", "tables")
 """Simulate fields that ask for the impact of a policy change (docs/explanations.md)."""
 
@@ -142,6 +174,8 @@ def _simulate(req: webob.Request, s: Services, policy: str) -> dict[str, Any]:
     query = wire.text_field(body, "query")
     sequence = wire.text_field(body, "sequence")
     action_policy = wire.text_field(body, "action_policy")
+    if action_policy is not None:
+        action_policy = _action_policy(req, s, action_policy)
     change = any(body.get(f) is not None for f in IMPACT_FIELDS)
     if not change and (query is None or sequence is None or action_policy is None):
         raise api_error("incomplete_simulate_args")
@@ -187,7 +221,7 @@ def _impact(
         tables=string_list(body, "tables"),
         query=query,
         sequence=sequence,
-        action_policy=action_policy or "action",
+        action_policy=action_policy or _action_policy(req, s, "action"),
         delta=wire.flag(req, "delta"),
         trace=trace,
     )

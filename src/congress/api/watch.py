@@ -21,7 +21,7 @@ from typing import Any
 
 import webob
 
-from congress.api import wire
+from congress.api import tenancy, wire
 from congress.api.asgi import ASYNC_KEY, STREAM_KEY, Receive, Send
 from congress.api.services import Services
 from congress.services import errors as svc_errors
@@ -50,9 +50,12 @@ def encode_event(event: Event, event_id: str | None) -> bytes:
 class SseStream:
     """One client's change feed: the watcher and the events to send first."""
 
-    def __init__(self, watcher: Watcher, first: list[Event], keepalive: float) -> None:
+    def __init__(
+        self, watcher: Watcher, first: list[Event], keepalive: float, strip: bytes = b""
+    ) -> None:
         self.watcher = watcher
         self.keepalive = keepalive
+        self.strip = strip  # a member's project suffix, taken off (congress.api.tenancy)
         self.pending = b"retry: %d\n\n" % RETRY_MS + self._encode(first)
 
     def _encode(self, events: list[Event]) -> bytes:
@@ -65,7 +68,8 @@ class SseStream:
             if event.wire is None:  # shared by every watcher of the table: encoded once
                 event.wire = encode_event(event, feed.event_id(event.seq))
             out.append(event.wire)
-        return b"".join(out)
+        data = b"".join(out)
+        return data.replace(self.strip, b"") if self.strip else data
 
     def _next(self) -> bytes | None:
         """The encoded events past the cursor; None when the watcher fell behind."""
@@ -192,7 +196,7 @@ def watch_table(req: webob.Request, s: Services, policy: str, table: str) -> Any
         )
     last = req.headers.get("Last-Event-ID") or wire.query(req, "last_event_id")
     watcher, first = feed.watch(policy, table, last_event_id=last)
-    stream = SseStream(watcher, first, s.feed_keepalive)
+    stream = SseStream(watcher, first, s.feed_keepalive, tenancy.scope_of(req).suffix())
     resp = webob.Response(status=200, content_type="text/event-stream", charset="UTF-8")
     resp.headers["Cache-Control"] = "no-cache"
     resp.headers["X-Accel-Buffering"] = "no"  # nginx and friends: do not buffer the stream
@@ -200,5 +204,5 @@ def watch_table(req: webob.Request, s: Services, policy: str, table: str) -> Any
         req.environ[STREAM_KEY] = stream
     else:
         resp.app_iter = stream.blocking()
-    del resp.headers["Content-Length"]
+    resp.headers.pop("Content-Length", None)
     return resp

@@ -65,7 +65,7 @@ from congress.datasources.loader import DriverLoader
 from congress.db import errors as db_errors
 from congress.db import migration
 from congress.db.engine import make_engine
-from congress.services import errors, rpc
+from congress.services import errors, quotas, rpc
 from congress.services.datasources import DatasourceHost
 from congress.services.enforcement import EnforcementOptions
 from congress.services.health import Readiness
@@ -228,6 +228,7 @@ def _start_services(conf: cfg.ConfigOpts, node: Node, database: Any, distributed
             max_rule_length=conf.limits.max_rule_length,
             max_name_length=conf.limits.max_name_length,
             enforcement=enforcement_options(conf),
+            quota_defaults=quotas.defaults(conf),
         )
         engine.start()
         sink = PolicyEngineSink(
@@ -348,6 +349,7 @@ def enforcement_options(conf: cfg.ConfigOpts) -> EnforcementOptions:
         breaker_max_fraction=float(group.breaker_max_fraction),
         breaker_min_rows=int(group.breaker_min_rows),
         check_interval=float(group.check_interval),
+        conf=conf,  # [tenancy]: project_actions and the quota defaults
     )
 
 

@@ -40,6 +40,7 @@ from congress.common.opts import (
     ENFORCEMENT_GROUP,
     JSON_INGESTER_GROUP,
     LIMITS_GROUP,
+    TENANCY_GROUP,
     UPGRADE_GROUP,
     WATCH_GROUP,
     api_opts,
@@ -50,6 +51,7 @@ from congress.common.opts import (
     enforcement_opts,
     json_ingester_opts,
     limits_opts,
+    tenancy_opts,
     upgrade_opts,
     watch_opts,
 )
@@ -106,6 +108,7 @@ def register_opts(conf: cfg.ConfigOpts = CONF) -> None:
     conf.register_opts(limits_opts, group=LIMITS_GROUP)
     conf.register_opts(watch_opts, group=WATCH_GROUP)
     conf.register_opts(enforcement_opts, group=ENFORCEMENT_GROUP)
+    conf.register_opts(tenancy_opts, group=TENANCY_GROUP)
     conf.register_opts(json_ingester_opts, group=JSON_INGESTER_GROUP)
     db_options.set_defaults(conf, **DATABASE_DEFAULTS)
 

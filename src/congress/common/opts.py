@@ -325,6 +325,46 @@ limits_opts: Final[list[cfg.Opt]] = [
     ),
 ]
 
+TENANCY_GROUP: Final = cfg.OptGroup(
+    "tenancy",
+    title="Multi-tenancy",
+    help="Projects that own policies (docs/tenancy.md): what a project policy may do, and "
+    "each project's quotas (these are the defaults; the operator sets a project's own with "
+    "PUT /v1/quotas/<project>). A quota of 0 means no limit.",
+)
+tenancy_opts: Final[list[cfg.Opt]] = [
+    cfg.ListOpt(
+        "project_actions",
+        default=[],
+        help="The actions (driver:action, e.g. nova:servers.pause) that execute[...] in a "
+        "project's policy may ask for; the driver then checks that the target belongs to "
+        "the project. Empty: project policies may not act.",
+    ),
+    cfg.IntOpt("quota_policies", default=20, min=0, help="Policies a project may own."),
+    cfg.IntOpt("quota_rules", default=1000, min=0, help="Rules (facts too) a project may own."),
+    cfg.IntOpt(
+        "quota_rows_per_table",
+        default=100_000,
+        min=0,
+        help="Rows one table of a project's policy may hold; a data change over it puts the "
+        "policy in its error state (quota_exceeded).",
+    ),
+    cfg.FloatOpt(
+        "quota_evaluation_seconds",
+        default=10.0,
+        min=0.0,
+        help="Seconds one request or data change may evaluate one of the project's policies; "
+        "over it, a request is refused and a data change puts the policy in its error state.",
+    ),
+    cfg.IntOpt(
+        "quota_actions_per_hour",
+        default=100,
+        min=0,
+        help="Actions the project's policies may execute in any hour; over it, an action is "
+        "refused and logged as refused (quota_exceeded).",
+    ),
+]
+
 WATCH_GROUP: Final = cfg.OptGroup(
     "watch",
     title="Watching policy",
@@ -473,6 +513,7 @@ def list_opts() -> list[tuple[str | cfg.OptGroup, list[cfg.Opt]]]:
         (LIMITS_GROUP, list(limits_opts)),
         (WATCH_GROUP, list(watch_opts)),
         (ENFORCEMENT_GROUP, list(enforcement_opts)),
+        (TENANCY_GROUP, list(tenancy_opts)),
     ]
 
 

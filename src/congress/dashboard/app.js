@@ -741,7 +741,7 @@ async function datasourceTablePage(name, table) {
 }
 
 const STATUSES = ["", "executed", "failed", "would_execute", "deferred", "held", "cancelled",
-  "expired", "blocked_by_breaker", "requested", "logged"];
+  "expired", "blocked_by_breaker", "requested", "logged", "refused"];
 
 function breakerRow(policy, b) {
   const state = el("td", { class: b.state === "open" ? "bad" : "ok" }, b.state);

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from congress.datalog import builtins
-from congress.datalog.ast import Literal, Location, Rule, Variable, flatten
+from congress.datalog import names as project_names
+from congress.datalog.ast import Aggregate, Literal, Location, Rule, Variable, flatten
 from congress.datalog.colrefs import Issue, eliminate_rule, first_loc, fresh_prefix
 from congress.datalog.errors import KindNotSupported, PolicyError, Problem
 from congress.datalog.printer import to_text
@@ -257,8 +258,58 @@ def _problem(issue: Issue, fallback: Location | None, policy: str, rule_text: st
     return Problem(issue.code, issue.message, line, column, policy, rule_text)
 
 
+def in_project(lit: Literal, policy: str) -> tuple[Literal, list[Issue]]:
+    """``lit`` read from a rule (or query) of ``policy``: in a project's policy ``X@P`` a
+    reference that names no project means the project's own (``ops:error`` reads
+    ``ops@P:error``, ``nova:servers`` the project's view ``nova@P:servers``), and one naming
+    another project is refused (``cross_project_reference``); in a global policy references
+    stay as written (congress.datalog.names)."""
+    project = project_names.project_of(policy)
+    if project is None:
+        return lit, []
+    issues: list[Issue] = []
+    agg = lit.aggregate
+    if agg is not None:
+        body: list[Literal] = []
+        for inner in agg.body:
+            scoped, found = in_project(inner, policy)
+            body.append(scoped)
+            issues.extend(found)
+        agg = Aggregate(agg.op, agg.term, tuple(body), loc=agg.loc)
+        lit = dataclasses.replace(lit, aggregate=agg)
+    ref = lit.policy
+    if ref is None or ref == "builtin" or is_builtin_literal(lit):
+        return lit, issues
+    base, other = project_names.split(ref)
+    if other is None:
+        return dataclasses.replace(lit, policy=project_names.scoped(base, project)), issues
+    if other != project:
+        message = (
+            f"{ref}:{lit.table} names another project's policy: a project's rules read "
+            "only its own policies and the datasources shared with it"
+        )
+        issues.append(Issue("cross_project_reference", message, lit.loc))
+    return lit, issues
+
+
+def _in_project(stmt: Rule, policy: str) -> tuple[Rule, list[Issue]]:
+    """``in_project`` for each body literal of a rule (heads name the policy's own tables)."""
+    if project_names.project_of(policy) is None:
+        return stmt, []
+    issues: list[Issue] = []
+    body: list[Literal] = []
+    for lit in stmt.body:
+        scoped, found = in_project(lit, policy)
+        body.append(scoped)
+        issues.extend(found)
+    return Rule(stmt.head, tuple(body), loc=stmt.loc), issues
+
+
 def _check(stmt: Rule, ctx: _Context) -> tuple[Rule, list[Issue]]:
     where = first_loc(stmt.loc, stmt.head[0].loc if stmt.head else None)
+    stmt, scope_issues = _in_project(stmt, ctx.policy)
+    if scope_issues:
+        return stmt, scope_issues
     if ctx.kind == "datasource":
         message = f"Policy {ctx.policy} is a datasource policy; rules and facts cannot be inserted"
         return stmt, [Issue("rules_not_permitted", message, where)]

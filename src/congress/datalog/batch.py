@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from congress.datalog.ast import Row
 from congress.datalog.compiler import TICK
 from congress.datalog.errors import LimitExceeded
 from congress.datalog.graph import Key
+
+if TYPE_CHECKING:
+    from congress.datalog.model import PolicyLimits
 
 MEMORY_CHECK_SECONDS = 0.05
 """How often (on the budget's timer) a running evaluation reads the process's memory."""
@@ -34,6 +38,12 @@ class Budget:
 
     ``pause`` is called at every tick (every ``TICK`` rows scanned): the services use it to
     answer reads while a write evaluates (see ``congress.services.gate``).
+
+    ``policy_limits`` gives a policy's own limits (``PolicyLimits``, asked once per policy
+    and request): the rows one of its derived tables may hold, checked while a plan runs as
+    ``max_rows`` is (deterministic) and on each table a batch grew (``check_table``), and
+    the seconds the request may spend evaluating it, charged at each tick to the policy being
+    evaluated then.
     """
 
     max_rows: int | None = None
@@ -46,13 +56,19 @@ class Budget:
     max_memory: int | None = None
     memory: Callable[[], int] | None = None
     pause: Callable[[], None] | None = None
+    policy_limits: Callable[[str], PolicyLimits | None] | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    _own: dict[str, PolicyLimits | None] = field(default_factory=dict)
+    _last_tick: float = 0.0
     _memory_at_start: int = 0
     _next_memory_check: float = 0.0
     _ticks: int = 0
 
     def start(self) -> None:
         self.rows = {}
+        self.seconds = {}
         now = self.timer() if self.timer is not None else 0.0
+        self._last_tick = now
         if self.max_seconds is not None and self.timer is not None:
             self.deadline = now + self.max_seconds
         if self.max_memory is not None and self.memory is not None:
@@ -69,6 +85,8 @@ class Budget:
         now = timer() if timer is not None else 0.0
         if self.deadline is not None and now > self.deadline:
             raise LimitExceeded("max_seconds", self.max_seconds or 0, self.policy)
+        if self.policy_limits is not None:
+            self._own_limits(produced, now)
         if self.max_memory is not None and self.memory is not None:
             self._ticks += 1
             due = now >= self._next_memory_check if timer is not None else not self._ticks % 64
@@ -85,6 +103,37 @@ class Budget:
         total = self.rows[policy] = self.rows.get(policy, 0) + n
         if self.max_rows is not None and total > self.max_rows:
             raise LimitExceeded("max_rows", self.max_rows, policy)
+
+    def limits_of(self, policy: str) -> PolicyLimits | None:
+        """``policy``'s own limits (None: none), asked once per request."""
+        if self.policy_limits is None:
+            return None
+        if policy not in self._own:
+            found = self.policy_limits(policy)
+            self._own[policy] = found if found is not None and found.any() else None
+        return self._own[policy]
+
+    def _own_limits(self, produced: int, now: float) -> None:
+        """At a tick: the plan's output against the policy's table limit, and the time since
+        the last tick charged to the policy."""
+        policy = self.policy or ""
+        own = self.limits_of(policy)
+        elapsed = now - self._last_tick
+        self._last_tick = now
+        if own is None:
+            return
+        if own.max_table_rows is not None and produced - self.floor > own.max_table_rows:
+            raise LimitExceeded(own.rows_label, own.max_table_rows, policy)
+        if own.max_seconds is not None and self.timer is not None:
+            spent = self.seconds[policy] = self.seconds.get(policy, 0.0) + elapsed
+            if spent > own.max_seconds:
+                raise LimitExceeded(own.seconds_label, own.max_seconds, policy)
+
+    def check_table(self, key: Key, size: int) -> None:
+        """A derived table of ``key[0]`` holds ``size`` rows now: over its own limit?"""
+        own = self.limits_of(key[0])
+        if own is not None and own.max_table_rows is not None and size > own.max_table_rows:
+            raise LimitExceeded(own.rows_label, own.max_table_rows, key[0])
 
 
 def _no_limit(produced: int = 0) -> int:

@@ -38,6 +38,8 @@ CODES: dict[str, str] = {
     "non_formula": "a statement that is not a Datalog rule or fact (e.g. several heads)",
     "non_atomic_formula": "a database policy accepts ground atoms only",
     "rules_not_permitted": "datasource policies hold data only",
+    "cross_project_reference": "a project's rule names what the project may not read "
+    "(another project's policy, a global policy, a datasource not shared with it: 403)",
     "recursive_rules": "recursion in a policy kind that does not allow it",
     "unstratifiable": "recursion through negation or through an aggregate",
     "aggregate_error": (

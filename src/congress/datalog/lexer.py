@@ -20,6 +20,9 @@ Token kinds
   text between the quotes (escapes are not interpreted, a backslash only protects the next
   character from ending the string).
 - ``DOTS``: a run of dots not starting an identifier (never valid; one token keeps lexing linear).
+- ``SCOPE``: ``@`` and a project id (``[A-Za-z0-9_-]+``), as in ``ops@<project>:error``, a
+  project's policy (``congress.datalog.names``); the parser accepts it only right after the
+  policy part of a table reference.
 - punctuation, whose kind is its own text: ``:-`` ``:`` ``,`` ``(`` ``)`` ``[`` ``]`` ``{`` ``}``
   ``|`` ``=`` ``;`` ``.`` ``+`` ``-``; and ``EOF`` at the end.
 """
@@ -60,6 +63,7 @@ _MASTER = re.compile(
             rf"(?P<INT>{_NUM_SIGN}{_INT})",
             r"(?P<KEYWORD>(?:insert|delete|execute)(?=[ \t\r\n]*\[))",
             rf"(?P<ID>{ID_PATTERN})",
+            r"(?P<SCOPE>@[A-Za-z0-9_\-]+)",
             r"(?P<OP>:-|[:,()\[\]{}|=;.!+\-])",
             r"(?P<ERROR>.)",
         )
@@ -172,7 +176,7 @@ def tokenize(source: str) -> list[Token]:
         elif kind == "INT" or kind == "FLOAT":
             value = _number(kind, text, source, end, line, column)
             append(Token(kind, value, text, line, column, start, end))
-        elif kind == "KEYWORD" or kind == "DOTS":
+        elif kind == "KEYWORD" or kind == "DOTS" or kind == "SCOPE":
             append(Token(kind, text, text, line, column, start, end))
         else:
             raise _bad(kind, text, line, column)

@@ -49,6 +49,22 @@ class Limits:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyLimits:
+    """One policy's own budgets, on top of the runtime's ``Limits`` (``Runtime.policy_limits``):
+    the rows any one of its derived tables may hold, and the seconds one change may spend
+    evaluating its rules. ``rows_label`` and ``seconds_label`` are what a ``LimitExceeded`` of
+    these calls the limit, so that the caller can say where the limit came from."""
+
+    max_table_rows: int | None = None
+    max_seconds: float | None = None
+    rows_label: str = "max_table_rows"
+    seconds_label: str = "max_policy_seconds"
+
+    def any(self) -> bool:
+        return self.max_table_rows is not None or self.max_seconds is not None
+
+
 @dataclass
 class Policy:
     name: str

@@ -219,6 +219,12 @@ class _Parser:
             raise self.error("a table name")
         self.advance()
         parts = [str(token.value)]
+        scope = self.peek()
+        if scope.kind == "SCOPE" and scope.start == token.end:
+            self.advance()  # a project's policy: name@project:table
+            parts[0] += str(scope.value)
+            if self.peek().kind != ":":
+                raise self.error("':' and a table name after a project's policy")
         while self.accept(":"):
             parts.append(str(self.expect("ID", "a table name").value))
         last = self.tokens[self.pos - 1]

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from congress.datalog import analysis
+from congress.datalog import analysis, names
 from congress.datalog.aggregate import is_hidden
 from congress.datalog.ast import Constant, Literal, Row, Rule, Statement
 from congress.datalog.compiler import CompiledRule, head_key
@@ -37,7 +37,14 @@ from congress.datalog.errors import (
 from congress.datalog.explain import WHY_NOT_DEPTH, Proof, WhyNot, explain, why_not
 from congress.datalog.graph import Components, Key
 from congress.datalog.maintain import Engine
-from congress.datalog.model import ActionRequest, BatchResult, Limits, Policy, merge
+from congress.datalog.model import (
+    ActionRequest,
+    BatchResult,
+    Limits,
+    Policy,
+    PolicyLimits,
+    merge,
+)
 from congress.datalog.parser import parse, parse_ground
 from congress.datalog.printer import to_text
 from congress.datalog.query import (
@@ -65,6 +72,7 @@ __all__ = [
     "BatchResult",
     "ImpactResult",
     "Limits",
+    "PolicyLimits",
     "Proof",
     "Runtime",
     "SimulateResult",
@@ -72,7 +80,7 @@ __all__ = [
     "parse_query_text",
 ]
 
-_NAME = re.compile(r"[a-zA-Z_.][a-zA-Z0-9_.]*")
+_NAME = re.compile(r"[a-zA-Z_.][a-zA-Z0-9_.]*(?:@" + names.PROJECT_PATTERN + ")?")
 KINDS = ("nonrecursive", "materialized", "action", "database", "datasource")
 RECURSIVE_KINDS = ("materialized",)
 
@@ -111,6 +119,9 @@ class Runtime:
         self._paused: Txn | None = None  # the change a pause_hook call interrupted
         self.on_limit: Callable[[LimitExceeded], None] | None = None  # after one was undone
         self.limits = limits or Limits()
+        # a policy's own limits over ``limits`` (None: none): the rows one of its derived
+        # tables may hold, the seconds one change may spend on it (``PolicyLimits``)
+        self.policy_limits: Callable[[str], PolicyLimits | None] | None = None
         self._policies: dict[str, Policy] = {}
         self._engine = Engine(self._clock)
         self._arity: dict[Key, list[int]] = {}
@@ -197,7 +208,13 @@ class Runtime:
         """A transaction under this runtime's limits."""
         pause = self._pause if self.pause_hook is not None else None
         return Txn(
-            self._engine, self.limits, self._timer, undo=undo, memory=self._memory, pause=pause
+            self._engine,
+            self.limits,
+            self._timer,
+            undo=undo,
+            memory=self._memory,
+            pause=pause,
+            policy_limits=self.policy_limits,
         )
 
     def _pause(self, txn: Txn) -> None:
@@ -235,18 +252,28 @@ class Runtime:
         return pol
 
     # -- SchemaView for analysis ---------------------------------------------------------
+    def _schema_policy(self, name: str) -> Policy | None:
+        """The policy whose kind and schema ``name`` has: itself, or for a project's view of a
+        datasource not made yet (``nova@project``), the datasource (congress.datalog.names)."""
+        pol = self._policies.get(name)
+        if pol is None and names.SEPARATOR in name:
+            base = self._policies.get(names.base_of(name))
+            if base is not None and base.kind == "datasource":
+                return base
+        return pol
+
     def policy_kind(self, policy: str) -> str | None:
-        pol = self._policies.get(policy)
+        pol = self._schema_policy(policy)
         return None if pol is None else pol.kind
 
     def complete_columns(self, policy: str, table: str) -> Sequence[str] | None:
-        pol = self._policies.get(policy)
+        pol = self._schema_policy(policy)
         if pol is None or pol.schema is None:
             return None
         return pol.schema.get(table)
 
     def has_complete_schema(self, policy: str) -> bool:
-        pol = self._policies.get(policy)
+        pol = self._schema_policy(policy)
         return pol is not None and pol.schema is not None
 
     def known_arity(self, policy: str, table: str) -> int | None:
@@ -514,6 +541,16 @@ class Runtime:
         """Why a policy is in an error state (its derived tables empty), or None."""
         return self._policy(name).error
 
+    def retry_errors(self) -> BatchResult:
+        """Try again to bring every policy in an error state out of it (its limits, say
+        ``policy_limits``, may have risen); those still over their limits stay in it."""
+        result = BatchResult()
+        with gc_paused():
+            for pol in list(self._policies.values()):
+                if pol.error is not None:
+                    merge(result, self._enable(pol))
+        return result
+
     def _disable(self, pol: Policy, message: str) -> BatchResult:
         """Put a policy in an error state: its rules stay but derive nothing."""
         pol.error = message
@@ -580,6 +617,8 @@ class Runtime:
         return self._select_rows(policy, as_literal(query))
 
     def _select_rows(self, policy: str, lit: Literal) -> list[Row]:
+        if not lit.modal:
+            lit = _in_project(lit, policy)
         key = head_key(lit, policy) if lit.modal else (lit.policy or policy, lit.table)
         pol = self._policy(key[0])
         if lit.named:
@@ -601,7 +640,8 @@ class Runtime:
         """Ground instances of the query that hold."""
         q = parse_query_text(query) if isinstance(query, str) else query
         if isinstance(q, Rule):
-            return select_rule(self, policy, q)
+            body = tuple(_in_project(lit, policy) for lit in q.body)
+            return select_rule(self, policy, Rule(q.head, body, loc=q.loc))
         if q.named:
             q = positional(self, policy, q)
         return [instance(q, r) for r in self.select_rows(policy, q)]
@@ -682,6 +722,27 @@ class Runtime:
         except LimitExceeded as e:
             self._limit_hit(e)
             raise
+
+
+def _in_project(lit: Literal, policy: str) -> Literal:
+    """A query's literal read in ``policy``: in a project's policy, the project's own tables
+    (``analysis.in_project``); naming another project raises ``PolicyError``."""
+    scoped, issues = analysis.in_project(lit, policy)
+    if issues:
+        issue = issues[0]
+        loc = issue.loc
+        raise PolicyError(
+            [
+                Problem(
+                    issue.code,
+                    issue.message,
+                    loc.line if loc is not None else None,
+                    loc.column if loc is not None else None,
+                    policy,
+                )
+            ]
+        )
+    return scoped
 
 
 def _mentioned(r: Rule) -> list[str]:

@@ -13,7 +13,13 @@ from congress.datalog.aggregate import is_hidden
 from congress.datalog.ast import Row
 from congress.datalog.compiler import CompiledRule
 from congress.datalog.maintain import Batch, Budget, Engine, Unit
-from congress.datalog.model import ActionRequest, BatchResult, Limits, split_action
+from congress.datalog.model import (
+    ActionRequest,
+    BatchResult,
+    Limits,
+    PolicyLimits,
+    split_action,
+)
 
 TENURE = 5_000
 """Objects a batch must allocate before they are tenured without a collection (``gc_paused``)."""
@@ -57,15 +63,17 @@ class Txn:
         undo: bool = False,
         memory: Callable[[], int] | None = None,
         pause: Callable[[Txn], None] | None = None,
+        policy_limits: Callable[[str], PolicyLimits | None] | None = None,
     ) -> None:
         self.engine = engine
         self.batches: list[Batch] = []
         self.budget: Budget | None = None
-        if (limits is not None and limits.any()) or pause is not None:
+        if (limits is not None and limits.any()) or pause is not None or policy_limits:
             limits = limits or Limits()
             self.budget = Budget(limits.max_rows, limits.max_seconds, timer)
             self.budget.max_memory = limits.max_memory
             self.budget.memory = memory
+            self.budget.policy_limits = policy_limits
             if pause is not None:
                 self.budget.pause = lambda: pause(self)
             self.budget.start()
@@ -108,9 +116,19 @@ class Txn:
 
     def run(self, batch: Batch) -> None:
         self.engine.run(batch)
+        budget = self.budget
+        if budget is not None and budget.policy_limits is not None:
+            self._check_tables(budget, batch)
         emptied = [k for k, (_, dels) in batch.deltas.items() if dels]
         if emptied:
             self.engine.prune(emptied)
+
+    def _check_tables(self, budget: Budget, batch: Batch) -> None:
+        """The derived tables the batch grew, against their policy's own row limit."""
+        engine = self.engine
+        for key, (ins, _) in batch.deltas.items():
+            if ins and key in engine.rules and not is_hidden(key[1]):
+                budget.check_table(key, len(engine.relations[key].rows))
 
     def rollback(self) -> None:
         """Undo every batch, rule links included, in reverse order (needs ``undo``)."""

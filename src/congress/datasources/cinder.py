@@ -21,11 +21,21 @@ methods (``extend_volume``...).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from congress.datasources import translators as tr
-from congress.datasources.execution import Action, bool_arg, int_arg, keys_arg, metadata_arg
+from congress.datasources.errors import ServiceError
+from congress.datasources.execution import (
+    Action,
+    bool_arg,
+    int_arg,
+    keys_arg,
+    metadata_arg,
+    owner_at,
+    target_arg,
+)
 from congress.datasources.openstack import OPENSTACK_DRIVER_OPTIONS, OpenStackDriver
 from congress.datasources.options import Option
 
@@ -172,6 +182,30 @@ class CinderDriver(OpenStackDriver):
         return self.list_all(path, key, params)
 
     # -- actions ------------------------------------------------------------------------------
+    def target_project(
+        self,
+        action: str,
+        positional: Sequence[Any] = (),
+        named: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """A volume's (``os-vol-tenant-attr:tenant_id``) or snapshot's
+        (``os-extended-snapshot-attributes:project_id``) project; None for the services'
+        actions and a target that cannot be read."""
+        if action.startswith("volumes."):
+            arg, path, key, field = "volume", "/volumes/", "volume", "os-vol-tenant-attr:tenant_id"
+        elif action == "volume_snapshots.delete":
+            arg, path, key = "snapshot", "/snapshots/", "snapshot"
+            field = "os-extended-snapshot-attributes:project_id"
+        else:
+            return None
+        target = target_arg(positional, named, arg)
+        if target is None:
+            return None
+        try:
+            return owner_at(self.get_json(path + quote(target, safe="")), key, field)
+        except ServiceError:
+            return None
+
     def volumes_delete(self, volume: Any) -> None:
         self.service.delete_volume(str(volume), ignore_missing=False)
 

@@ -13,7 +13,10 @@ the host serialises calls to one driver.
 Class attributes declare a driver: ``DRIVER_NAME`` (the entry-point name), ``DESCRIPTION``,
 ``CONFIG`` (``{option: Option(required, secret, description)}``) and either ``TRANSLATORS``
 (root translator specs, checked when the class is defined) or a static ``SCHEMA``
-(``{table: [column names]}``).
+(``{table: [column names]}``), and ``PROJECT_COLUMNS`` (``{table: column}``: the column naming the
+project a row belongs to, for the per-project views of a shared datasource, docs/tenancy.md;
+the operator may override it per datasource, and is the only one to declare it for a push
+datasource, whose tables come from its config).
 """
 
 from __future__ import annotations
@@ -73,6 +76,10 @@ class Driver:
     CONFIG: ClassVar[Mapping[str, Option]] = {}
     TRANSLATORS: ClassVar[Sequence[tr.TableSpec]] = ()
     SCHEMA: ClassVar[Mapping[str, Sequence[str]]] = {}
+    PROJECT_COLUMNS: ClassVar[Mapping[str, str]] = {}
+    """``{table: column}``: the column of each table that names a row's project (tables not
+    named have none: a project sees all their rows). Checked against ``schema()`` by the tests
+    of every driver that declares one."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -230,6 +237,20 @@ class Driver:
             f'driver {self.name} has no "execute" method but was asked to execute {action} '
             f"on arguments {args!r}"
         )
+
+    def target_project(
+        self,
+        action: str,
+        positional: Sequence[Any] = (),
+        named: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """The project that owns the resource ``action(*positional, **named)`` would act on
+        (nova: the server's ``tenant_id``), asked by the host before it runs an action for a
+        project's policy (docs/tenancy.md): the action runs only if this is that project.
+        None: the driver cannot tell (the target does not exist, the service cannot be read,
+        or the action has no one target), so a project's policy may not run it. The default
+        cannot tell for any action. It must not raise for a missing target."""
+        return None
 
     def _record_update(self) -> None:
         self.number_of_updates += 1

@@ -218,6 +218,28 @@ def bool_arg(value: Any, what: str) -> bool:
     raise InvalidActionArguments(f"argument {what} must be True or False, not {value!r}")
 
 
+def target_arg(
+    positional: Sequence[Any], named: Mapping[str, Any] | None, name: str, index: int = 0
+) -> str | None:
+    """The id of an action's target for ``Driver.target_project``: the argument ``name``, or
+    the ``index``-th positional one; None when absent or empty."""
+    value = (named or {}).get(name)
+    if value is None and len(positional) > index:
+        value = positional[index]
+    if value is None or isinstance(value, Mapping | list | tuple | bool):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def owner_at(body: Any, *path: str) -> str | None:
+    """The project id at ``path`` of a JSON document, for ``Driver.target_project``
+    (``owner_at(body, "server", "tenant_id")``); None when absent, empty or not text."""
+    for key in path:
+        body = body.get(key) if isinstance(body, Mapping) else None
+    return body if isinstance(body, str) and body else None
+
+
 def int_arg(value: Any, what: str) -> int:
     """An integer argument: an int or its decimal text."""
     if isinstance(value, int) and not isinstance(value, bool):

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from congress.datasources import translators as tr
 from congress.datasources.errors import ServiceError
-from congress.datasources.execution import Action
+from congress.datasources.execution import Action, owner_at, target_arg
 from congress.datasources.openstack import OpenStackDriver
 
 JSON_PATCH = "application/openstack-images-v2.1-json-patch"
@@ -64,6 +64,7 @@ class GlanceV2Driver(OpenStackDriver):
     """Datasource driver that interfaces with OpenStack Images aka Glance."""
 
     DRIVER_NAME: ClassVar[str] = "glancev2"
+    PROJECT_COLUMNS: ClassVar[Mapping[str, str]] = {"images": "owner"}
     DESCRIPTION: ClassVar[str] = (
         "Datasource driver that interfaces with OpenStack Images aka Glance."
     )
@@ -114,6 +115,24 @@ class GlanceV2Driver(OpenStackDriver):
         raise ServiceError(f"glancev2 has no root table {root!r}")
 
     # -- actions (Image API v2) --------------------------------------------------------------
+    def target_project(
+        self,
+        action: str,
+        positional: Sequence[Any] = (),
+        named: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """The image's ``owner`` (every action acts on one image); None when it cannot be
+        read."""
+        if action not in self.ACTIONS:
+            return None
+        image_id = target_arg(positional, named, "image_id")
+        if image_id is None:
+            return None
+        try:
+            return owner_at(self.get_json(_image(image_id)), "owner")
+        except ServiceError:
+            return None
+
     def delete_image(self, image_id: str) -> None:
         self.request("DELETE", _image(image_id))
 

@@ -38,13 +38,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from congress.datasources import translators as tr
 from congress.datasources.errors import InvalidActionArguments, ServiceError
-from congress.datasources.execution import Action
+from congress.datasources.execution import Action, owner_at, target_arg
 from congress.datasources.openstack import OPENSTACK_DRIVER_OPTIONS, OpenStackDriver
 from congress.datasources.options import Option
 
@@ -314,6 +314,18 @@ class NeutronV2Driver(OpenStackDriver):
     """Datasource driver that interfaces with OpenStack Networking aka Neutron."""
 
     DRIVER_NAME: ClassVar[str] = "neutronv2"
+    PROJECT_COLUMNS: ClassVar[Mapping[str, str]] = dict.fromkeys(
+        (
+            "networks",
+            "ports",
+            "subnets",
+            "routers",
+            "security_groups",
+            "security_group_rules",
+            "floating_ips",
+        ),
+        "tenant_id",
+    )
     DESCRIPTION: ClassVar[str] = (
         "Datasource driver that interfaces with OpenStack Networking aka Neutron."
     )
@@ -401,6 +413,48 @@ class NeutronV2Driver(OpenStackDriver):
         return self.list_all(path, key)
 
     # -- actions ------------------------------------------------------------------------------
+    TARGETS: ClassVar[Mapping[str, tuple[str, str, str]]] = {
+        "delete_port": ("port", "ports", "port"),
+        "delete_network": ("network", "networks", "network"),
+        "delete_floatingip": ("floatingip", "floatingips", "floatingip"),
+        "delete_router": ("router", "routers", "router"),
+        "remove_interface_router": ("router", "routers", "router"),
+        "attach_port_security_group": ("port_id", "ports", "port"),
+        "detach_port_security_group": ("port_id", "ports", "port"),
+        "delete_security_group_rule": (
+            "security_group_rule",
+            "security-group-rules",
+            "security_group_rule",
+        ),
+    }
+    """The actions with one target: ``{action: (argument, collection, object key)}``."""
+
+    def target_project(
+        self,
+        action: str,
+        positional: Sequence[Any] = (),
+        named: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """The target's ``tenant_id`` (or ``project_id``): the resource of the actions of
+        ``TARGETS`` and of ``update_resource_attrs``; None for the others (tags, new rules)
+        and a target that cannot be read."""
+        if action == "update_resource_attrs" and len(positional) >= 2:
+            key = str(positional[0])
+            collection = UPDATABLE.get(key)
+            target = target_arg(positional, None, "", 1)
+        elif action in self.TARGETS:
+            arg, collection, key = self.TARGETS[action]
+            target = target_arg(positional, named, arg)
+        else:
+            return None
+        if collection is None or target is None:
+            return None
+        try:
+            body = self.get_json(f"/{collection}/{_segment(target)}")
+        except ServiceError:
+            return None
+        return owner_at(body, key, "tenant_id") or owner_at(body, key, "project_id")
+
     def update_resource_attrs(self, *args: Any) -> Any:
         """``PUT /v2.0/<resources>/<id>`` with ``{resource_type: {attr: value, ...}}``."""
         if len(args) < 4 or len(args) % 2:

@@ -25,12 +25,20 @@ original's explicit wrapper of ``servers.set_meta``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from congress.datasources import translators as tr
-from congress.datasources.errors import InvalidActionArguments, InvalidConfig
-from congress.datasources.execution import Action, bool_arg, keys_arg, metadata_arg
+from congress.datasources.errors import InvalidActionArguments, InvalidConfig, ServiceError
+from congress.datasources.execution import (
+    Action,
+    bool_arg,
+    keys_arg,
+    metadata_arg,
+    owner_at,
+    target_arg,
+)
 from congress.datasources.openstack import OPENSTACK_DRIVER_OPTIONS, OpenStackDriver
 from congress.datasources.options import Option
 
@@ -242,6 +250,7 @@ class NovaDriver(OpenStackDriver):
     """Datasource driver for OpenStack Compute (Nova)."""
 
     DRIVER_NAME: ClassVar[str] = "nova"
+    PROJECT_COLUMNS: ClassVar[Mapping[str, str]] = {"servers": "tenant_id"}
     DESCRIPTION: ClassVar[str] = (
         "Datasource driver that interfaces with OpenStack Compute aka nova."
     )
@@ -290,6 +299,25 @@ class NovaDriver(OpenStackDriver):
         return self.list_all(path, key, params)
 
     # -- actions ------------------------------------------------------------------------------
+    def target_project(
+        self,
+        action: str,
+        positional: Sequence[Any] = (),
+        named: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        """A server action's target project: the server's ``tenant_id`` (``GET
+        /servers/<id>``); None for the other actions and a server that cannot be read."""
+        if not (action.startswith("servers.") or action == "servers_set_meta"):
+            return None
+        server = target_arg(positional, named, "server")
+        if server is None:
+            return None
+        try:
+            body = self.get_json(f"/servers/{quote(server, safe='')}")
+        except ServiceError:
+            return None
+        return owner_at(body, "server", "tenant_id")
+
     def servers_pause(self, server: Any) -> None:
         self.service.pause_server(str(server))
 

@@ -25,9 +25,12 @@ from congress.db.datasources import (
     get_all_table_data,
     get_datasource,
     get_datasource_by_name,
+    get_datasource_sharing,
     get_table_data,
+    list_datasource_sharing,
     list_datasources,
     put_table_data,
+    set_datasource_sharing,
     update_datasource,
 )
 from congress.db.enforcement import (
@@ -38,6 +41,7 @@ from congress.db.enforcement import (
     update_policy_settings,
 )
 from congress.db.executions import (
+    count_project_executions,
     get_execution,
     list_executions,
     prune_executions,
@@ -92,6 +96,14 @@ from congress.db.policies import (
     get_rule,
     list_policies,
     list_rules,
+    project_usage,
+)
+from congress.db.quotas import (
+    ALL_PROJECTS,
+    delete_project_quotas,
+    get_project_quotas,
+    list_project_quotas,
+    set_project_quotas,
 )
 from congress.db.revisions import current_revision, write_exclusively
 from congress.db.versions import (
@@ -102,12 +114,14 @@ from congress.db.versions import (
 )
 
 __all__ = [
+    "ALL_PROJECTS",
     "acquire_lease",
     "add_dead_letter",
     "add_rule",
     "add_rules",
     "advance_cursor",
     "changes_since",
+    "count_project_executions",
     "create_datasource",
     "create_library_policy",
     "create_policy",
@@ -117,6 +131,7 @@ __all__ = [
     "delete_datasource",
     "delete_library_policy",
     "delete_policy",
+    "delete_project_quotas",
     "delete_rule",
     "delete_rules",
     "delete_sink",
@@ -128,6 +143,7 @@ __all__ = [
     "get_cursor",
     "get_datasource",
     "get_datasource_by_name",
+    "get_datasource_sharing",
     "get_execution",
     "get_lease",
     "get_library_policy",
@@ -136,6 +152,7 @@ __all__ = [
     "get_policy_by_name",
     "get_policy_settings",
     "get_policy_version",
+    "get_project_quotas",
     "get_rule",
     "get_sink",
     "get_table_data",
@@ -146,16 +163,19 @@ __all__ = [
     "history_latest",
     "history_tables",
     "latest_history_id",
+    "list_datasource_sharing",
     "list_datasources",
     "list_dead_letters",
     "list_executions",
     "list_library_policies",
     "list_policies",
     "list_policy_versions",
+    "list_project_quotas",
     "list_rules",
     "list_sinks",
     "load_policy_state",
     "policy_settings_since",
+    "project_usage",
     "prune_executions",
     "prune_history",
     "put_table_data",
@@ -166,7 +186,9 @@ __all__ = [
     "replace_library_policy",
     "reset_breaker",
     "rollback_policy",
+    "set_datasource_sharing",
     "set_execution_status",
+    "set_project_quotas",
     "transition_execution",
     "trip_breaker",
     "update_datasource",

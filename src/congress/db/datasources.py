@@ -7,11 +7,20 @@ Each function takes an ``Engine`` (its own transaction, retried on deadlocks) or
 fields is the caller's business. Table data are rows (sequences of JSON values) stored per
 (datasource id, table name); ``put_table_data`` replaces a table's rows in one statement (an
 upsert), and deleting a datasource deletes its table data.
+
+Sharing (docs/tenancy.md): ``shared_with`` (the projects that may read a datasource's tables,
+``["*"]`` for every project) and ``project_columns`` (the operator's ``{table: column}``, over
+the driver's declaration; a column of None says the table has none) are read with
+``get_datasource_sharing``/``list_datasource_sharing`` and changed with
+``set_datasource_sharing``, which bumps the policy revision (so every policy engine re-reads
+them, as for a policy's settings) and checks the tables and columns against a schema.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Insert, delete, select
@@ -19,7 +28,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from congress.db import errors, models
+from congress.db import errors, models, revisions
 from congress.db._support import (
     PRIMARY,
     check_id,
@@ -154,6 +163,126 @@ def delete_datasource(session: Session, datasource_id: str) -> Datasource:
     session.delete(row)
     session.flush()
     return _record(row)
+
+
+# ---------------------------------------------------------------------------- sharing
+
+_PROJECT = re.compile(r"[A-Za-z0-9_\-]+")  # congress.datalog.names.PROJECT_PATTERN
+ALL_PROJECTS_SHARED = "*"
+"""``shared_with`` ``["*"]``: every project may read the datasource's tables."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatasourceSharing:
+    """Who may read a datasource's tables, and the operator's project columns."""
+
+    datasource_id: str
+    name: str
+    driver: str
+    shared_with: tuple[str, ...] = ()
+    project_columns: dict[str, str | None] = field(default_factory=dict)
+    revision: int | None = None
+    """The policy revision the change that answered it wrote (None for a read)."""
+
+
+def _sharing(row: DatasourceRow, revision: int | None = None) -> DatasourceSharing:
+    shared = from_json(row.shared_with) if row.shared_with else []
+    columns = from_json(row.project_columns) if row.project_columns else {}
+    return DatasourceSharing(
+        datasource_id=row.id,
+        name=row.name,
+        driver=row.driver,
+        shared_with=tuple(str(p) for p in shared) if isinstance(shared, list) else (),
+        project_columns=(
+            {str(t): None if c is None else str(c) for t, c in columns.items()}
+            if isinstance(columns, dict)
+            else {}
+        ),
+        revision=revision,
+    )
+
+
+def check_shared_with(value: object) -> list[str]:
+    """``value`` as a ``shared_with`` list (project ids, distinct, in order, or ``["*"]``);
+    InvalidValue otherwise."""
+    if not isinstance(value, list | tuple) or not all(isinstance(p, str) for p in value):
+        raise errors.InvalidValue("shared_with", 'must be a list of project ids, or ["*"]')
+    projects = list(dict.fromkeys(value))
+    if ALL_PROJECTS_SHARED in projects and len(projects) > 1:
+        raise errors.InvalidValue("shared_with", '"*" (every project) stands alone')
+    for project in projects:
+        if project != ALL_PROJECTS_SHARED and _PROJECT.fullmatch(project) is None:
+            raise errors.InvalidValue("shared_with", f"{project!r} is not a project id")
+        check_length("shared_with", project, models.NAME_LENGTH)
+    return projects
+
+
+def check_project_columns(
+    value: object, schema: Mapping[str, Sequence[str]] | None
+) -> dict[str, str | None]:
+    """``value`` as ``project_columns`` (``{table: column or None}``); with ``schema``, each
+    table must be one of it and each column one of its table's. InvalidValue otherwise."""
+    if not isinstance(value, Mapping):
+        raise errors.InvalidValue("project_columns", "must be an object {table: column}")
+    out: dict[str, str | None] = {}
+    for table, column in value.items():
+        if not isinstance(table, str) or not (column is None or isinstance(column, str)):
+            raise errors.InvalidValue(
+                "project_columns", "must map table names to a column name (or null: none)"
+            )
+        if schema is not None:
+            columns = schema.get(table)
+            if columns is None:
+                raise errors.InvalidValue("project_columns", f"the datasource has no table {table}")
+            if column is not None and column not in columns:
+                raise errors.InvalidValue(
+                    "project_columns", f"table {table} has no column {column}"
+                )
+        out[table] = column
+    return out
+
+
+@transactional(readonly=True)
+def get_datasource_sharing(session: Session, datasource_id: str) -> DatasourceSharing:
+    """The sharing of the datasource with id ``datasource_id``; NotFound otherwise."""
+    row = session.get(DatasourceRow, datasource_id)
+    if row is None:
+        raise errors.NotFound("datasource", datasource_id)
+    return _sharing(row)
+
+
+@transactional(readonly=True)
+def list_datasource_sharing(session: Session) -> list[DatasourceSharing]:
+    """The sharing of every datasource, by name."""
+    rows = session.scalars(select(DatasourceRow).order_by(DatasourceRow.name))
+    return [_sharing(row) for row in rows]
+
+
+@transactional()
+def set_datasource_sharing(
+    session: Session,
+    datasource_id: str,
+    *,
+    shared_with: Sequence[str] | None = None,
+    project_columns: Mapping[str, str | None] | None = None,
+    schema: Mapping[str, Sequence[str]] | None = None,
+    expected_revision: int | None = None,
+) -> DatasourceSharing:
+    """Replace a datasource's ``shared_with`` and/or its ``project_columns`` overrides (None
+    leaves one alone), checked (``project_columns`` against ``schema`` when given), at a new
+    policy revision. Raises NotFound, InvalidValue and StaleRevision."""
+    shared = None if shared_with is None else check_shared_with(shared_with)
+    columns = None if project_columns is None else check_project_columns(project_columns, schema)
+    revision = revisions.bump(session, expected_revision)
+    row = session.get(DatasourceRow, datasource_id, with_for_update=True, populate_existing=True)
+    if row is None:
+        raise errors.NotFound("datasource", datasource_id)
+    if shared is not None:
+        row.shared_with = to_json(shared)
+    if columns is not None:
+        row.project_columns = to_json(columns)
+    session.flush()
+    return _sharing(row, revision)
 
 
 # ---------------------------------------------------------------------------- table data

@@ -12,10 +12,10 @@ pruned by age; nothing else changes them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from congress.db import errors, models
@@ -46,10 +46,13 @@ STATUSES = (
     "cancelled",
     "expired",
     "blocked_by_breaker",
+    "refused",
 )
 FINAL: tuple[str, ...] = ("executed", "failed", "dropped", "logged", "would_execute")
-FINAL += ("cancelled", "expired", "blocked_by_breaker")
+FINAL += ("cancelled", "expired", "blocked_by_breaker", "refused")
 """The statuses an entry keeps (``transition_execution`` never leaves them)."""
+SENT: tuple[str, ...] = ("requested", "started", "executed", "failed")
+"""The statuses of an action sent to its driver (what a project's ``actions_per_hour`` counts)."""
 DEFAULT_LIMIT = 100
 
 
@@ -191,10 +194,16 @@ def list_executions(
     status: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    project: str | None = None,
 ) -> list[ActionExecution]:
     """The latest ``limit`` entries, newest first, optionally of one datasource, policy,
-    action or status, created at or after ``since`` and before ``until``."""
+    action or status, created at or after ``since`` and before ``until``; with ``project``,
+    only those of the project's policies (``<name>@<project>``)."""
     statement = select(ActionExecutionRow)
+    if project is not None:
+        statement = statement.where(
+            ActionExecutionRow.policy.endswith(f"@{project}", autoescape=True)
+        )
     if datasource is not None:
         statement = statement.where(ActionExecutionRow.datasource == datasource)
     if policy is not None:
@@ -211,6 +220,31 @@ def list_executions(
         ActionExecutionRow.created_at.desc(), ActionExecutionRow.id.desc()
     ).limit(limit)
     return [_record(row) for row in session.scalars(statement)]
+
+
+@transactional(readonly=True)
+def count_project_executions(
+    session: Session,
+    project: str,
+    since: datetime,
+    *,
+    statuses: Sequence[str] = SENT,
+    exclude: Collection[str] = (),
+) -> int:
+    """How many entries of the policies of ``project`` (internal names ``<name>@<project>``)
+    created at or after ``since`` have one of ``statuses``, leaving out the ids ``exclude``."""
+    statement = (
+        select(func.count())
+        .select_from(ActionExecutionRow)
+        .where(
+            ActionExecutionRow.created_at >= since,
+            ActionExecutionRow.policy.endswith(f"@{project}", autoescape=True),
+            ActionExecutionRow.status.in_(list(statuses)),
+        )
+    )
+    if exclude:
+        statement = statement.where(ActionExecutionRow.id.not_in(list(exclude)))
+    return int(session.scalar(statement) or 0)
 
 
 @transactional()

@@ -173,6 +173,13 @@ class DatasourceRow(Base):
     config: Mapped[str] = mapped_column(LONG_TEXT)
     description: Mapped[str | None] = mapped_column(Text())
     enabled: Mapped[bool] = mapped_column(Boolean())
+    owner: Mapped[str] = mapped_column(String(NAME_LENGTH), server_default="user")
+    """``user`` (the operator's) or the id of the project that owns it (docs/tenancy.md)."""
+    shared_with: Mapped[str | None] = mapped_column(Text())
+    """JSON list of the project ids that may read its tables (``["*"]``: every project)."""
+    project_columns: Mapped[str | None] = mapped_column(Text())
+    """JSON ``{table: column}``: the operator's choice of the column naming a row's project,
+    over the driver's (``TableSpec.project_column``)."""
 
 
 class TableDataRow(Base):
@@ -203,6 +210,8 @@ class LibraryPolicyRow(Base):
     description: Mapped[str] = mapped_column(Text())
     kind: Mapped[str] = mapped_column(String(KIND_LENGTH))
     rules: Mapped[str] = mapped_column(LONG_TEXT)
+    owner: Mapped[str] = mapped_column(String(NAME_LENGTH), server_default="user")
+    """``user`` (the operator's, every project may activate it) or a project id."""
 
 
 class ActionExecutionRow(Base):
@@ -380,6 +389,18 @@ class PolicyVersionRow(Base):
     after: Mapped[str | None] = mapped_column(LONG_TEXT)
     revision: Mapped[int] = mapped_column(BigInteger())
     detail: Mapped[str | None] = mapped_column(Text())
+
+
+class ProjectQuotaRow(Base):
+    """The quotas of one project (``*``: of every project without its own row), JSON text
+    ``{quota: limit}``; a quota absent here takes ``[tenancy]``'s default (docs/tenancy.md)."""
+
+    __tablename__ = "project_quotas"
+    __table_args__ = (MYSQL_TABLE_OPTIONS,)
+
+    project_id: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    quotas: Mapped[str] = mapped_column(Text())
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 ALL_TABLES = tuple(Base.metadata.sorted_tables)

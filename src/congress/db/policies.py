@@ -11,6 +11,12 @@ conditional on nothing having changed since the caller checked it (``StaleRevisi
 
 Deleting a policy moves its row to ``policiesdeleted`` and soft-deletes its rules, so its name is
 free again at once. Rules are addressed by id; their text is stored as submitted.
+
+Quotas (docs/tenancy.md): ``create_policy`` and ``add_rules`` take an optional ``quota``
+(``WriteQuota``), the limits of the project that owns the policy (its ``owner``; a global
+policy, owner ``user``, has none). They count the project's live policies and rules in the
+write's own transaction, after ``revisions.bump``: the revision's row lock orders every policy
+writer, so two writers (two API nodes) cannot both see room for one more.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVarTuple
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from congress.db import errors, models, revisions
@@ -41,6 +47,60 @@ Ts = TypeVarTuple("Ts")
 
 DEFAULT_OWNER = "user"
 DEFAULT_KIND = "nonrecursive"
+
+
+class QuotaExceeded(errors.DBError):
+    """A write would take a project over one of its quotas; nothing was written."""
+
+    code = "quota_exceeded"
+
+    def __init__(self, quota: str, limit: int, project: str) -> None:
+        super().__init__(f"Quota exceeded: project may own at most {limit} {quota}")
+        self.quota = quota
+        self.limit = limit
+        self.project = project
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WriteQuota:
+    """The limits a write checks for the project owning the policy; 0 means no limit."""
+
+    policies: int = 0
+    rules: int = 0
+
+
+@transactional(readonly=True)
+def project_usage(session: Session, project: str) -> dict[str, int]:
+    """``{"policies": n, "rules": m}``: the live policies and rules ``project`` owns."""
+    return {"policies": _owned_policies(session, project), "rules": _owned_rules(session, project)}
+
+
+def _owned_policies(session: Session, project: str) -> int:
+    count = session.scalar(select(func.count()).where(PolicyRow.owner == project))
+    return int(count or 0)
+
+
+def _owned_rules(session: Session, project: str) -> int:
+    count = session.scalar(
+        select(func.count())
+        .select_from(RuleRow)
+        .join(PolicyRow, PolicyRow.name == RuleRow.policy_name)
+        .where(PolicyRow.owner == project, RuleRow.deleted == "")
+    )
+    return int(count or 0)
+
+
+def _check_quota(
+    session: Session, owner: str, quota: WriteQuota | None, policies: int, rules: int
+) -> None:
+    """Refuse ``policies`` more policies and ``rules`` more rules for ``owner`` over its quota
+    (after ``revisions.bump``: see the module's docstring)."""
+    if quota is None or owner == DEFAULT_OWNER:
+        return
+    if policies and quota.policies and _owned_policies(session, owner) + policies > quota.policies:
+        raise QuotaExceeded("policies", quota.policies, owner)
+    if rules and quota.rules and _owned_rules(session, owner) + rules > quota.rules:
+        raise QuotaExceeded("rules", quota.rules, owner)
 
 
 def policy_record(row: PolicyRow | DeletedPolicyRow) -> Policy:
@@ -85,15 +145,18 @@ def create_policy(
     policy_id: str | None = None,
     rules: Sequence[NewRule] = (),
     expected_revision: int | None = None,
+    quota: WriteQuota | None = None,
 ) -> Policy:
     """Create a policy (and ``rules``, atomically); the abbreviation defaults to ``name[:5]``.
 
-    Raises DuplicateName, DuplicateId, DuplicateRule, StaleRevision or InvalidValue.
+    Raises DuplicateName, DuplicateId, DuplicateRule, StaleRevision, InvalidValue or
+    QuotaExceeded (``quota``: the owner's, when it is a project).
     """
     abbreviation = name[: models.ABBREVIATION_LENGTH] if abbreviation is None else abbreviation
     _check_policy(name, abbreviation, owner, kind, policy_id)
     _check_rules(name, rules)
     revision = revisions.bump(session, expected_revision)
+    _check_quota(session, owner, quota, 1, len(rules))
     row = PolicyRow(
         id=policy_id or new_id(),
         name=name,
@@ -213,15 +276,19 @@ def add_rules(
     rules: Sequence[NewRule],
     *,
     expected_revision: int | None = None,
+    quota: WriteQuota | None = None,
 ) -> list[Rule]:
     """Add ``rules`` to the live policy ``policy_name``, atomically, at one new revision.
 
-    Raises NotFound, DuplicateRule, DuplicateId, StaleRevision or InvalidValue.
+    Raises NotFound, DuplicateRule, DuplicateId, StaleRevision, InvalidValue or QuotaExceeded
+    (``quota``: the policy's owner's, when it is a project).
     """
     _check_rules(policy_name, rules)
     revision = revisions.bump(session, expected_revision)
-    if session.scalar(_locked(select(PolicyRow.id).where(PolicyRow.name == policy_name))) is None:
+    owner = session.scalar(_locked(select(PolicyRow.owner).where(PolicyRow.name == policy_name)))
+    if owner is None:
         raise errors.NotFound("policy", policy_name)
+    _check_quota(session, owner, quota, 0, len(rules))
     return _insert_rules(session, policy_name, rules, revision)
 
 
@@ -235,10 +302,11 @@ def add_rule(
     fingerprint: str | None = None,
     rule_id: str | None = None,
     expected_revision: int | None = None,
+    quota: WriteQuota | None = None,
 ) -> Rule:
     """Add one rule: ``add_rules`` with a single ``NewRule``."""
     new = NewRule(rule=rule, name=name, comment=comment, fingerprint=fingerprint, id=rule_id)
-    (added,) = add_rules(db, policy_name, [new], expected_revision=expected_revision)
+    (added,) = add_rules(db, policy_name, [new], expected_revision=expected_revision, quota=quota)
     return added
 
 

@@ -1,6 +1,7 @@
 """Execute requests on the datasource host: local-leader choice and one worker thread.
 
-Imports: the standard library, SQLAlchemy's ``Engine`` type, congress.bus and congress.db.
+Imports: the standard library, SQLAlchemy's ``Engine`` type, congress.bus, congress.datalog
+(names), congress.datasources (the driver type) and congress.db.
 
 Policy engines derive ``execute[...]`` rows under their own lock and hand each request to an
 executor; the host must not call a driver from there (a poll in progress holds the driver's
@@ -16,6 +17,11 @@ requests; for each datasource the first engine heard (by ``node_id``) becomes it
 requests of other engines are dropped until ``forget_node`` (called when the leader's node
 stops heartbeating). A host whose own node runs a policy engine follows that one
 (``local_leader``).
+
+A request of a project's policy (``<name>@<project>``, docs/tenancy.md) runs only if the
+driver says its target belongs to that project (``target_refusal`` asks
+``Driver.target_project``); otherwise it is recorded as ``refused``, with the same detail
+whether the target is another project's, missing, or cannot be told.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from typing import Any
 from sqlalchemy.engine import Engine as DbEngine
 
 from congress.bus import ExecuteRequest
+from congress.datalog import names
+from congress.datasources.driver import Driver
 from congress.db import api as db
 from congress.db import errors as db_errors
 
@@ -170,3 +178,42 @@ def record_execution(
         )
     except (db_errors.DBError, TypeError, ValueError):
         LOG.exception("could not record the execution of %s:%s", request.service, request.action)
+
+
+def foreign_target(request: ExecuteRequest) -> str:
+    """The detail of a project's action whose target is not the project's (never saying
+    whose it is, or whether it exists)."""
+    return (
+        f"the target of {names.base_of(request.service)}:{request.action} "
+        "does not belong to the project"
+    )
+
+
+def target_refusal(request: ExecuteRequest, driver: Driver) -> str | None:
+    """Why ``request`` may not run on ``driver`` (None: it may): the request of a project's
+    policy whose target the driver does not place in that project (``target_project`` None,
+    another project, or failing). Requests of global policies and of the API run as before.
+    The caller serialises calls to the driver."""
+    project = names.project_of(request.policy) if request.policy else None
+    if project is None:
+        return None
+    try:
+        owner = driver.target_project(request.action, request.positional, request.named)
+    except Exception:
+        LOG.exception(
+            "the target of %s:%s (action %s) could not be told",
+            request.service,
+            request.action,
+            request.key,
+        )
+        owner = None
+    if owner is not None and owner == project:
+        return None
+    LOG.warning(
+        "refusing %s:%s (action %s) of policy %s: its target is not the project's",
+        request.service,
+        request.action,
+        request.key,
+        request.policy,
+    )
+    return foreign_target(request)

@@ -54,7 +54,12 @@ from congress.services.datasource_config import (
     driver_info,
     secret_options,
 )
-from congress.services.datasource_execution import ACTION_DONE, ExecutionWorker, record_execution
+from congress.services.datasource_execution import (
+    ACTION_DONE,
+    ExecutionWorker,
+    record_execution,
+    target_refusal,
+)
 from congress.services.datasource_runner import Runner
 from congress.services.metrics import DatasourceMetrics
 
@@ -491,6 +496,9 @@ class DatasourceHost:
         try:
             if runner is None:
                 raise errors.DatasourceNotFound(f"Datasource {request.service} is not running")
+            if (refusal := self._target_refusal(request, runner)) is not None:
+                self._log_execution(request, "refused", refusal)  # a project's, not its target
+                return
             runner.execute(request.action, request.positional, request.named)
         except Exception as exc:
             LOG.error("executing %s:%s failed: %s", request.service, request.action, exc)
@@ -540,6 +548,13 @@ class DatasourceHost:
         except db_errors.DBError as exc:  # not recorded: not run (the engines send it again)
             LOG.error("cannot record action %s, not running it now: %s", request.key, exc)
             return
+        if runner is not None and (refusal := self._target_refusal(request, runner)) is not None:
+            try:  # a project's action whose target is not the project's (docs/tenancy.md)
+                db.set_execution_status(self._db, request.key, "refused", refusal)
+            except db_errors.DBError:
+                LOG.exception("could not record the refusal of action %s", request.key)
+            self._done(request, "refused")
+            return
         status, detail, result = "executed", None, None
         try:
             if runner is None:
@@ -561,6 +576,10 @@ class DatasourceHost:
         except db_errors.DBError:
             LOG.exception("could not record the outcome of action %s", request.key)
         self._done(request, status)
+
+    def _target_refusal(self, request: ExecuteRequest, runner: Runner) -> str | None:
+        with runner.lock:
+            return target_refusal(request, runner.driver)
 
     def _done(self, request: ExecuteRequest, status: str) -> None:
         try:

@@ -1,12 +1,20 @@
 """Safe enforcement: what happens to an ``execute[...]`` row between its derivation and the
 driver (docs/enforcement.md, ADR 0010).
 
-Imports: the standard library, SQLAlchemy's ``Engine`` type, congress.bus (messages),
-congress.datalog (AST and model types), congress.db and congress.services.errors.
+Imports: the standard library, oslo.config, SQLAlchemy's ``Engine`` type, congress.bus
+(messages), congress.common (options), congress.datalog (AST, model types and names),
+congress.db and congress.services (errors, quotas).
 
 A policy engine hands each batch's new action requests to ``Enforcement.handle`` (under the
 engine's lock). Each request, in this order:
 
+0. **project policies** (``<name>@<project>``, docs/tenancy.md): an action that is not in
+   ``[tenancy] project_actions`` (``driver:action``) is recorded as ``refused``; so is one
+   that, when it would be sent (after steps 1 to 5, before the breaker counts it), would go
+   over the project's ``actions_per_hour`` quota (``congress.services.quotas``), counted over
+   the last hour in the execution log (every engine's). A project's action is recorded as
+   ``requested`` before it is sent, so the next one counts it. The datasource host then runs
+   it only if the driver says its target belongs to the project (``Driver.target_project``).
 1. **dry-run**: the policy is in dry-run (``PATCH /v1/policies/<p>``): recorded as
    ``would_execute``; nothing is called.
 2. **execution disabled** (``enable_execute_action = False``): recorded as ``logged``.
@@ -47,14 +55,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from oslo_config import cfg
 from sqlalchemy.engine import Engine as DbEngine
 
 from congress.bus.messages import ExecuteRequest
+from congress.common import opts as common_opts
+from congress.datalog import names
 from congress.datalog.model import ActionRequest
 from congress.db import api as db
 from congress.db import errors as db_errors
 from congress.db.executions import FINAL
 from congress.db.records import ActionExecution, PolicySettings
+from congress.services import quotas
 
 LOG = logging.getLogger(__name__)
 
@@ -69,6 +81,39 @@ Notifier = Callable[[str, dict[str, Any]], object]
 def action_text(service: str, action: str, args: Sequence[Any]) -> str:
     """An action as the logs show it: ``nova:pause('vm1')``."""
     return f"{service}:{action}({', '.join(map(repr, args))})"
+
+
+QUOTA_WINDOW = datetime.timedelta(hours=1)
+"""The window of a project's ``actions_per_hour`` quota."""
+
+
+def project_action(service: str, action: str) -> str:
+    """An action as ``[tenancy] project_actions`` names it: ``nova:servers.pause`` (the
+    datasource's name without any ``@<project>``)."""
+    return f"{names.base_of(service)}:{action}"
+
+
+def not_allowed(service: str, action: str) -> str:
+    """The detail of an action a project's policy may not ask for."""
+    return f"action {project_action(service, action)} is not allowed for project policies"
+
+
+def over_quota(limit: int) -> str:
+    """The detail of an action over its project's ``actions_per_hour``."""
+    return f"quota_exceeded: actions_per_hour ({limit})"
+
+
+_DEFAULT_CONF: cfg.ConfigOpts | None = None
+
+
+def _tenancy_defaults() -> cfg.ConfigOpts:
+    """A configuration with ``[tenancy]`` at its defaults (for options without ``conf``)."""
+    global _DEFAULT_CONF
+    if _DEFAULT_CONF is None:
+        conf = cfg.ConfigOpts()
+        conf.register_opts(common_opts.tenancy_opts, group=common_opts.TENANCY_GROUP)
+        _DEFAULT_CONF = conf
+    return _DEFAULT_CONF
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +132,29 @@ class EnforcementOptions:
     breaker_min_rows: int = 10
     """The fraction rule applies to tables of at least this many rows."""
     check_interval: float = 1.0
+    project_actions: frozenset[str] | None = None
+    """``[tenancy] project_actions``: the actions (``driver:action``) a project's policy may
+    ask for; None: those of ``conf`` (none without it)."""
+    conf: cfg.ConfigOpts | None = field(default=None, compare=False)
+    """The configuration whose ``[tenancy]`` gives the projects' default quotas (under the
+    database's ``project_quotas``) and, unless ``project_actions`` is set, the allow-list;
+    None: the options' defaults."""
+
+    def tenancy_conf(self) -> cfg.ConfigOpts:
+        """The configuration of ``[tenancy]`` (``conf``, or one at the defaults)."""
+        return self.conf if self.conf is not None else _tenancy_defaults()
+
+    def allowed_project_actions(self) -> frozenset[str]:
+        """The actions a project's policy may ask for."""
+        if self.project_actions is not None:
+            return self.project_actions
+        if self.conf is None:
+            return frozenset()
+        try:
+            listed = self.conf.tenancy.project_actions
+        except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
+            return frozenset()
+        return frozenset(str(a).strip() for a in listed or ())
 
 
 class EngineAccess(Protocol):
@@ -128,6 +196,15 @@ class _Item:
 @dataclass(slots=True)
 class _Batch:
     dispatch: list[_Item] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Budget:
+    """A project's ``actions_per_hour`` while one batch is sent: the limit (0: none) and the
+    actions counted so far (None: the quota could not be read)."""
+
+    limit: int
+    used: int | None
 
 
 class Enforcement:
@@ -300,6 +377,12 @@ class Enforcement:
                         req.policy,
                     )
                     continue
+            if names.project_of(req.policy) is not None and (
+                project_action(req.service, req.action)
+                not in self.options.allowed_project_actions()
+            ):
+                self._final(item, "refused", not_allowed(req.service, req.action))
+                continue
             settings = self.settings(req.policy)
             if settings.dry_run:
                 self._final(item, "would_execute", "the policy is in dry-run")
@@ -370,8 +453,17 @@ class Enforcement:
                         f"{opts.breaker_max_fraction:g} of the {rows} rows their rules read"
                     )
                     self._trip(policy, tripped[policy], {"batch": {f"{service}:{action}": n}})
+        budgets: dict[str, _Budget] = {}
+        keys = {item.request.key for item in items}
         for item in items:
             policy, service = item.req.policy, item.req.service
+            project = names.project_of(policy)
+            if project is not None and policy not in tripped:
+                budget = self._budget(project, budgets, keys)
+                why = self._over_budget(budget)
+                if why is not None:
+                    self._final(item, "refused", why)
+                    continue
             if policy not in tripped and opts.breaker_max_actions > 0:
                 times = self._windows.setdefault((policy, service), collections.deque())
                 self._expire(times, now)
@@ -388,7 +480,40 @@ class Enforcement:
                 continue
             if opts.breaker_max_actions > 0:
                 self._windows.setdefault((policy, service), collections.deque()).append(now)
+            if project is not None:
+                budget = budgets[project]
+                if budget.used is not None:
+                    budget.used += 1
             self._send(item)
+
+    def _budget(self, project: str, budgets: dict[str, _Budget], keys: set[str]) -> _Budget:
+        """``project``'s quota and the actions its policies sent within the last hour (from
+        the execution log, leaving out this batch's ``keys``), read once per batch."""
+        budget = budgets.get(project)
+        if budget is not None:
+            return budget
+        try:
+            limit = quotas.effective(
+                self.options.tenancy_conf(), self._db, project
+            ).actions_per_hour
+            used = 0
+            if limit > 0:
+                since = self._wall_clock() - QUOTA_WINDOW
+                used = db.count_project_executions(self._db, project, since, exclude=keys)
+            budget = _Budget(limit, used)
+        except db_errors.DBError as exc:
+            LOG.error("project %s: cannot read its actions_per_hour quota: %s", project, exc)
+            budget = _Budget(0, None)
+        budgets[project] = budget
+        return budget
+
+    @staticmethod
+    def _over_budget(budget: _Budget) -> str | None:
+        if budget.used is None:
+            return "quota_unavailable: actions_per_hour could not be read"
+        if budget.limit > 0 and budget.used >= budget.limit:
+            return over_quota(budget.limit)
+        return None
 
     def _expire(self, times: collections.deque[float], now: float) -> None:
         while times and now - times[0] >= self.options.breaker_interval:
@@ -445,7 +570,16 @@ class Enforcement:
     # -- the execution log ---------------------------------------------------------------
     def _send(self, item: _Item) -> None:
         request = item.request
-        if item.pending is not None:
+        if item.pending is None and names.project_of(request.policy or "") is not None:
+            # in the log before it is sent: the project's next action counts it (any engine)
+            if self._record(item, "requested", None) is False:
+                try:
+                    status = db.get_execution(self._db, request.key).status
+                except db_errors.DBError:
+                    status = "requested"
+                if status in FINAL:
+                    return  # another engine decided it otherwise
+        elif item.pending is not None:
             moved = self._transition(request, (item.pending.status,), "requested", None)
             if moved is None:
                 try:
@@ -476,7 +610,9 @@ class Enforcement:
         else:
             self._record(item, status, detail)
 
-    def _record(self, item: _Item, status: str, detail: str | None) -> None:
+    def _record(self, item: _Item, status: str, detail: str | None) -> bool | None:
+        """Append the action to the log: True; False when it is there already (another
+        engine's), None when the log cannot be written."""
         request = item.request
         try:
             db.record_execution(
@@ -493,9 +629,11 @@ class Enforcement:
                 detail=detail,
             )
         except db_errors.DuplicateId:
-            pass  # another engine recorded the same action
+            return False  # another engine recorded the same action
         except db_errors.DBError:
             LOG.exception("could not log the action %s", request.key)
+            return None
+        return True
 
     def _transition(
         self, request: ExecuteRequest, from_statuses: Sequence[str], status: str, detail: str | None

@@ -333,12 +333,20 @@ class LibraryService:
 
     # -- activation ---------------------------------------------------------------------------
     def activate(
-        self, id_or_name: str, *, owner: str = "user", actor: Actor | None = None
+        self,
+        id_or_name: str,
+        *,
+        owner: str = "user",
+        actor: Actor | None = None,
+        name: str | None = None,
     ) -> tuple[PolicyView, builtins.list[RuleView]]:
         """Create a live policy (same name, kind, abbreviation, description) with the library
         policy's rules, all or nothing. 409 when a policy of that name exists. ``actor`` asked
-        for it: the policy's first version is ``library_activated`` by ``actor``."""
+        for it: the policy's first version is ``library_activated`` by ``actor``. ``name``:
+        the live policy's name instead of the library policy's (a project's: ``name@p``)."""
         lib = self._find(id_or_name)
+        if name is not None:
+            lib = dataclasses.replace(lib, name=name)
         rules = [_wire_rule(r) for r in lib.rules or []]
         with self._engine.lock:
             self._refuse_existing(lib.name)

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from congress.bus.messages import ExecuteRequest
 from congress.common.memory import release_free_memory
 from congress.datalog import errors as dl
+from congress.datalog import names
 from congress.datalog.ast import Literal, Row, Rule, Statement
 from congress.datalog.parser import parse
 from congress.datalog.printer import format_rule, to_text
@@ -48,6 +49,7 @@ from congress.datalog.runtime import (
     BatchResult,
     ImpactResult,
     Limits,
+    PolicyLimits,
     Runtime,
     SimulateResult,
 )
@@ -55,7 +57,10 @@ from congress.db import api as db
 from congress.db import errors as db_errors
 from congress.db import records
 from congress.db import versions as db_versions
+from congress.db.policies import QuotaExceeded as DbQuotaExceeded
+from congress.db.policies import WriteQuota
 from congress.services import errors
+from congress.services import quotas as project_quotas
 from congress.services.enforcement import (
     Enforcement,
     EnforcementOptions,
@@ -65,6 +70,16 @@ from congress.services.enforcement import (
 )
 from congress.services.gate import EngineGate
 from congress.services.policy_versions import NOBODY, Actor, version_body
+from congress.services.views import (
+    Views,
+    driver_schema,
+    filtered,
+    read_views,
+    resolved_reference,
+    sharing_body,
+    sharing_of,
+    view_name,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -137,6 +152,7 @@ class PolicyEngineService:
         memory: Callable[[], int] | None = None,
         enforcement: EnforcementOptions | None = None,
         enforcement_clock: Callable[[], float] = time.monotonic,
+        quota_defaults: Mapping[str, float] | None = None,
     ) -> None:
         self._db = database
         self._max_rule_length = max_rule_length
@@ -146,6 +162,13 @@ class PolicyEngineService:
         self._lock = EngineGate()
         self._rt.pause_hook = self._lock.pause_point
         self._rt.on_limit = self._limit_hit
+        # projects' quotas (congress.services.quotas): [tenancy]'s defaults (``quota_defaults``),
+        # and the database's rows, read again every QUOTA_REFRESH_SECONDS for the runtime's
+        # per-policy limits (rows_per_table, evaluation_seconds)
+        self._quota_defaults = dict(quota_defaults or project_quotas.option_defaults())
+        self._quota_rows: dict[str, dict[str, float]] = {}
+        self._quota_read_at: float | None = None
+        self._rt.policy_limits = self._policy_limits
         self._revision = 0
         self._generation = 0
         self._policies: dict[str, PolicyView] = {}  # by name
@@ -167,6 +190,7 @@ class PolicyEngineService:
         self._activation: str | None = UNIQUE
         self._unacked_lock = threading.Lock()
         self._unacked: dict[str, tuple[ExecuteRequest, float, float]] = {}  # key: req, first, last
+        self._views = Views()  # projects' views of shared datasources (congress.services.views)
         self.enforcement = Enforcement(
             database,
             self,
@@ -180,6 +204,7 @@ class PolicyEngineService:
     def start(self) -> None:
         """Load every policy and rule; create the system policies when absent."""
         with self._lock, self._activating(None):  # what policy derives now was there before
+            self._load_sharing()
             state = db.load_policy_state(self._db)
             for policy in state.policies:
                 self._apply_policy_created(policy)
@@ -243,7 +268,8 @@ class PolicyEngineService:
                 lit.table
                 for _, rule in self._rules.values()
                 for lit in rule.body_literals()
-                if lit.policy == policy
+                if lit.policy is not None
+                and (lit.policy == policy or self._views.base(lit.policy) == policy)
             }
 
     @staticmethod
@@ -313,7 +339,12 @@ class PolicyEngineService:
                 if isinstance(change, records.RuleAdded) and change.rule.id in gone:
                     continue
                 self._apply_change(change)
+            moved = log.revision > self._revision
             self._revision = max(self._revision, log.revision)
+            if moved:  # sharing may have changed (set_datasource_sharing bumps the revision)
+                with self._activating(f"rev:{log.revision}"):
+                    self._load_sharing()
+                    self._sync_views()
             self.enforcement.refresh(current=log.revision)
 
     def _reload(self) -> None:
@@ -460,6 +491,8 @@ class PolicyEngineService:
                 )
             statements.extend(parsed)
         checked = self._rt.check(name, statements)
+        for given, one in zip(rules, checked, strict=True):
+            self._check_visibility(name, [one], given["rule"])
         new = [
             records.NewRule(
                 rule=r["rule"],
@@ -469,25 +502,30 @@ class PolicyEngineService:
             )
             for r, c in zip(rules, checked, strict=True)
         ]
-        policy = self._write(
-            "create_policy",
-            self._versioned(
-                lambda handle, rev: db.create_policy(
-                    handle,
+        quota = self._write_quota(owner)
+        try:
+            policy = self._write(
+                "create_policy",
+                self._versioned(
+                    lambda handle, rev: db.create_policy(
+                        handle,
+                        name,
+                        abbreviation=abbreviation,
+                        description=description,
+                        owner=owner,
+                        kind=kind,
+                        rules=new,
+                        expected_revision=rev,
+                        quota=quota,
+                    ),
                     name,
-                    abbreviation=abbreviation,
-                    description=description,
-                    owner=owner,
-                    kind=kind,
-                    rules=new,
-                    expected_revision=rev,
+                    db_versions.LIBRARY_ACTIVATED if activated_from else db_versions.POLICY_CREATED,
+                    actor,
+                    {"library_policy": activated_from} if activated_from else None,
                 ),
-                name,
-                db_versions.LIBRARY_ACTIVATED if activated_from else db_versions.POLICY_CREATED,
-                actor,
-                {"library_policy": activated_from} if activated_from else None,
-            ),
-        )
+            )
+        except DbQuotaExceeded as e:
+            raise project_quotas.from_db(e) from None
         return policy, db.list_rules(self._db, name)
 
     def delete_policy(self, name_or_id: str, *, actor: Actor | None = None) -> PolicyView:
@@ -528,6 +566,7 @@ class PolicyEngineService:
         started = self._timer()
         self._handle(self._rt.delete_policy(name), started)
         del self._policies[name]
+        self._sync_views()
 
     # -- rules ---------------------------------------------------------------------------
     def list_rules(self, policy: str) -> list[RuleView]:
@@ -560,6 +599,7 @@ class PolicyEngineService:
         self._check_rule_size(text, name)
         with self._lock:
             pol, checked = self._new_rule(policy, text)
+            quota = self._write_quota(pol.owner_id)
             try:
                 record = self._write(
                     "add_rule",
@@ -572,6 +612,7 @@ class PolicyEngineService:
                             comment=comment or "",
                             fingerprint=fingerprint(checked),
                             expected_revision=rev,
+                            quota=quota,
                         ),
                         pol.name,
                         db_versions.RULE_ADDED,
@@ -580,6 +621,8 @@ class PolicyEngineService:
                 )
             except db_errors.DuplicateRule as e:
                 raise errors.RuleExists(f"Rule already exists in policy {pol.name}") from e
+            except DbQuotaExceeded as e:
+                raise project_quotas.from_db(e) from None
             if record.id in self._rules:  # another engine's copy arrived while catching up
                 return self._rules[record.id][0]
             try:
@@ -719,6 +762,7 @@ class PolicyEngineService:
             self._note_order(record)
 
     def _insert(self, record: records.Rule, checked: Rule) -> None:
+        self._make_views(record.policy_name, checked)
         started = self._timer()
         self._handle(self._rt.insert(record.policy_name, [checked]), started)
         self._rules[record.id] = (self._rule_view(record), checked)
@@ -734,6 +778,7 @@ class PolicyEngineService:
         if not any(r == checked and v.policy == view.policy for v, r in self._rules.values()):
             started = self._timer()
             self._handle(self._rt.delete(view.policy, [checked]), started)
+            self._sync_views()
 
     def retry_pending(self) -> None:
         """Try again the rules that could not be checked (a schema has become known)."""
@@ -872,6 +917,7 @@ class PolicyEngineService:
         self.sync()
         pol = self._find_policy(policy)
         checked = self._check_one(self._rt, pol.name, text)
+        self._check_visibility(pol.name, [checked], text)
         if any(r == checked and v.policy == pol.name for v, r in self._rules.values()):
             raise errors.RuleExists(f"Rule already exists in policy {pol.name}: {text}")
         return pol, checked
@@ -949,11 +995,15 @@ class PolicyEngineService:
             else:
                 self._rt.create_policy(name, "datasource", schema=schema)
             self.retry_pending()
+            with self._activating(None):
+                self._sync_views()
 
     def drop_datasource(self, name: str) -> None:
         with self._lock:
             if self._rt.policy_exists(name) and self._rt.kind(name) == "datasource":
                 with self._activating(None):
+                    for view in self._views.of(name):
+                        self._drop_view(view)
                     started = self._timer()
                     self._handle(self._rt.delete_policy(name), started)
 
@@ -970,7 +1020,12 @@ class PolicyEngineService:
         every engine (the sink: ``datasource:table:epoch:seqnum``)."""
         with self._lock, self._activating(activation):
             started = self._timer()
-            result = self._rt.apply({(datasource, table): (inserts, deletes)})
+            batch: Mapping[tuple[str, str], tuple[Iterable[Any], Iterable[Any]]]
+            if self._views.of(datasource):  # the projects' views get their part (same batch)
+                batch = self._views.expand(datasource, table, list(inserts), list(deletes))
+            else:
+                batch = {(datasource, table): (inserts, deletes)}
+            result = self._rt.apply(batch)
             self._handle(result, started)
             return result
 
@@ -981,9 +1036,346 @@ class PolicyEngineService:
         count as present before (a first snapshot after a restart fires no action)."""
         with self._lock, self._activating(activation):
             started = self._timer()
-            result = self._rt.replace_table(datasource, table, rows)
+            if self._views.of(datasource):
+                result = self._rt.apply(self._replacing(datasource, table, rows))
+            else:
+                result = self._rt.replace_table(datasource, table, rows)
             self._handle(result, started)
             return result
+
+    # -- projects' views of shared datasources (congress.services.views) -------------------
+    def is_view(self, name: str) -> bool:
+        """Whether ``name`` is a project's view of a shared datasource (``nova@P``): a runtime
+        policy of this engine, never a policy of the project (not listed, not found)."""
+        with self._lock.read():
+            return self._views.is_view(name)
+
+    def views(self) -> list[str]:
+        """The views this engine keeps, sorted."""
+        with self._lock.read():
+            return sorted(self._views.built)
+
+    def _load_sharing(self) -> None:
+        """Read every datasource's sharing from the database (under the lock)."""
+        self._views.sharing = {r.name: sharing_of(r) for r in db.list_datasource_sharing(self._db)}
+
+    def _global_datasource(self, name: str) -> bool:
+        return (
+            names.project_of(name) is None
+            and self._rt.policy_exists(name)
+            and self._rt.kind(name) == "datasource"
+        )
+
+    def _wanted(self, datasource: str, project: str) -> bool:
+        return self._global_datasource(datasource) and self._views.visible(datasource, project)
+
+    def _make_views(self, policy: str, rule: Rule) -> None:
+        """Make (and fill) the views ``rule`` of ``policy`` reads, before it is inserted."""
+        batch: dict[tuple[str, str], tuple[list[Row], list[Row]]] = {}
+        for datasource, project in sorted(read_views([(policy, rule)])):
+            name = view_name(datasource, project)
+            if name not in self._views.built and self._wanted(datasource, project):
+                self._build_view(name, batch)
+        self._apply_views(batch)
+
+    def _sync_views(self) -> None:
+        """Make every view the rules read and the sharing allows, drop the others, and rebuild
+        those whose datasource's schema or project columns changed (under the lock, in the
+        caller's activation)."""
+        wanted = {
+            view_name(d, p)
+            for d, p in read_views((v.policy, r) for v, r in self._rules.values())
+            if self._wanted(d, p)
+        }
+        for name in sorted(set(self._views.built) - wanted):
+            self._drop_view(name)
+        batch: dict[tuple[str, str], tuple[list[Row], list[Row]]] = {}
+        for name in sorted(wanted):
+            self._build_view(name, batch)
+        self._apply_views(batch)
+
+    def _schema_of(self, datasource: str) -> dict[str, tuple[str, ...]]:
+        out: dict[str, tuple[str, ...]] = {}
+        for table in self._rt.tables(datasource):
+            columns = self._rt.complete_columns(datasource, table)
+            if columns is not None:
+                out[table] = tuple(columns)
+        return out
+
+    def _build_view(
+        self, name: str, batch: dict[tuple[str, str], tuple[list[Row], list[Row]]]
+    ) -> None:
+        """Add to ``batch`` what makes view ``name`` hold its rows; create it (with its
+        datasource's schema) or re-create it (the schema changed) first."""
+        datasource, project = names.split(name)
+        assert project is not None
+        schema = self._schema_of(datasource)
+        plan = self._views.plan(datasource, schema)
+        if name in self._views.built:
+            if self._views.schemas.get(name) == schema and self._views.built[name] == plan:
+                return  # up to date: the data keep it so
+            if self._views.schemas.get(name) != schema:
+                self._drop_view(name)
+        if name not in self._views.built:
+            if self._rt.policy_exists(name):  # not a view: never replace a policy
+                LOG.error("%s is a policy, not a view of datasource %s", name, datasource)
+                return
+            self._rt.create_policy(name, "datasource", schema=schema)
+            self._views.schemas[name] = schema
+            LOG.info("made the view %s of datasource %s", name, datasource)
+        self._views.built[name] = plan
+        for table, index in plan.items():
+            want = set(filtered(self._rt.rows(datasource, table), index, project))
+            have = self._rt.rows(name, table)
+            if want != have:
+                batch[(name, table)] = (
+                    sorted(want - have, key=repr),
+                    sorted(have - want, key=repr),
+                )
+
+    def _apply_views(self, batch: dict[tuple[str, str], tuple[list[Row], list[Row]]]) -> None:
+        if batch:
+            started = self._timer()
+            self._handle(self._rt.apply(batch), started)
+
+    def _drop_view(self, name: str) -> None:
+        """Delete view ``name`` (its rows leave every rule that read it)."""
+        self._views.built.pop(name, None)
+        self._views.schemas.pop(name, None)
+        if self._rt.policy_exists(name) and self._rt.kind(name) == "datasource":
+            started = self._timer()
+            self._handle(self._rt.delete_policy(name), started)
+            LOG.info("dropped the view %s", name)
+
+    def _replacing(
+        self, datasource: str, table: str, rows: Iterable[Row]
+    ) -> dict[tuple[str, str], tuple[list[Row], list[Row]]]:
+        """The batch making ``(datasource, table)`` exactly ``rows`` and each view its part."""
+        new = {tuple(r) for r in rows}
+        current = self._rt.rows(datasource, table)
+        batch = {(datasource, table): (list(new - current), list(current - new))}
+        for name in self._views.of(datasource):
+            plan = self._views.built[name]
+            if table in plan:
+                want = set(filtered(new, plan[table], names.project_of(name) or ""))
+                have = self._rt.rows(name, table)
+                batch[(name, table)] = (list(want - have), list(have - want))
+        return batch
+
+    def _check_visibility(self, policy: str, rules: Sequence[Rule], text: str | None) -> None:
+        """Refuse a rule of a project's policy that reads what the project may not: a global
+        policy, or a datasource not shared with it (``cross_project_reference``). Its own
+        policies, the datasources shared with it and names that are nothing yet may be read."""
+        project = names.project_of(policy)
+        if project is None:
+            return
+        problems: list[dl.Problem] = []
+        for rule in rules:
+            for lit in rule.body_literals():
+                ref = resolved_reference(lit, project)
+                if ref is None or ref in self._policies:
+                    continue
+                base, other = names.split(ref)
+                if other != project:
+                    continue  # another project's name: the analysis refuses it
+                if base in self._views.sharing or self._global_datasource(base):
+                    if self._views.visible(base, project):
+                        continue
+                elif base not in self._policies and not self._rt.policy_exists(base):
+                    continue  # nothing yet: the project's own policy to come
+                problems.append(
+                    dl.Problem(
+                        "cross_project_reference",
+                        f"{base}:{lit.table} is not visible to this project",
+                        None if lit.loc is None else lit.loc.line,
+                        None if lit.loc is None else lit.loc.column,
+                        policy,
+                        text,
+                    )
+                )
+        if problems:
+            raise dl.PolicyError(problems)
+
+    def datasource_sharing(self, datasource: str) -> dict[str, Any]:
+        """``{shared_with, project_columns}`` of a datasource (name or id): the projects that
+        may read it and the effective project column of each table (the driver's, with the
+        operator's overrides)."""
+        record = self._datasource_record(datasource)
+        return sharing_body(db.get_datasource_sharing(self._db, record.id))
+
+    def list_datasource_sharing(self) -> dict[str, dict[str, Any]]:
+        """``datasource_sharing`` of every datasource, by datasource id."""
+        return {r.datasource_id: sharing_body(r) for r in db.list_datasource_sharing(self._db)}
+
+    def _datasource_record(self, datasource: str) -> records.Datasource:
+        try:
+            return db.find_datasource(self._db, datasource)
+        except db_errors.NotFound:
+            raise errors.DatasourceNotFound(f"Datasource not found {datasource}") from None
+
+    def update_datasource_sharing(
+        self, datasource: str, changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Change a datasource's ``shared_with`` (project ids, or ``["*"]``) and/or its
+        ``project_columns`` overrides (``{table: column or null}``, replacing the previous
+        overrides; a table and column must exist). Written at a new policy revision, so every
+        engine applies it (``sync``); this one applies it at once. Answers
+        ``datasource_sharing``."""
+        unknown = sorted(set(changes) - {"shared_with", "project_columns"})
+        if unknown:
+            raise errors.BadRequest(
+                "Only 'shared_with' and 'project_columns' of a datasource can be changed, "
+                f"not {', '.join(map(repr, unknown))}"
+            )
+        shared = changes.get("shared_with")
+        columns = changes.get("project_columns")
+        with self._lock:
+            self.sync()
+            record = self._datasource_record(datasource)
+            schema: Mapping[str, Sequence[str]] | None = None
+            if columns is not None:
+                schema = self._datasource_schema(record)
+            try:
+                done = self._write(
+                    "update_datasource",
+                    lambda handle, rev: db.set_datasource_sharing(
+                        handle,
+                        record.id,
+                        shared_with=shared,
+                        project_columns=columns,
+                        schema=schema,
+                        expected_revision=rev,
+                    ),
+                )
+            except db_errors.InvalidValue as e:
+                raise errors.BadRequest(f"Invalid datasource sharing: {e}") from None
+            except db_errors.NotFound:
+                raise errors.DatasourceNotFound(f"Datasource not found {datasource}") from None
+            assert done.revision is not None
+            with self._activating(f"rev:{done.revision}"):
+                self._load_sharing()
+                self._sync_views()
+            self._written(done.revision)
+            LOG.info(
+                "datasource %s: shared with %s, project columns %s",
+                record.name,
+                list(done.shared_with),
+                done.project_columns,
+            )
+            return sharing_body(done)
+
+    def _datasource_schema(self, record: records.Datasource) -> Mapping[str, Sequence[str]]:
+        """The tables and columns of a datasource: as its publisher announced them, else
+        its driver's (a 400 when neither is known here: a push datasource not running)."""
+        if self._global_datasource(record.name):
+            return self._schema_of(record.name)
+        schema = driver_schema(record.driver)
+        if not schema:
+            raise errors.BadRequest(
+                f"The tables of datasource {record.name} are not known yet (is it running?)"
+            )
+        return schema
+
+    # -- project quotas (congress.services.quotas) -----------------------------------------
+    QUOTA_REFRESH_SECONDS = 5.0
+    """How stale the quotas behind the runtime's per-policy limits may be (a change through
+    this engine applies at once)."""
+
+    def quotas(self, project: str) -> project_quotas.Quotas:
+        """The quotas that hold for ``project`` now, read from the database."""
+        return project_quotas.merge(
+            self._quota_defaults,
+            db.get_project_quotas(self._db, db.ALL_PROJECTS),
+            db.get_project_quotas(self._db, project),
+        )
+
+    def _write_quota(self, owner: str) -> WriteQuota | None:
+        """The limits a write of a policy owned by ``owner`` is checked against (None for
+        the operator's global policies)."""
+        if owner == names.GLOBAL_OWNER:
+            return None
+        return project_quotas.write_quota(self.quotas(owner))
+
+    def _cached_quotas(self, project: str) -> project_quotas.Quotas:
+        now = time.monotonic()
+        if self._quota_read_at is None or now - self._quota_read_at > self.QUOTA_REFRESH_SECONDS:
+            self._refresh_quotas()
+        return project_quotas.merge(
+            self._quota_defaults,
+            self._quota_rows.get(db.ALL_PROJECTS, {}),
+            self._quota_rows.get(project, {}),
+        )
+
+    def _refresh_quotas(self) -> None:
+        try:
+            self._quota_rows = db.list_project_quotas(self._db)
+        except db_errors.DBError as e:  # keep the last ones known; try again next time
+            LOG.warning("reading the projects' quotas failed: %s", e)
+        self._quota_read_at = time.monotonic()
+
+    def _policy_limits(self, name: str) -> PolicyLimits | None:
+        """The runtime's hook: a project policy's rows_per_table and evaluation_seconds."""
+        view = self._policies.get(name)
+        if view is None or view.owner_id == names.GLOBAL_OWNER or view.kind == "datasource":
+            return None
+        return project_quotas.policy_limits(self._cached_quotas(view.owner_id))
+
+    def list_quotas(self) -> dict[str, dict[str, float]]:
+        """``GET /v1/quotas``: every project with quotas of its own (and ``*``), with them."""
+        return db.list_project_quotas(self._db)
+
+    def get_quotas(self, project: str) -> dict[str, Any]:
+        """``{quotas, own, usage}`` of ``project``: the quotas that hold for it, those set for
+        it alone, and the policies and rules it owns (``*``: the quotas of every project
+        without its own, no usage)."""
+        _check_project(project)
+        own = db.get_project_quotas(self._db, project)
+        if project == db.ALL_PROJECTS:
+            quotas = project_quotas.merge(self._quota_defaults, own)
+            return {"quotas": quotas.as_dict(), "own": own, "usage": {}}
+        return {
+            "quotas": self.quotas(project).as_dict(),
+            "own": own,
+            "usage": db.project_usage(self._db, project),
+        }
+
+    def set_quotas(self, project: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Set some of ``project``'s own quotas (a ``null`` removes one: it takes the default
+        again); the others stay. Answers ``get_quotas``."""
+        _check_project(project)
+        if not isinstance(changes, Mapping):
+            raise errors.BadRequest("The body must be an object of quotas")
+        given = project_quotas.validated({k: v for k, v in changes.items() if v is not None})
+        removed = [k for k, v in changes.items() if v is None]
+        project_quotas.validated(dict.fromkeys(removed, 0))  # unknown names: 400
+        own = db.get_project_quotas(self._db, project)
+        own.update(given)
+        for name in removed:
+            own.pop(name, None)
+        try:
+            db.set_project_quotas(self._db, project, own)
+        except db_errors.InvalidValue as e:
+            raise errors.BadRequest(f"Invalid project id {project!r}: {e}") from None
+        self._quotas_changed()
+        LOG.info("project %s: quotas now %s", project, own)
+        return self.get_quotas(project)
+
+    def delete_quotas(self, project: str) -> None:
+        """Remove ``project``'s own quotas: it takes the defaults again (404 when it had none)."""
+        _check_project(project)
+        if not db.delete_project_quotas(self._db, project):
+            raise errors.NotFound(f"Project {project} has no quotas of its own")
+        self._quotas_changed()
+        LOG.info("project %s: quotas back to the defaults", project)
+
+    def _quotas_changed(self) -> None:
+        """Quotas were set here: use them at once, and try again the policies in an error
+        state (a raised quota may let them out; other engines retry at their next deletion
+        of data or rules)."""
+        with self._lock, self._activating(UNIQUE):
+            self._refresh_quotas()
+            started = self._timer()
+            self._handle(self._rt.retry_errors(), started)
 
     # -- enforcement ---------------------------------------------------------------------
     @property
@@ -1084,7 +1476,7 @@ class PolicyEngineService:
                 continue
             seen.add(key)
             if self._rt.policy_exists(key[0]) and self._rt.kind(key[0]) == "datasource":
-                datasources.add(key[0])
+                datasources.add(self._views.base(key[0]) or key[0])
                 continue
             for rule in by_head.get(key, ()):
                 todo.extend((key[0], body_lit, False) for body_lit in rule.body)
@@ -1255,12 +1647,14 @@ class PolicyEngineService:
         status: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        project: str | None = None,
     ) -> list[dict[str, Any]]:
         """``GET /v1/executions``: entries of the execution log, newest first (times in ISO
-        8601)."""
+        8601); ``project``: only those of the project's policies."""
         found = db.list_executions(
             self._db,
             limit=limit,
+            project=project,
             policy=policy,
             datasource=driver,
             action=action,
@@ -1318,6 +1712,14 @@ class PolicyEngineService:
         for request in again:
             self._send(request)
         return len(again)
+
+
+def _check_project(project: str) -> None:
+    if project != db.ALL_PROJECTS and not names.valid_project(project):
+        raise errors.BadRequest(
+            f"Invalid project id {project!r}: a project id is letters, digits, '_' and '-', "
+            f"or '{db.ALL_PROJECTS}' for every project"
+        )
 
 
 def created_rule_text(view: RuleView) -> str:

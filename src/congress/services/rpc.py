@@ -62,6 +62,13 @@ _TYPES: dict[str, type[Any]] = {
 
 ENGINE_METHODS = frozenset(
     {
+        "datasource_sharing",
+        "list_datasource_sharing",
+        "update_datasource_sharing",
+        "list_quotas",
+        "get_quotas",
+        "set_quotas",
+        "delete_quotas",
         "list_policies",
         "get_policy",
         "create_policy",
@@ -405,6 +412,35 @@ class RemoteEngine(Remote):
     def list_executions(self, **filters: Any) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.call("list_executions", **filters)
         return result
+
+    def datasource_sharing(self, datasource: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("datasource_sharing", datasource=datasource)
+        return result
+
+    def list_datasource_sharing(self) -> dict[str, dict[str, Any]]:
+        result: dict[str, dict[str, Any]] = self.call("list_datasource_sharing")
+        return result
+
+    def update_datasource_sharing(self, datasource: str, changes: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.call(
+            "update_datasource_sharing", datasource=datasource, changes=changes
+        )
+        return result
+
+    def list_quotas(self) -> dict[str, dict[str, float]]:
+        result: dict[str, dict[str, float]] = self.call("list_quotas")
+        return result
+
+    def get_quotas(self, project: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("get_quotas", project=project)
+        return result
+
+    def set_quotas(self, project: str, changes: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("set_quotas", project=project, changes=changes)
+        return result
+
+    def delete_quotas(self, project: str) -> None:
+        self.call("delete_quotas", project=project)
 
     def wait_for_revision(self, revision: int, wait: float) -> bool:
         return bool(self.call("wait_for_revision", timeout=wait + 5, revision=revision, wait=wait))

@@ -1,0 +1,239 @@
+"""Projects at the API's edge (docs/tenancy.md): who is an operator, which routes a project
+member may use, and the mapping of a member's names to Congress's and back.
+
+May import WebOb, congress.api, congress.services and congress.datalog (names only).
+
+An **operator** is a caller the rule ``context_is_admin`` admits (and everyone under
+``noauth``): it sees every policy by its internal name (``ops@<project>`` for a project's) and
+what it creates is global. Anyone else is a **member** of the project of its token: it names
+its project's policies as it wrote them (``ops``), and this module
+
+- maps each ``<policy>`` of a path (and the ``policy`` filter of ``/v1/executions``) into the
+  project (``ops`` → ``ops@<project>``; an id must be one of the project's policies), so a
+  member can only ever address its own; another project's policy is the same 404 as a missing
+  one;
+- checks a datasource is shared with the project before any of its reads, and refuses every
+  datasource write (403);
+- refuses the routes that are the operator's alone (notification sinks, datasource writes, an
+  API ``execute``): 403 whatever the policy file says;
+- and takes the project's suffix off every answer (``ops@<project>`` → ``ops``), error
+  answers and change feeds included: project ids never reach a member, and another project's
+  names never can, since nothing of another project is ever read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import webob
+
+from congress.api import auth
+from congress.datalog import names
+from congress.services.errors import (
+    DatasourceNotFound,
+    LibraryPolicyNotFound,
+    NotFound,
+    PolicyNotFound,
+)
+
+SCOPE_KEY = "congress.scope"
+"""The WSGI environ key of the request's ``Scope``."""
+
+_ID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+
+OPERATOR_ONLY = frozenset(
+    {
+        ("POST", "/v1/data-sources"),
+        ("DELETE", "/v1/data-sources/<ds>"),
+        ("POST", "/v1/data-sources/<ds>"),
+        ("PATCH", "/v1/data-sources/<ds>"),
+        ("PUT", "/v1/data-sources/<ds>/tables/<table>/rows"),
+        ("POST", "/v1/data-sources/<ds>/webhook"),
+        ("GET", "/v1/data-sources/<ds>/status"),
+        ("GET", "/v1/notification-sinks"),
+        ("POST", "/v1/notification-sinks"),
+        ("GET", "/v1/notification-sinks/<sink>"),
+        ("DELETE", "/v1/notification-sinks/<sink>"),
+        ("GET", "/v1/notification-sinks/<sink>/dead-letters"),
+        ("GET", "/v1/quotas"),
+        ("PUT", "/v1/quotas/<project>"),
+        ("DELETE", "/v1/quotas/<project>"),
+    }
+)
+"""Routes a member may never use (403): the operator's configuration and the cloud's data
+outside what is shared."""
+
+MEMBER_WRITES = ("/v1/policies", "/v1/librarypolicies")
+"""The paths under which rule ``project_member`` lets a member write (its project's own)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """``project`` None: an operator. ``member`` with a project: acts for that project; a
+    member without one (an unscoped token) sees nothing and may write nothing."""
+
+    project: str | None
+    member: bool = False
+
+    @property
+    def operator(self) -> bool:
+        return not self.member
+
+    def internal(self, name: str) -> str:
+        """A name the caller wrote, as Congress knows it."""
+        if self.operator:
+            return name
+        if self.project is None or names.SEPARATOR in name:
+            raise PolicyNotFound(f"Policy {name} does not exist")
+        return names.scoped(name, self.project)
+
+    def owns(self, internal_name: str) -> bool:
+        """Whether the caller may see the policy (or library policy) named so."""
+        return self.operator or (
+            self.project is not None and names.project_of(internal_name) == self.project
+        )
+
+    def owner(self) -> str:
+        """The ``owner`` of what the caller creates."""
+        return self.project if self.member and self.project else names.GLOBAL_OWNER
+
+    def suffix(self) -> bytes:
+        return f"{names.SEPARATOR}{self.project}".encode() if self.project else b""
+
+
+OPERATOR = Scope(None)
+
+
+def scope_of(req: webob.Request) -> Scope:
+    """The request's scope (an operator's when none was set: open routes, tests)."""
+    found = req.environ.get(SCOPE_KEY)
+    return found if isinstance(found, Scope) else OPERATOR
+
+
+def decide(ctx: auth.Context, authorizer: auth.Authorizer) -> Scope:
+    """The scope of a caller: an operator if ``context_is_admin`` admits it."""
+    if ctx.extra.get("auth_strategy") == "noauth" or authorizer.allows(ctx, "context_is_admin"):
+        return OPERATOR
+    project = ctx.project_id if ctx.project_id and names.valid_project(ctx.project_id) else None
+    return Scope(project, member=True)
+
+
+def authorize(
+    ctx: auth.Context,
+    authorizer: auth.Authorizer,
+    method: str,
+    path: str,
+    access: str,
+    action: str | None = None,
+) -> Scope:
+    """Check the route's access rule (``action``: the request's ``?action=``), with what a
+    member may and may not do; the scope."""
+    scope = decide(ctx, authorizer)
+    if scope.operator:
+        authorizer.check(ctx, access)
+        return scope
+    if (method, path) in OPERATOR_ONLY or (method == "POST" and action == "execute"):
+        raise auth.Forbidden(access)  # the operator's, as an API execute is
+    if access == "get_v1" or not path.startswith(MEMBER_WRITES):
+        authorizer.check(ctx, access)
+        return scope
+    if scope.project is None:
+        raise auth.Forbidden(access)
+    if not (authorizer.allows(ctx, access) or authorizer.allows(ctx, "project_member")):
+        raise auth.Forbidden(access)
+    return scope
+
+
+def shared_with(datasource: dict[str, Any], project: str | None) -> bool:
+    """Whether a datasource (its API answer) is shared with ``project``."""
+    if project is None:
+        return False
+    shared = datasource.get("shared_with") or []
+    return isinstance(shared, list) and ("*" in shared or project in shared)
+
+
+def visible_datasource(scope: Scope, datasource: dict[str, Any]) -> bool:
+    """Whether the caller may read a datasource: the operator every one, a member those
+    shared with its project."""
+    return scope.operator or shared_with(datasource, scope.project)
+
+
+def member_datasource(datasource: dict[str, Any]) -> dict[str, Any]:
+    """A datasource as a member sees it: no configuration, no list of projects."""
+    out = dict(datasource)
+    out["config"] = {}
+    out.pop("shared_with", None)
+    return out
+
+
+def map_parameters(
+    scope: Scope, method: str, params: dict[str, str], services: Any
+) -> dict[str, str]:
+    """A member's path parameters as Congress knows them: ``policy`` into the project, a
+    datasource only if shared with it, a library policy its own or the operator's (which it
+    may only read)."""
+    if scope.operator:
+        return params
+    out = dict(params)
+    if "policy" in params:
+        given = params["policy"]
+        if _ID.fullmatch(given):
+            view = services.engine.get_policy(given)  # NotFound as for any missing policy
+            if not scope.owns(view.name):  # the engine's answer for a missing one
+                raise PolicyNotFound(f"Policy {given} does not exist")
+            out["policy"] = view.id
+        else:
+            out["policy"] = scope.internal(given)
+    if "ds" in params:
+        missing = DatasourceNotFound(f"Datasource not found {params['ds']}")
+        if services.datasources is None or names.SEPARATOR in params["ds"]:
+            raise missing
+        try:
+            found = services.datasources.get_datasource(params["ds"])
+            sharing = services.engine.datasource_sharing(str(found["id"]))
+        except NotFound:
+            raise missing from None
+        if not visible_datasource(scope, sharing):
+            raise missing
+    if "lib" in params and services.library is not None:
+        out["lib"] = _library_id(scope, method, params["lib"], services.library)
+    return out
+
+
+def _library_id(scope: Scope, method: str, given: str, library: Any) -> str:
+    missing = LibraryPolicyNotFound(f"Library policy {given} does not exist")
+    if names.SEPARATOR in given:
+        raise missing
+    found: dict[str, Any] | None = None
+    candidates = [given] if _ID.fullmatch(given) else [scope.internal(given), given]
+    for candidate in candidates:
+        try:
+            found = library.get(candidate, include_rules=False)
+            break
+        except NotFound:
+            continue
+    if found is None or not readable_library(scope, str(found["name"])):
+        raise missing
+    if method != "GET" and not scope.owns(str(found["name"])):
+        raise auth.Forbidden("delete_v1" if method == "DELETE" else "update_v1")
+    return str(found["id"])
+
+
+def readable_library(scope: Scope, internal_name: str) -> bool:
+    """A library policy the caller may read: its project's and the operator's (global)."""
+    return scope.operator or names.project_of(internal_name) in (None, scope.project)
+
+
+def strip(scope: Scope, resp: webob.Response) -> webob.Response:
+    """A member's answer with its project's suffix taken off every name."""
+    suffix = scope.suffix()
+    if not suffix:
+        return resp
+    if resp.app_iter is not None and not isinstance(resp.app_iter, list | tuple):
+        return resp  # a stream: a change feed strips its own events (congress.api.watch)
+    body = resp.body
+    if suffix in body:
+        resp.body = body.replace(suffix, b"")
+    return resp
