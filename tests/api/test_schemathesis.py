@@ -188,6 +188,7 @@ def populate(app: Any) -> dict[str, list[dict[str, str]]]:
     lib = call(app, "POST", "/v1/librarypolicies", mine)
     shipped = call(app, "GET", "/v1/librarypolicies?include_rules=false")["results"][0]
 
+    call(app, "PUT", "/v1/quotas/p1", {"policies": 5})
     hook = {"name": "hooks", "url": "http://127.0.0.1:9/hook", "secret": SECRET}
     sink = call(app, "POST", "/v1/notification-sinks", hook)
 
@@ -211,6 +212,7 @@ def populate(app: Any) -> dict[str, list[dict[str, str]]]:
         + [{"driver": "kubernetes"}, {"driver": "nosuch"}],
         "lib": [{"lib": x} for x in (lib["id"], "Mine", shipped["id"], shipped["name"], "nosuch")],
         "sink": [{"sink": x} for x in (sink["id"], "hooks", "_config", "nosuch")],
+        "project": [{"project": x} for x in ("0a0a0a0a0a0a4a0a8a0a0a0a0a0a0a0a", "*", "p1")],
     }
 
 
@@ -259,6 +261,15 @@ KNOWN: dict[str, list[tuple[dict[str, str] | None, Any]]] = {
         (None, []),
     ],
     "POST /v1/data-sources/{ds}/webhook": [(None, ALARM)],
+    "PATCH /v1/data-sources/{ds}": [
+        (None, {"shared_with": ["0a0a0a0a0a0a4a0a8a0a0a0a0a0a0a0a", "p1"]}),
+        (None, {"shared_with": ["*"], "project_columns": {"servers": "id"}}),
+        (None, {"project_columns": {}}),
+    ],
+    "PUT /v1/quotas/{project}": [
+        (None, {"policies": 10, "rules": 500, "evaluation_seconds": 2.5}),
+        (None, {"rules": None}),
+    ],
     "POST /v1/librarypolicies": [
         (None, {"name": "Lib2", "kind": "database", "rules": [{"rule": "f(1)", "name": "f"}]}),
     ],

@@ -15,6 +15,7 @@ from congress.db import (
     library,
     notifications,
     policies,
+    quotas,
     revisions,
     versions,
 )

@@ -5,6 +5,8 @@ driver whose cloud the tests control; global policies are unaffected."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,13 +41,18 @@ def database(tmp_path: Path) -> Engine:
 
 
 def tenancy(project_actions: list[str] = ALLOWED, **quotas: Any) -> cfg.ConfigOpts:
-    """A configuration with ``[tenancy]`` as given (the rest at the defaults)."""
+    """A configuration with ``[tenancy]`` as given (the rest at the defaults), from a file: an
+    override would stay on the option group, which every ConfigOpts shares."""
     conf = cfg.ConfigOpts()
     conf.register_opts(opts.tenancy_opts, group=opts.TENANCY_GROUP)
-    conf([], default_config_files=[], default_config_dirs=[])
-    conf.set_override("project_actions", project_actions, group="tenancy")
-    for name, value in quotas.items():
-        conf.set_override(f"quota_{name}", value, group="tenancy")
+    lines = ["[tenancy]", f"project_actions = {','.join(project_actions)}"]
+    lines += [f"quota_{name} = {value}" for name, value in quotas.items()]
+    with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
+        f.write("\n".join(lines) + "\n")
+    try:
+        conf(["--config-file", f.name], default_config_files=[], default_config_dirs=[])
+    finally:
+        os.unlink(f.name)
     return conf
 
 

@@ -62,6 +62,7 @@ def create_datasource(req: webob.Request, s: Services) -> webob.Response:
         description=wire.text_field(body, "description"),
         enabled=True if enabled is None else enabled,
     )
+    created = _with_sharing(s, [created])[0]
     return wire.created(req, created["id"], created)
 
 
