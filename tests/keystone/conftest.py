@@ -277,6 +277,9 @@ def congress_conf_text(state: Path, ks: Keystone) -> str:
         "project_domain_name = Default\n"
         f"region_name = {REGION}\n"
         "service_type = policy\n"
+        # a browser's change feed that went away ends at the next keep-alive: soon, so that
+        # the node stops promptly after the dashboard's tests
+        "[watch]\nfeed_keepalive_seconds = 2\n"
     )
 
 
