@@ -29,6 +29,7 @@ MODULES: tuple[ModuleType, ...] = (
     library,
     notifications,
     policies,
+    quotas,
     revisions,
     versions,
 )
