@@ -98,8 +98,8 @@ from congress.db.policies import (
     list_rules,
     project_usage,
 )
+from congress.db.quotas import ALL_PROJECTS as ALL_PROJECTS  # a constant, re-exported
 from congress.db.quotas import (
-    ALL_PROJECTS,
     delete_project_quotas,
     get_project_quotas,
     list_project_quotas,
@@ -114,7 +114,6 @@ from congress.db.versions import (
 )
 
 __all__ = [
-    "ALL_PROJECTS",
     "acquire_lease",
     "add_dead_letter",
     "add_rule",
