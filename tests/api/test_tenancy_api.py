@@ -122,9 +122,10 @@ def test_a_rule_naming_another_project_is_refused(api: Client) -> None:
 def test_a_member_may_not_use_the_operators_routes(api: Client) -> None:
     for method, path in (
         ("GET", "/v1/notification-sinks"),
-        ("POST", "/v1/data-sources"),
+        ("PATCH", "/v1/data-sources/inv"),
+        ("GET", "/v1/quotas"),
     ):
-        assert api.call(method, path, {}, headers=ALICE)[0] == 403
+        assert api.call(method, path, {}, headers=ALICE)[0] == 403, path
     ok(api.post("/v1/policies", {"name": "ops"}, headers=ALICE), 201)
     status, body = api.post(
         "/v1/policies/ops?action=execute", {"name": "nova:servers.pause"}, headers=ALICE
@@ -195,3 +196,70 @@ def test_nothing_of_one_project_reaches_the_other(api: Client) -> None:
         assert "alpha_private" not in text(answer) or answer[0] == 404
         for leak in (A, "alice-secret", "alice-row"):
             assert leak not in text(answer), answer
+
+
+def test_a_project_has_datasources_of_its_own(api: Client) -> None:
+    push = {"name": "inv", "driver": "push", "config": {"tables": TABLES}}
+    made = ok(api.post("/v1/data-sources", push, headers=ALICE), 201)
+    assert (made["name"], made["owner_id"]) == ("inv", A)
+    every = ok(api.get("/v1/data-sources", headers=ADMIN))["results"]
+    assert [(d["name"], d["owner_id"]) for d in every] == [(f"inv@{A}", A)]
+    ok(api.put("/v1/data-sources/inv/tables/vms/rows", [["v1", A], ["v2", "x"]], headers=ALICE))
+    rows = ok(api.get("/v1/data-sources/inv/tables/vms/rows", headers=ALICE))["results"]
+    assert rows == [{"data": ["v1", A]}, {"data": ["v2", "x"]}]  # its own: every row
+    assert ok(api.get("/v1/data-sources/inv/status", headers=ALICE))
+    # its policies read it by the name it gave
+    ok(api.post("/v1/policies", {"name": "ops"}, headers=ALICE), 201)
+    ok(
+        api.post("/v1/policies/ops/rules", {"rule": "error(x) :- inv:vms(x, y)"}, headers=ALICE),
+        201,
+    )
+    errors = ok(api.get("/v1/policies/ops/tables/error/rows", headers=ALICE))["results"]
+    assert errors == [{"data": ["v1"]}, {"data": ["v2"]}]
+    # bob: nothing of it, and a name of his own
+    assert ok(api.get("/v1/data-sources", headers=BOB))["results"] == []
+    for method, path in (
+        ("GET", "/v1/data-sources/inv"),
+        ("GET", f"/v1/data-sources/{made['id']}"),
+        ("GET", f"/v1/data-sources/{made['id']}/tables/vms/rows"),
+        ("GET", f"/v1/data-sources/{made['id']}/status"),
+        ("DELETE", f"/v1/data-sources/{made['id']}"),
+        ("PUT", f"/v1/data-sources/{made['id']}/tables/vms/rows"),
+    ):
+        status, body = api.call(method, path, [], headers=BOB)
+        assert status == 404 and A not in json.dumps(body), (method, path, body)
+    ok(api.post("/v1/data-sources", push, headers=BOB), 201)
+    ok(api.delete("/v1/data-sources/inv", headers=ALICE))
+    assert api.get("/v1/data-sources/inv", headers=ALICE)[0] == 404
+    assert ok(api.get("/v1/data-sources/inv", headers=BOB))["owner_id"] == B
+
+
+def test_a_project_datasource_needs_an_allowed_driver_and_a_name_of_its_own(api: Client) -> None:
+    status, body = api.post(
+        "/v1/data-sources", {"name": "n", "driver": "nova", "config": {}}, headers=ALICE
+    )
+    assert status == 400 and "not available to projects" in body["error"]["message"], body
+    push = {"name": "shared", "driver": "push", "config": {"tables": TABLES}}
+    ok(api.post("/v1/data-sources", push, headers=ADMIN), 201)
+    assert api.post("/v1/data-sources", push, headers=ALICE)[0] == 409
+
+
+def test_a_shared_datasource_is_read_only_to_a_project(api: Client) -> None:
+    push = {"name": "fleet", "driver": "push", "config": {"tables": TABLES}}
+    ok(api.post("/v1/data-sources", push, headers=ADMIN), 201)
+    ok(api.put("/v1/data-sources/fleet/tables/vms/rows", [["v1", A], ["v2", B]], headers=ADMIN))
+    patch = {"shared_with": [A], "project_columns": {"vms": "project"}}
+    ok(api.call("PATCH", "/v1/data-sources/fleet", patch, headers=ADMIN))
+    shown = ok(api.get("/v1/data-sources/fleet", headers=ALICE))
+    assert shown["config"] == {} and "shared_with" not in shown
+    rows = ok(api.get("/v1/data-sources/fleet/tables/vms/rows", headers=ALICE))["results"]
+    assert rows == [{"data": ["v1", A]}]  # its own rows only
+    for method, path, rule in (
+        ("PUT", "/v1/data-sources/fleet/tables/vms/rows", "update_v1"),
+        ("DELETE", "/v1/data-sources/fleet", "delete_v1"),
+        ("GET", "/v1/data-sources/fleet/status", "get_v1"),
+        ("POST", "/v1/data-sources/fleet?action=request-refresh", "create_v1"),
+    ):
+        status, body = api.call(method, path, [] if method == "PUT" else {}, headers=ALICE)
+        assert status == 403 and rule in body["error"]["message"], (method, path, body)
+    assert api.get("/v1/data-sources/fleet", headers=BOB)[0] == 404

@@ -59,6 +59,7 @@ DEFAULTS: list[tuple[str | None, str, Any]] = [
     ("enforcement", "breaker_min_rows", 10),
     ("enforcement", "check_interval", 1.0),
     ("tenancy", "project_actions", []),
+    ("tenancy", "project_drivers", ["push"]),
     ("tenancy", "quota_policies", 20),
     ("tenancy", "quota_rules", 1000),
     ("tenancy", "quota_rows_per_table", 100_000),

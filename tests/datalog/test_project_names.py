@@ -111,3 +111,14 @@ def test_project_policy_names() -> None:
     for bad in ("ops@", "ops@a@b", "ops@a:b"):
         with pytest.raises(PolicyError):
             rt.create_policy(bad)
+
+
+def test_a_simulation_in_a_project_changes_the_projects_own(rt: Runtime) -> None:
+    rt.insert("ops@p1", "error(x) :- nova:servers(x, y)")
+    res = rt.simulate("ops@p1", "error(x)", 'nova:servers+("z", "p1")', None)
+    assert sorted(to_text(a) for a in res.answers) == ['error("a")', 'error("z")']
+    assert rt.rows("nova", "servers") == {("a", "p1"), ("b", "p2")}  # nothing of it stays
+    for sequence in ('ops@p2:error+("x")', 'p+(x) :- ops@p2:error(x)'):
+        with pytest.raises(PolicyError) as e:
+            rt.simulate("ops@p1", "error(x)", sequence, None)
+        assert e.value.code == "cross_project_reference"

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from congress.db import api, errors
 
@@ -103,3 +103,16 @@ def test_deleting_a_datasource_deletes_its_sharing(engine: Engine) -> None:
     api.set_datasource_sharing(engine, ds.id, shared_with=["p1"])
     api.delete_datasource(engine, ds.id)
     assert api.list_datasource_sharing(engine) == []
+
+
+def test_owners_of_datasources_and_library_policies(engine: Engine) -> None:
+    """``owner``: ``user`` (the operator's, the default) or the owning project's id."""
+    assert api.create_datasource(engine, "g", "push", config={}).owner == "user"
+    made = api.create_datasource(engine, "inv@p1", "push", config={}, owner="p1")
+    assert made.owner == "p1"
+    assert api.get_datasource(engine, made.id).owner == "p1"
+    api.create_library_policy(engine, "lib@p1", [], owner="p1")
+    api.create_library_policy(engine, "lib", [])
+    with engine.connect() as conn:
+        owners = dict(conn.execute(text("SELECT name, owner FROM library_policies")).all())
+    assert owners == {"lib@p1": "p1", "lib": "user"}

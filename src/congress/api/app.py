@@ -253,7 +253,9 @@ class CongressApp:
                 )
                 req.environ["congress.context"] = ctx
                 req.environ[tenancy.SCOPE_KEY] = scope
-                params = tenancy.map_parameters(scope, req.method, params, self.services)
+                params = tenancy.map_parameters(
+                    scope, req.method, route.path, params, self.services
+                )
             self._wait_for_revision(req)
             return self._respond(route.handler(req, self.services, **params))
         if allowed:  # the original answered 501 for a method a resource does not have

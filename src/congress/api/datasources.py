@@ -30,11 +30,19 @@ def list_datasources(req: webob.Request, s: Services) -> dict[str, Any]:
     found = _with_sharing(s, _host(s).list_datasources())
     if scope.operator:
         return {"results": found}
-    return {
-        "results": [
-            tenancy.member_datasource(d) for d in found if tenancy.visible_datasource(scope, d)
-        ]
-    }
+    return {"results": [v for d in found if (v := _as_member_sees(scope, d)) is not None]}
+
+
+def _as_member_sees(scope: tenancy.Scope, datasource: dict[str, Any]) -> dict[str, Any] | None:
+    """A datasource as a member sees it: its project's own as it is, one shared with it
+    without its configuration, any other not at all (None)."""
+    if tenancy.owned_datasource(datasource, scope.project):
+        out = dict(datasource)
+        out.pop("shared_with", None)
+        return out
+    if tenancy.visible_datasource(scope, datasource):
+        return tenancy.member_datasource(datasource)
+    return None
 
 
 def _with_sharing(s: Services, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -55,6 +63,16 @@ def create_datasource(req: webob.Request, s: Services) -> webob.Response:
     enabled = body.get("enabled")
     if enabled is not None and not isinstance(enabled, bool):
         raise wire.BadRequest("Field 'enabled' must be true or false")
+    scope = tenancy.scope_of(req)
+    if scope.member and name and driver:  # a datasource of the project's own
+        if driver not in s.project_drivers:
+            raise wire.BadRequest(
+                f"Driver {driver} is not available to projects: "
+                f"{', '.join(s.project_drivers) or 'none is'} ([tenancy] project_drivers)"
+            )
+        if "@" in name:
+            raise wire.BadRequest(f"Invalid datasource name {name!r}: a name is an identifier")
+        name = scope.internal(name)
     created = _host(s).create_datasource(
         name,
         driver,
@@ -72,7 +90,12 @@ def show_datasource(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
     operator's overrides)."""
     result: dict[str, Any] = dict(_host(s).get_datasource(ds))
     result.update(s.engine.datasource_sharing(result["id"]))
-    return result if tenancy.scope_of(req).operator else tenancy.member_datasource(result)
+    scope = tenancy.scope_of(req)
+    if scope.operator:
+        return result
+    shown = _as_member_sees(scope, result)
+    assert shown is not None  # the API's edge let it through: its own or shared with it
+    return shown
 
 
 def update_datasource(req: webob.Request, s: Services, ds: str) -> dict[str, Any]:
@@ -164,8 +187,8 @@ def list_rows(req: webob.Request, s: Services, ds: str, table: str) -> dict[str,
     ``total`` (as the policy tables' rows route pages)."""
     rows = _host(s).rows(ds, table)
     scope = tenancy.scope_of(req)
-    if scope.member:  # the project's rows, where the table names rows' projects
-        rows = _project_rows(s, ds, table, rows, scope.project)
+    if scope.member and not tenancy.owned_datasource(_host(s).get_datasource(ds), scope.project):
+        rows = _project_rows(s, ds, table, rows, scope.project)  # a shared one: its rows
     if any(wire.query(req, name) is not None for name in PAGING):
         return page_of(req, rows)
     return {"results": [{"data": list(r)} for r in rows]}

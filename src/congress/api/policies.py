@@ -61,7 +61,7 @@ def create_policy(req: webob.Request, s: Services) -> webob.Response:
         if s.library is None:
             raise wire.BadRequest("The policy library is not available on this node")
         if scope.member:
-            params = tenancy.map_parameters(scope, "GET", {"lib": library_policy}, s)
+            params = tenancy.map_parameters(scope, "GET", "", {"lib": library_policy}, s)
             lib = s.library.get(params["lib"], include_rules=False)
             policy, rules = s.library.activate(
                 params["lib"],

@@ -23,6 +23,7 @@ class Services:
     min_revision_wait: float = 5.0  # [api] min_revision_wait
     feed: Any = None  # congress.services.watch.ChangeFeed (None: no local policy engine)
     feed_keepalive: float = 15.0  # [watch] feed_keepalive_seconds
+    project_drivers: tuple[str, ...] = ("push",)  # [tenancy] project_drivers
     history: Any = None  # congress.services.history.History (None: no history here)
     metrics: Any = None  # congress.services.metrics.Metrics (None: no metrics here)
     sinks: Any = None  # congress.services.notify.Notifications (None: not on this node)

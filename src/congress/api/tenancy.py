@@ -45,13 +45,7 @@ _ID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4
 
 OPERATOR_ONLY = frozenset(
     {
-        ("POST", "/v1/data-sources"),
-        ("DELETE", "/v1/data-sources/<ds>"),
-        ("POST", "/v1/data-sources/<ds>"),
         ("PATCH", "/v1/data-sources/<ds>"),
-        ("PUT", "/v1/data-sources/<ds>/tables/<table>/rows"),
-        ("POST", "/v1/data-sources/<ds>/webhook"),
-        ("GET", "/v1/data-sources/<ds>/status"),
         ("GET", "/v1/notification-sinks"),
         ("POST", "/v1/notification-sinks"),
         ("GET", "/v1/notification-sinks/<sink>"),
@@ -62,11 +56,25 @@ OPERATOR_ONLY = frozenset(
         ("DELETE", "/v1/quotas/<project>"),
     }
 )
-"""Routes a member may never use (403): the operator's configuration and the cloud's data
-outside what is shared."""
+"""Routes a member may never use (403): the operator's configuration."""
 
-MEMBER_WRITES = ("/v1/policies", "/v1/librarypolicies")
+OWNER_ONLY = frozenset(
+    {
+        ("DELETE", "/v1/data-sources/<ds>"),
+        ("POST", "/v1/data-sources/<ds>"),
+        ("PUT", "/v1/data-sources/<ds>/tables/<table>/rows"),
+        ("POST", "/v1/data-sources/<ds>/webhook"),
+        ("GET", "/v1/data-sources/<ds>/status"),
+    }
+)
+"""Datasource routes a member may use on its project's own datasources only (on one the
+operator shares with it: 403)."""
+
+MEMBER_WRITES = ("/v1/policies", "/v1/librarypolicies", "/v1/data-sources")
 """The paths under which rule ``project_member`` lets a member write (its project's own)."""
+
+RULE_OF = {"GET": "get_v1", "POST": "create_v1", "PUT": "update_v1", "PATCH": "update_v1"}
+"""The access rule a refusal names, by method (DELETE: delete_v1)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,12 +176,17 @@ def member_datasource(datasource: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def owned_datasource(datasource: dict[str, Any], project: str | None) -> bool:
+    """Whether a datasource (its API answer) is the project's own."""
+    return project is not None and datasource.get("owner_id") == project
+
+
 def map_parameters(
-    scope: Scope, method: str, params: dict[str, str], services: Any
+    scope: Scope, method: str, path: str, params: dict[str, str], services: Any
 ) -> dict[str, str]:
     """A member's path parameters as Congress knows them: ``policy`` into the project, a
-    datasource only if shared with it, a library policy its own or the operator's (which it
-    may only read)."""
+    datasource its project's own or one shared with it (read only), a library policy its own
+    or the operator's (read only)."""
     if scope.operator:
         return params
     out = dict(params)
@@ -187,19 +200,39 @@ def map_parameters(
         else:
             out["policy"] = scope.internal(given)
     if "ds" in params:
-        missing = DatasourceNotFound(f"Datasource not found {params['ds']}")
-        if services.datasources is None or names.SEPARATOR in params["ds"]:
-            raise missing
-        try:
-            found = services.datasources.get_datasource(params["ds"])
-            sharing = services.engine.datasource_sharing(str(found["id"]))
-        except NotFound:
-            raise missing from None
-        if not visible_datasource(scope, sharing):
-            raise missing
+        out["ds"] = _datasource(scope, method, path, params["ds"], services)
     if "lib" in params and services.library is not None:
         out["lib"] = _library_id(scope, method, params["lib"], services.library)
     return out
+
+
+def _datasource(scope: Scope, method: str, path: str, given: str, services: Any) -> str:
+    """The datasource a member names: its project's own (``name@project``, or its id), or a
+    global one shared with the project, which it may only read; otherwise the same 404 as a
+    missing one."""
+    missing = DatasourceNotFound(f"Datasource not found {given}")
+    if services.datasources is None or names.SEPARATOR in given:
+        raise missing
+    candidates = [given] if _ID.fullmatch(given) else [scope.internal(given), given]
+    for candidate in candidates:
+        try:
+            found = services.datasources.get_datasource(candidate)
+        except NotFound:
+            continue
+        if owned_datasource(found, scope.project):
+            return str(found["id"])
+        if names.project_of(str(found["name"])) is not None:
+            continue  # another project's
+        try:
+            sharing = services.engine.datasource_sharing(str(found["id"]))
+        except NotFound:
+            continue
+        if not visible_datasource(scope, sharing):
+            continue
+        if (method, path) in OWNER_ONLY:
+            raise auth.Forbidden(RULE_OF.get(method, "delete_v1"))
+        return str(found["id"])
+    raise missing
 
 
 def _library_id(scope: Scope, method: str, given: str, library: Any) -> str:

@@ -313,6 +313,7 @@ def _start_services(conf: cfg.ConfigOpts, node: Node, database: Any, distributed
                 max_watchers=conf.watch.max_watchers,
             ),
             feed_keepalive=float(conf.watch.feed_keepalive_seconds),
+            project_drivers=tuple(conf.tenancy.project_drivers),
         )
         services.metrics = Metrics(engine=engine, host=services.datasources, sink=sink)
         if engine is not None:

@@ -340,6 +340,12 @@ tenancy_opts: Final[list[cfg.Opt]] = [
         "project's policy may ask for; the driver then checks that the target belongs to "
         "the project. Empty: project policies may not act.",
     ),
+    cfg.ListOpt(
+        "project_drivers",
+        default=["push"],
+        help="The drivers with which a project member may create datasources of its own "
+        "(push: the project pushes its rows). Empty: only the operator creates datasources.",
+    ),
     cfg.IntOpt("quota_policies", default=20, min=0, help="Policies a project may own."),
     cfg.IntOpt("quota_rules", default=1000, min=0, help="Rules (facts too) a project may own."),
     cfg.IntOpt(

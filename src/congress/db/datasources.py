@@ -53,6 +53,7 @@ def _record(row: DatasourceRow) -> Datasource:
         config=from_json(row.config),
         description=row.description,
         enabled=row.enabled,
+        owner=row.owner,
     )
 
 
@@ -66,8 +67,10 @@ def create_datasource(
     description: str | None = None,
     enabled: bool = True,
     datasource_id: str | None = None,
+    owner: str = "user",
 ) -> Datasource:
-    """Create a datasource. Raises DuplicateName, DuplicateId or InvalidValue."""
+    """Create a datasource (``owner``: ``user``, the operator's, or a project id). Raises
+    DuplicateName, DuplicateId or InvalidValue."""
     if not name:
         raise errors.InvalidValue("name", "empty")
     check_length("name", name, models.NAME_LENGTH)
@@ -80,6 +83,7 @@ def create_datasource(
         config=to_json(dict(config)),
         description=description,
         enabled=enabled,
+        owner=owner,
     )
     session.add(row)
     flush_or_conflict(

@@ -68,8 +68,10 @@ def create_library_policy(
     kind: str = DEFAULT_KIND,
     abbreviation: str | None = None,
     policy_id: str | None = None,
+    owner: str = "user",
 ) -> LibraryPolicy:
-    """Create a library policy; the abbreviation defaults to ``name[:5]``.
+    """Create a library policy; the abbreviation defaults to ``name[:5]``; ``owner``: ``user``
+    (the operator's) or a project id.
 
     Raises DuplicateName, DuplicateId or InvalidValue.
     """
@@ -83,6 +85,7 @@ def create_library_policy(
         description=description,
         kind=kind,
         rules=to_json(list(rules)),
+        owner=owner,
     )
     session.add(row)
     flush_or_conflict(session, _conflicts(name, row))

@@ -111,6 +111,8 @@ class Datasource:
     config: dict[str, Any]
     description: str | None
     enabled: bool
+    owner: str = "user"
+    """``user`` (the operator's) or the project that owns it (docs/tenancy.md)."""
 
 
 @dataclass(frozen=True, slots=True)

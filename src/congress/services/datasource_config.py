@@ -26,6 +26,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from congress.datalog import names
 from congress.datasources.driver import Driver, schema_tables
 from congress.db.records import Datasource
 from congress.services import errors
@@ -42,7 +43,10 @@ def check_name(name: Any) -> str:
     """``name`` if it can name a datasource; ``InvalidDatasourceName`` otherwise."""
     if not isinstance(name, str) or not name:
         raise errors.InvalidDatasourceName("Datasource name must be a non-empty string")
-    if name.startswith("_") or name == "builtin" or not _NAME.fullmatch(name):
+    base, project = names.split(name)  # a project's datasource: name@project (docs/tenancy.md)
+    if project is not None and not names.valid_project(project):
+        base = name
+    if base.startswith("_") or base == "builtin" or not _NAME.fullmatch(base):
         raise errors.InvalidDatasourceName(
             f"Invalid datasource name {name!r}: a name is an identifier "
             "([a-zA-Z_.][a-zA-Z0-9_.]*) that does not start with '_' and is not 'builtin'"
@@ -120,7 +124,7 @@ def masked(stored: Mapping[str, Any], driver: type[Driver] | None) -> dict[str, 
 
 
 def datasource_view(record: Datasource, driver: type[Driver] | None) -> dict[str, Any]:
-    """``{id, name, driver, description, config (masked), enabled, type: None}``."""
+    """``{id, name, driver, description, config (masked), enabled, type: None, owner_id}``."""
     return {
         "id": record.id,
         "name": record.name,
@@ -129,6 +133,7 @@ def datasource_view(record: Datasource, driver: type[Driver] | None) -> dict[str
         "config": masked(record.config, driver),
         "enabled": record.enabled,
         "type": None,
+        "owner_id": record.owner,
     }
 
 

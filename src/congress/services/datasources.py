@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy.engine import Engine as DbEngine
 
 from congress.bus import Announcement, ExecuteRequest, Transport
+from congress.datalog import names
 from congress.datasources.driver import Clock, Driver, PollingDriver, utc_now
 from congress.datasources.errors import DatasourceError, DriverNotFound
 from congress.datasources.loader import DriverLoader
@@ -305,7 +306,9 @@ class DatasourceHost:
         enabled: bool = True,
     ) -> dict[str, Any]:
         """Validate, store (secrets encrypted) and run a datasource; returns its view
-        ``{id, name, driver, description, config, enabled, type: None}``."""
+        ``{id, name, driver, description, config, enabled, type: None, owner_id}``. A name
+        ``name@project`` makes a project's datasource (docs/tenancy.md): it may not take the
+        name of a global one."""
         check_name(name)
         if self._max_name_length is not None and len(name) > self._max_name_length:
             raise errors.LimitExceeded(
@@ -329,6 +332,7 @@ class DatasourceHost:
         stored = self._secrets.encrypt_config(config, secret_options(cls))
         with self._lock:
             self._check_not_a_policy(name)
+            self._check_namespaces(name)
             try:
                 record = db.create_datasource(
                     self._db,
@@ -337,6 +341,7 @@ class DatasourceHost:
                     config=stored,
                     description=description,
                     enabled=enabled,
+                    owner=names.owner_of(name),
                 )
             except db_errors.DuplicateName as exc:
                 raise errors.DatasourceExists(
@@ -374,6 +379,20 @@ class DatasourceHost:
             return db.find_datasource(self._db, name_or_id)
         except db_errors.NotFound as exc:
             raise errors.DatasourceNotFound(f"Datasource not found {name_or_id}") from exc
+
+    def _check_namespaces(self, name: str) -> None:
+        """A project's datasource ``inv@p`` is what the project's rules call ``inv``: one may
+        not be made while a global ``inv`` exists (which the operator may share with the
+        project). A global one made later does not reach the project's rules under that
+        name: the project's own shadows it."""
+        base, project = names.split(name)
+        if project is None:
+            return
+        try:
+            db.get_datasource_by_name(self._db, base)
+        except db_errors.NotFound:
+            return
+        raise errors.DatasourceExists(f"Datasource already in use with name {base}")
 
     def _view(self, record: Datasource, cls: type[Driver] | None = None) -> dict[str, Any]:
         if cls is None:

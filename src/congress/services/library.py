@@ -39,6 +39,7 @@ from sqlalchemy.engine import Engine as DbEngine
 from sqlalchemy.orm import Session
 
 from congress.datalog import errors as dl
+from congress.datalog import names
 from congress.datalog.ast import Rule
 from congress.datalog.parser import parse
 from congress.db import api as db
@@ -298,6 +299,7 @@ class LibraryService:
                 description=spec.description,
                 kind=spec.kind,
                 abbreviation=spec.abbreviation,
+                owner=names.owner_of(spec.name),  # a project's: name@project
             ),
         )
         return _answer(record)
