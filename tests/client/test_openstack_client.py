@@ -330,7 +330,12 @@ TABLES = '{"t": ["a", "b"]}'
 def test_datasource_lifecycle(ok: Ok, openstack: Run, name: Name) -> None:
     ds = name("ds")
     made = ok("datasource", "create", "push", ds, "--config", f"tables={TABLES}")
-    assert set(made) == {"id", "name", "driver", "description", "config", "enabled", "type"}
+    assert set(made) == {"id", "name", "driver", "description", "config", "enabled", "type"} | {
+        "owner_id",  # docs/tenancy.md: user (the operator's) or the owning project
+        "shared_with",
+        "project_columns",
+    }
+    assert made["owner_id"] == "user"
     assert made["name"] == ds and made["driver"] == "push" and made["enabled"] is True
     assert made["config"] == {"tables": TABLES}
 

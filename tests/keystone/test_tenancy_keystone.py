@@ -74,6 +74,9 @@ class World:
             "alice_lib",
             self.ids["a_lib"],
             "alice_broken_rule",
+            "alice_ds",
+            self.ids["a_ds"],
+            "alice-ds-row",
             *self.alice_errors,
         ]
 
@@ -104,6 +107,11 @@ def _build_own(w: World, user: str, prefix: str, row: str) -> None:
     assert settings["name"] == "ops", settings
     lib = {"name": f"{user}_lib", "rules": [{"rule": f'lib_row("{row}")'}]}
     w.ids[f"{prefix}_lib"] = w.ok(user, "POST", "/v1/librarypolicies", lib, 201)["id"]
+    ds = {"name": f"{user}_ds", "driver": "push", "config": {"tables": TABLES}}
+    made = w.ok(user, "POST", "/v1/data-sources", ds, 201)
+    assert made["name"] == f"{user}_ds"
+    w.ids[f"{prefix}_ds"] = made["id"]
+    w.ok(user, "PUT", f"/v1/data-sources/{user}_ds/tables/vms/rows", [[f"{user}-ds-row", "x"]])
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +129,8 @@ def world(congress: CongressNode, keystone: Keystone) -> World:
     w.ok("bob", "POST", "/v1/policies", {"name": "doomed"}, 201)
     doomed_lib = {"name": "bob_doomed", "rules": [{"rule": "p(1)"}]}
     w.ids["b_doomed_lib"] = w.ok("bob", "POST", "/v1/librarypolicies", doomed_lib, 201)["id"]
+    doomed_ds = {"name": "bob_doomed_ds", "driver": "push", "config": {"tables": TABLES}}
+    w.ok("bob", "POST", "/v1/data-sources", doomed_ds, 201)
     # the operator's
     w.ok("admin", "POST", "/v1/policies", {"name": "global_ops"}, 201)
     w.ok("admin", "POST", "/v1/policies/global_ops/rules", {"rule": "g(1)"}, 201)
@@ -221,19 +231,33 @@ def bob_calls(w: World) -> list[Call]:
             ),
         ]
 
+    a_ds = w.ids["a_ds"]
+
     def datasource(
-        suffix: str, method: str = "GET", own: int = 200, body: Any = None
+        suffix: str,
+        method: str = "GET",
+        shared: int = 200,
+        body: Any = None,
+        own: int | None = 200,
+        own_name: str = "bob_ds",
+        operators: bool = False,
     ) -> list[Call]:
-        """``pub`` is shared with every project, ``inv`` only with alpha (404 as nothing)."""
-        if own == 403:  # the operator's: refused whatever the datasource
+        """``pub`` is shared with every project (read only: ``shared``), ``inv`` only with
+        alpha, ``alice_ds`` is alice's own (both 404 as nothing); ``bob_ds`` bob's own."""
+        if operators:  # the operator's: refused whatever the datasource
             return [
                 Call(method, f"/v1/data-sources/{ds}{suffix}", 403, body)
-                for ds in ("pub", "inv", "nosuch")
+                for ds in ("pub", "inv", "alice_ds", "bob_ds", "nosuch")
             ]
-        return [
-            Call(method, f"/v1/data-sources/pub{suffix}", own, body),
+        calls = [
+            Call(method, f"/v1/data-sources/pub{suffix}", shared, body),
             Call(method, f"/v1/data-sources/inv{suffix}", 404, body, ("inv", "nosuch")),
+            Call(method, f"/v1/data-sources/alice_ds{suffix}", 404, body, ("alice_ds", "nosuch")),
+            Call(method, f"/v1/data-sources/{a_ds}{suffix}", 404, body, (a_ds, MISSING_ID)),
         ]
+        if own is not None:
+            calls.append(Call(method, f"/v1/data-sources/{own_name}{suffix}", own, body))
+        return calls
 
     def library(method: str, own_id: str, own: int = 200, body: Any = None) -> list[Call]:
         return [
@@ -289,11 +313,17 @@ def bob_calls(w: World) -> list[Call]:
             if c.like  # bob's own feed: test_bobs_own_change_feed
         ],
         Call("GET", "/v1/data-sources", 200),
-        Call("POST", "/v1/data-sources", 403, {"name": "bobs", "driver": "push", "config": {}}),
+        Call(
+            "POST",
+            "/v1/data-sources",
+            201,
+            {"name": "bobs", "driver": "push", "config": {"tables": TABLES}},
+        ),
         *datasource(""),
-        *datasource("", "DELETE", 403),
-        *datasource("", "PATCH", 403, {"shared_with": [w.beta]}),
+        *datasource("", "DELETE", 403, own_name="bob_doomed_ds"),
+        *datasource("", "PATCH", 403, {"shared_with": [w.beta]}, operators=True),
         *datasource("?action=request-refresh", "POST", 403, {}),
+        *datasource("?action=execute", "POST", 403, {"name": "ping"}, operators=True),
         *datasource("/schema"),
         *datasource("/status", "GET", 403),
         *datasource("/actions"),
@@ -302,7 +332,7 @@ def bob_calls(w: World) -> list[Call]:
         *datasource("/tables/vms/spec"),
         *datasource("/tables/vms/rows"),
         *datasource("/tables/vms/rows", "PUT", 403, [["bob-vm", w.beta]]),
-        *datasource("/webhook", "POST", 403, {"notification": "x", "payload": {}}),
+        *datasource("/webhook", "POST", 403, {"notification": "x", "payload": {}}, own=None),
         Call("GET", "/v1/system/drivers", 200),
         Call("GET", "/v1/system/drivers/push", 200),
         Call("GET", "/v1/librarypolicies", 200),
@@ -397,7 +427,9 @@ def test_bob_sees_his_own_and_nothing_of_alices(world: World) -> None:
     assert w.ok("bob", "GET", "/v1/policies/ops")["id"] == w.ids["b_ops"]
     rows = w.ok("bob", "GET", "/v1/policies/ops/tables/error/rows")["results"]
     assert {"data": ["bob-row"]} in rows and {"data": ["alice-row"]} not in rows
-    assert [d["name"] for d in w.ok("bob", "GET", "/v1/data-sources")["results"]] == ["pub"]
+    listed = [d["name"] for d in w.ok("bob", "GET", "/v1/data-sources")["results"]]
+    assert "pub" in listed and "bob_ds" in listed  # shared with him, and his own
+    assert not {"inv", "alice_ds"} & set(listed)
     libs = {p["name"] for p in w.ok("bob", "GET", "/v1/librarypolicies")["results"]}
     assert "bob_lib" in libs and "alice_lib" not in libs
 
@@ -409,7 +441,7 @@ def test_alice_reads_what_bob_may_not(world: World) -> None:
     rows = w.ok("alice", "GET", "/v1/data-sources/inv/tables/vms/rows")["results"]
     assert {"data": ["alice-row", w.alpha]} in rows, rows
     names = [d["name"] for d in w.ok("alice", "GET", "/v1/data-sources")["results"]]
-    assert sorted(names) == ["inv", "pub"]
+    assert {"inv", "pub", "alice_ds"} <= set(names) and "bob_ds" not in names
     rule = w.ok("alice", "GET", f"/v1/policies/ops/rules/{w.ids['a_r1']}")
     assert rule["rule"] == 'error("alice-row")'
     # the operator's global policy is no project's

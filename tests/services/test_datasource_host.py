@@ -167,7 +167,10 @@ def test_drivers_and_their_info(node: Node) -> None:
 
 def test_pushed_rows_reach_a_policys_rules(node: Node) -> None:
     created = push(node, description="ignored")
-    assert set(created) == {"id", "name", "driver", "description", "config", "enabled", "type"}
+    assert set(created) == {
+        *("id", "name", "driver", "description", "config", "enabled", "type", "owner_id")
+    }
+    assert created["owner_id"] == "user"
     assert created["type"] is None and created["enabled"] is True
     assert created["driver"] == "push" and created["description"] is None
     node.engine.create_policy("alice")

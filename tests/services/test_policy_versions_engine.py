@@ -135,3 +135,21 @@ def test_a_rule_refused_after_its_write_is_recorded_as_taken_back(database: Engi
     refused = pe.get_version("p", 3)
     assert refused["detail"] == {"refused": refused["before"]["rules"][-1]["id"]}
     assert refused["after"] == pe.get_version("p", 1)["after"]
+
+
+def test_two_engines_starting_at_once_both_start(
+    database: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two engines started at once on a new database both find no system policies; the one
+    that makes them second finds them made (a race seen in HA: the loser must not crash)."""
+    from congress.db import api as db
+
+    empty = db.load_policy_state(database)  # as read before the other engine wrote
+    pe1 = service(database, "pe1")
+    monkeypatch.setattr(db, "load_policy_state", lambda _db: empty)
+    pe2 = service(database, "pe2")
+    monkeypatch.undo()
+    pe2.sync()
+    for engine in (pe1, pe2):
+        assert {p.name for p in engine.list_policies()} >= {"classification", "action"}
+    assert [p.name for p in db.list_policies(database)].count("classification") == 1

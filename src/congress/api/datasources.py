@@ -16,6 +16,7 @@ import webob
 from congress.api import tenancy, wire
 from congress.api.policies import PAGING, action_args, page_of
 from congress.api.services import Services
+from congress.services import views
 from congress.services.errors import NotFound
 
 
@@ -213,7 +214,6 @@ def _project_rows(
     if column is None:
         return list(rows)
     columns = [c["name"] for c in _host(s).table_spec(ds, table).get("columns", [])]
-    if column not in columns:
+    if column not in columns or project is None:
         return []
-    at = columns.index(column)
-    return [r for r in rows if len(r) > at and r[at] == project]
+    return views.filtered(rows, columns.index(column), project)

@@ -31,6 +31,7 @@ import webob
 
 from congress.api import auth
 from congress.datalog import names
+from congress.services import views
 from congress.services.errors import (
     DatasourceNotFound,
     LibraryPolicyNotFound,
@@ -154,18 +155,15 @@ def authorize(
     return scope
 
 
-def shared_with(datasource: dict[str, Any], project: str | None) -> bool:
-    """Whether a datasource (its API answer) is shared with ``project``."""
-    if project is None:
-        return False
-    shared = datasource.get("shared_with") or []
-    return isinstance(shared, list) and ("*" in shared or project in shared)
-
-
 def visible_datasource(scope: Scope, datasource: dict[str, Any]) -> bool:
-    """Whether the caller may read a datasource: the operator every one, a member those
-    shared with its project."""
-    return scope.operator or shared_with(datasource, scope.project)
+    """Whether the caller may read a datasource (its API answer, with ``shared_with``): the
+    operator every one, a member those shared with its project."""
+    if scope.operator:
+        return True
+    shared = datasource.get("shared_with")
+    return scope.project is not None and views.visible_to(
+        shared if isinstance(shared, list) else (), scope.project
+    )
 
 
 def member_datasource(datasource: dict[str, Any]) -> dict[str, Any]:

@@ -216,8 +216,8 @@ class PolicyEngineService:
                 if name not in self._policies:
                     try:
                         self.create_policy(name, kind=kind)
-                    except db_errors.DuplicateName:
-                        self.sync()  # another engine made it first
+                    except (db_errors.DuplicateName, errors.PolicyExists):
+                        self.sync()  # another engine made it first (nodes started at once)
 
     @property
     def runtime(self) -> Runtime:
