@@ -118,7 +118,7 @@ def test_a_simulation_in_a_project_changes_the_projects_own(rt: Runtime) -> None
     res = rt.simulate("ops@p1", "error(x)", 'nova:servers+("z", "p1")', None)
     assert sorted(to_text(a) for a in res.answers) == ['error("a")', 'error("z")']
     assert rt.rows("nova", "servers") == {("a", "p1"), ("b", "p2")}  # nothing of it stays
-    for sequence in ('ops@p2:error+("x")', 'p+(x) :- ops@p2:error(x)'):
+    for sequence in ('ops@p2:error+("x")', "p+(x) :- ops@p2:error(x)"):
         with pytest.raises(PolicyError) as e:
             rt.simulate("ops@p1", "error(x)", sequence, None)
         assert e.value.code == "cross_project_reference"
