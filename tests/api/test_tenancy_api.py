@@ -263,3 +263,27 @@ def test_a_shared_datasource_is_read_only_to_a_project(api: Client) -> None:
         status, body = api.call(method, path, [] if method == "PUT" else {}, headers=ALICE)
         assert status == 403 and rule in body["error"]["message"], (method, path, body)
     assert api.get("/v1/data-sources/fleet", headers=BOB)[0] == 404
+
+
+def test_the_open_routes_name_no_projects_policies(api: Client) -> None:
+    """/healthcheck and /metrics need no token: a project's policy names, errors and counts
+    are not in them (the operator's are)."""
+    ok(api.call("PUT", f"/v1/quotas/{A}", {"rows_per_table": 1}, headers=ADMIN))
+    push = {"name": "inv", "driver": "push", "config": {"tables": TABLES}}
+    ok(api.post("/v1/data-sources", push, headers=ALICE), 201)
+    ok(api.post("/v1/policies", {"name": "big_ops"}, headers=ALICE), 201)
+    ok(
+        api.post("/v1/policies/big_ops/rules", {"rule": "big(x) :- inv:vms(x, y)"}, headers=ALICE),
+        201,
+    )
+    ok(api.put("/v1/data-sources/inv/tables/vms/rows", [["v1", A], ["v2", A]], headers=ALICE))
+    status = ok(api.get("/v1/policies/big_ops/status", headers=ALICE))
+    assert "rows_per_table" in status["error"] and A not in json.dumps(status)
+    for path in ("/healthcheck", "/healthcheck?details=true"):
+        health = ok(api.get(path))
+        assert health["policy_errors"] == {}, health
+        assert A not in json.dumps(health) and "big_ops" not in json.dumps(health)
+    assert ok(api.get("/healthcheck?details=true"))["project_policy_errors"] == 1
+    status_code, metrics = api.raw("GET", "/metrics").status_int, api.raw("GET", "/metrics").text
+    assert status_code == 200 and "congress_table_rows" in metrics
+    assert A not in metrics and "big_ops" not in metrics

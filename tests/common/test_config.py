@@ -60,6 +60,7 @@ DEFAULTS: list[tuple[str | None, str, Any]] = [
     ("enforcement", "check_interval", 1.0),
     ("tenancy", "project_actions", []),
     ("tenancy", "project_drivers", ["push"]),
+    ("tenancy", "project_metrics", False),
     ("tenancy", "quota_policies", 20),
     ("tenancy", "quota_rules", 1000),
     ("tenancy", "quota_rows_per_table", 100_000),

@@ -1,6 +1,6 @@
 """What the API talks to: the services of its node (direct objects in one process).
 
-May import congress.services.
+May import congress.services and congress.datalog (names).
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from congress.datalog import names
 from congress.services.policy_engine import PolicyEngineService
 from congress.services.rpc import RemoteEngine
 
@@ -46,8 +47,9 @@ class Services:
         """Liveness: ``{status: OK, policy_errors}``, never a failure for policy errors (spec
         README). With ``details``, the deep readiness check (``congress.services.health``):
         ``status`` is ``UNAVAILABLE`` when this node cannot serve."""
-        if not details:
-            return {"status": "OK", "policy_errors": self.engine.policy_errors()}
+        if not details:  # the original's answer: the operator's policies only
+            errors = open_policy_errors(self.engine.policy_errors())
+            return {"status": "OK", "policy_errors": errors["policy_errors"]}
         if self.readiness is None:
             return {
                 "status": "OK",
@@ -55,7 +57,20 @@ class Services:
                 "reasons": [],
                 "checks": {},
                 "datasources": [],
-                "policy_errors": self.engine.policy_errors(),
+                **open_policy_errors(self.engine.policy_errors()),
             }
         answer: dict[str, Any] = self.readiness.check()
+        answer.update(open_policy_errors(answer.get("policy_errors") or {}))
+        answer["datasources"] = [
+            d
+            for d in answer.get("datasources") or []
+            if names.project_of(str(d.get("name", ""))) is None
+        ]
         return answer
+
+
+def open_policy_errors(found: dict[str, str]) -> dict[str, Any]:
+    """The policy errors an open route answers: the operator's policies by name, projects'
+    only counted (docs/tenancy.md: their names and errors are theirs)."""
+    own = {name: why for name, why in found.items() if names.project_of(name) is None}
+    return {"policy_errors": own, "project_policy_errors": len(found) - len(own)}

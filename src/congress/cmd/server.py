@@ -315,7 +315,12 @@ def _start_services(conf: cfg.ConfigOpts, node: Node, database: Any, distributed
             feed_keepalive=float(conf.watch.feed_keepalive_seconds),
             project_drivers=tuple(conf.tenancy.project_drivers),
         )
-        services.metrics = Metrics(engine=engine, host=services.datasources, sink=sink)
+        services.metrics = Metrics(
+            engine=engine,
+            host=services.datasources,
+            sink=sink,
+            project_labels=conf.tenancy.project_metrics,
+        )
         if engine is not None:
             history = start_history(conf, database, engine, conf.node_id)
             node.stoppers.append(history.stop)

@@ -346,6 +346,12 @@ tenancy_opts: Final[list[cfg.Opt]] = [
         help="The drivers with which a project member may create datasources of its own "
         "(push: the project pushes its rows). Empty: only the operator creates datasources.",
     ),
+    cfg.BoolOpt(
+        "project_metrics",
+        default=False,
+        help="Whether /metrics names projects' policies (and their tables) in its series. "
+        "/metrics needs no token: keep this off unless only the operator can reach it.",
+    ),
     cfg.IntOpt("quota_policies", default=20, min=0, help="Policies a project may own."),
     cfg.IntOpt("quota_rules", default=1000, min=0, help="Rules (facts too) a project may own."),
     cfg.IntOpt(

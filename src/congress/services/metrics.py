@@ -34,6 +34,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector
 
+from congress.datalog import names
 from congress.datalog.runtime import BatchResult
 from congress.services import rpc
 from congress.services.policy_engine import PolicyEngineService
@@ -151,8 +152,9 @@ class _TableRows(Collector):
     NAME = "congress_table_rows"
     HELP = "Rows of a table of a policy (asserted and derived), now."
 
-    def __init__(self, engine: PolicyEngineService) -> None:
+    def __init__(self, engine: PolicyEngineService, project_labels: bool = False) -> None:
         self._engine = engine
+        self._project_labels = project_labels
 
     def describe(self) -> Iterable[Metric]:
         return [GaugeMetricFamily(self.NAME, self.HELP, labels=["policy", "table"])]
@@ -163,6 +165,8 @@ class _TableRows(Collector):
         with engine.lock.read():
             rt = engine.runtime
             for policy in rt.policy_names():
+                if not self._project_labels and names.project_of(policy) is not None:
+                    continue  # a project's: /metrics is open ([tenancy] project_metrics)
                 for table in rt.tables(policy):
                     family.add_metric([policy, table], rt.count(policy, table))
         return [family]
@@ -182,7 +186,10 @@ class _Maintenance(Collector):
     BATCHES = "congress_engine_batches"
     BATCHES_HELP = "Batches the policy engine applied (each call that maintains the tables)."
 
-    def __init__(self, buckets: Iterable[float] = MAINTENANCE_BUCKETS) -> None:
+    def __init__(
+        self, buckets: Iterable[float] = MAINTENANCE_BUCKETS, project_labels: bool = False
+    ) -> None:
+        self._project_labels = project_labels
         self._bounds = sorted(buckets)
         self._lock = threading.Lock()
         self._stats: dict[str, list[float]] = {}  # policy -> [count per bucket..., +Inf, sum]
@@ -196,6 +203,8 @@ class _Maintenance(Collector):
                 return
             stats = self._stats
             for policy in {policy for policy, _ in result.changes}:
+                if not self._project_labels and names.SEPARATOR in policy:
+                    continue  # a project's (see _TableRows)
                 row = stats.get(policy)
                 if row is None:
                     row = stats[policy] = [0.0] * (len(self._bounds) + 2)
@@ -290,8 +299,10 @@ class Metrics:
         host: Any = None,
         sink: Any = None,
         remote_timeout: float = REMOTE_TIMEOUT,
+        project_labels: bool = False,
     ) -> None:
         self.registry = CollectorRegistry()
+        self._project_labels = project_labels
         self._host = host
         self._remote_timeout = remote_timeout
         self.api_seconds = Histogram(
@@ -315,9 +326,9 @@ class Metrics:
         self._maintenance: _Maintenance | None = None
         if isinstance(engine, PolicyEngineService):
             self._engine = engine
-            self._maintenance = _Maintenance()
+            self._maintenance = _Maintenance(project_labels=project_labels)
             self.registry.register(self._maintenance)
-            self.registry.register(_TableRows(engine))
+            self.registry.register(_TableRows(engine, project_labels))
             engine.add_batch_listener(self._maintenance.observe)
         self.bus_lag: Histogram | None = None
         self._publishers: set[str] = set()  # the publishers of the lag's series
@@ -349,6 +360,8 @@ class Metrics:
             self._maintenance.observe(result, seconds)
 
     def observe_bus_lag(self, publisher: str, seconds: float) -> None:
+        if not self._project_labels and names.SEPARATOR in publisher:
+            return  # a project's datasource (see _TableRows)
         if self.bus_lag is not None:
             self._publishers.add(publisher)
             self.bus_lag.labels(publisher).observe(seconds)
