@@ -292,6 +292,26 @@ def in_project(lit: Literal, policy: str) -> tuple[Literal, list[Issue]]:
     return lit, issues
 
 
+def in_project_or_raise(lit: Literal, policy: str) -> Literal:
+    """``in_project`` for a query's (or a simulation's) literal: ``PolicyError`` (code
+    ``cross_project_reference``) where it names another project."""
+    scoped, issues = in_project(lit, policy)
+    if issues:
+        loc = issues[0].loc
+        raise PolicyError(
+            [
+                Problem(
+                    issues[0].code,
+                    issues[0].message,
+                    None if loc is None else loc.line,
+                    None if loc is None else loc.column,
+                    policy,
+                )
+            ]
+        )
+    return scoped
+
+
 def _in_project(stmt: Rule, policy: str) -> tuple[Rule, list[Issue]]:
     """``in_project`` for each body literal of a rule (heads name the policy's own tables)."""
     if project_names.project_of(policy) is None:

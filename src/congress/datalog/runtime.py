@@ -618,7 +618,7 @@ class Runtime:
 
     def _select_rows(self, policy: str, lit: Literal) -> list[Row]:
         if not lit.modal:
-            lit = _in_project(lit, policy)
+            lit = analysis.in_project_or_raise(lit, policy)
         key = head_key(lit, policy) if lit.modal else (lit.policy or policy, lit.table)
         pol = self._policy(key[0])
         if lit.named:
@@ -640,7 +640,7 @@ class Runtime:
         """Ground instances of the query that hold."""
         q = parse_query_text(query) if isinstance(query, str) else query
         if isinstance(q, Rule):
-            body = tuple(_in_project(lit, policy) for lit in q.body)
+            body = tuple(analysis.in_project_or_raise(lit, policy) for lit in q.body)
             return select_rule(self, policy, Rule(q.head, body, loc=q.loc))
         if q.named:
             q = positional(self, policy, q)
@@ -722,27 +722,6 @@ class Runtime:
         except LimitExceeded as e:
             self._limit_hit(e)
             raise
-
-
-def _in_project(lit: Literal, policy: str) -> Literal:
-    """A query's literal read in ``policy``: in a project's policy, the project's own tables
-    (``analysis.in_project``); naming another project raises ``PolicyError``."""
-    scoped, issues = analysis.in_project(lit, policy)
-    if issues:
-        issue = issues[0]
-        loc = issue.loc
-        raise PolicyError(
-            [
-                Problem(
-                    issue.code,
-                    issue.message,
-                    loc.line if loc is not None else None,
-                    loc.column if loc is not None else None,
-                    policy,
-                )
-            ]
-        )
-    return scoped
 
 
 def _mentioned(r: Rule) -> list[str]:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from congress.datalog import analysis
 from congress.datalog.ast import Constant, Literal, Row, Rule, Statement
 from congress.datalog.compiler import CompiledRule, head_key
-from congress.datalog.errors import PolicyError, Problem, policy_error
+from congress.datalog.errors import PolicyError, policy_error
 from congress.datalog.graph import Key
 from congress.datalog.maintain import Batch
 from congress.datalog.parser import parse
@@ -282,28 +282,9 @@ def _apply_step(
 def _in_project(policy: str, step: Rule) -> Rule:
     """A step of a simulation in a project's policy reads and changes the project's own
     tables (``analysis.in_project``, heads too); naming another project raises."""
-    issues = []
-    literals: list[Literal] = []
-    for lit in (*step.head, *step.body):
-        scoped, found = analysis.in_project(lit, policy)
-        literals.append(scoped)
-        issues.extend(found)
-    if issues:
-        issue = issues[0]
-        loc = issue.loc
-        raise PolicyError(
-            [
-                Problem(
-                    issue.code,
-                    issue.message,
-                    None if loc is None else loc.line,
-                    None if loc is None else loc.column,
-                    policy,
-                )
-            ]
-        )
-    n = len(step.head)
-    return Rule(tuple(literals[:n]), tuple(literals[n:]), step.loc)
+    head = tuple(analysis.in_project_or_raise(lit, policy) for lit in step.head)
+    body = tuple(analysis.in_project_or_raise(lit, policy) for lit in step.body)
+    return Rule(head, body, step.loc)
 
 
 def _not_allowed(step: Statement) -> PolicyError:

@@ -572,22 +572,12 @@ class Enforcement:
         request = item.request
         if item.pending is None and names.project_of(request.policy or "") is not None:
             # in the log before it is sent: the project's next action counts it (any engine)
-            if self._record(item, "requested", None) is False:
-                try:
-                    status = db.get_execution(self._db, request.key).status
-                except db_errors.DBError:
-                    status = "requested"
-                if status in FINAL:
-                    return  # another engine decided it otherwise
+            if self._record(item, "requested", None) is False and self._decided(request):
+                return  # another engine decided it otherwise
         elif item.pending is not None:
             moved = self._transition(request, (item.pending.status,), "requested", None)
-            if moved is None:
-                try:
-                    status = db.get_execution(self._db, request.key).status
-                except db_errors.DBError:
-                    status = "requested"
-                if status in FINAL:
-                    return  # another engine decided it otherwise
+            if moved is None and self._decided(request):
+                return  # another engine decided it otherwise
         LOG.info(
             "requesting %s from policy %s (action %s, %s)",
             action_text(request.service, request.action, request.positional),
@@ -596,6 +586,14 @@ class Enforcement:
             item.activation,
         )
         self._engine.dispatch_action(request)
+
+    def _decided(self, request: ExecuteRequest) -> bool:
+        """Whether the request's entry of the log has a final status (another engine's)."""
+        try:
+            status = db.get_execution(self._db, request.key).status
+        except db_errors.DBError:
+            return False
+        return status in FINAL
 
     def _final(self, item: _Item, status: str, detail: str | None) -> None:
         LOG.info(

@@ -1127,11 +1127,8 @@ class PolicyEngineService:
         for table, index in plan.items():
             want = set(filtered(self._rt.rows(datasource, table), index, project))
             have = self._rt.rows(name, table)
-            if want != have:
-                batch[(name, table)] = (
-                    sorted(want - have, key=repr),
-                    sorted(have - want, key=repr),
-                )
+            if want != have:  # rows in any order: a batch is a set of changes
+                batch[(name, table)] = (list(want - have), list(have - want))
 
     def _apply_views(self, batch: dict[tuple[str, str], tuple[list[Row], list[Row]]]) -> None:
         if batch:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from congress.datalog import names
 from congress.datalog.ast import Literal, Row, Rule
+from congress.datasources.driver import Driver
 from congress.datasources.errors import DatasourceError
 from congress.datasources.loader import DriverLoader
 from congress.db.datasources import ALL_PROJECTS_SHARED, DatasourceSharing
@@ -49,27 +50,28 @@ def visible_to(shared_with: Iterable[str] | None, project: str | None) -> bool:
 _loader: DriverLoader | None = None
 
 
-def declared_project_columns(driver: str) -> dict[str, str]:
-    """The driver's ``PROJECT_COLUMNS`` (nothing for a driver that does not load)."""
+def _driver_class(driver: str) -> type[Driver] | None:
+    """The driver's class (None for a driver that does not load)."""
     global _loader
     if _loader is None:
         _loader = DriverLoader()
     try:
-        cls = _loader.load(driver)
+        return _loader.load(driver)
     except DatasourceError:
-        return {}
-    return dict(cls.PROJECT_COLUMNS)
+        return None
+
+
+def declared_project_columns(driver: str) -> dict[str, str]:
+    """The driver's ``PROJECT_COLUMNS`` (nothing for a driver that does not load)."""
+    cls = _driver_class(driver)
+    return {} if cls is None else dict(cls.PROJECT_COLUMNS)
 
 
 def driver_schema(driver: str) -> dict[str, tuple[str, ...]]:
     """The tables and columns every datasource of ``driver`` has (nothing for a driver that
     does not load, or whose tables come from its config, like ``push``)."""
-    global _loader
-    if _loader is None:
-        _loader = DriverLoader()
-    try:
-        cls = _loader.load(driver)
-    except DatasourceError:
+    cls = _driver_class(driver)
+    if cls is None:
         return {}
     return {t: tuple(c.name for c in cols) for t, cols in cls.schema().items()}
 
@@ -197,10 +199,9 @@ class Views:
                 continue
             project = names.project_of(view) or ""
             index = plan[table]
-            batch[(view, table)] = (
-                filtered(inserts, index, project),
-                filtered(deletes, index, project),
-            )
+            ins, dels = filtered(inserts, index, project), filtered(deletes, index, project)
+            if ins or dels:  # a view the change does not touch costs nothing
+                batch[(view, table)] = (ins, dels)
         return batch
 
 
