@@ -152,7 +152,9 @@ def test_library_policies_are_the_projects_and_the_operators(api: Client) -> Non
     lib = {"name": "base", "rules": [{"rule": "p(1)"}]}
     ok(api.post("/v1/librarypolicies", lib, headers=ADMIN), 201)
     mine = ok(api.post("/v1/librarypolicies", {**lib, "name": "mine"}, headers=ALICE), 201)
-    assert mine["name"] == "mine"
+    assert (mine["name"], mine["owner_id"]) == ("mine", A)
+    listed = ok(api.get("/v1/librarypolicies", headers=ADMIN))["results"]
+    assert {(p["name"], p["owner_id"]) for p in listed} >= {("base", "user"), (f"mine@{A}", A)}
     names_a = {p["name"] for p in ok(api.get("/v1/librarypolicies", headers=ALICE))["results"]}
     names_b = {p["name"] for p in ok(api.get("/v1/librarypolicies", headers=BOB))["results"]}
     assert names_a >= {"base", "mine"} and "mine" not in names_b and "base" in names_b

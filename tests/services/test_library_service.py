@@ -61,7 +61,7 @@ NOVA = {
     "flavors": ("id", "name", "vcpus", "ram", "disk", "ephemeral", "rxtx_factor"),
 }
 
-WIRE_KEYS = {"id", "name", "description", "kind", "abbreviation", "rules"}
+WIRE_KEYS = {"id", "name", "description", "kind", "abbreviation", "owner_id", "rules"}
 
 
 @pytest.fixture
@@ -294,6 +294,7 @@ def test_create_get_list_replace_delete(library: LibraryService) -> None:
         "description": "",
         "kind": "action",
         "abbreviation": "rn",
+        "owner_id": "user",
         "rules": [{"rule": "action('reboot')", "name": "a", "comment": "c"}],
     }
     assert library.get(created["id"]) == replaced

@@ -40,6 +40,7 @@ def _record(row: LibraryPolicyRow, *, with_rules: bool = True) -> LibraryPolicy:
         description=row.description,
         kind=row.kind,
         rules=from_json(row.rules) if with_rules else None,
+        owner=row.owner,
     )
 
 

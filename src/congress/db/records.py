@@ -124,6 +124,8 @@ class LibraryPolicy:
     kind: str
     rules: list[Any] | None
     """The rules as stored (a JSON list); None when listed without rules."""
+    owner: str = "user"
+    """``user`` (the operator's) or the project that owns it (docs/tenancy.md)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,13 +93,15 @@ class LibraryPolicySpec:
 def validate(body: object, *, allow_id: str | None = None) -> LibraryPolicySpec:
     """Check a library policy body; JSON ``null`` counts as absent.
 
-    ``id`` may appear only when it equals ``allow_id`` (a PUT body echoing the policy read).
+    ``id`` may appear only when it equals ``allow_id`` (a PUT body echoing the policy read);
+    ``owner_id`` is ignored (the owner is who creates it: docs/tenancy.md), so a body read
+    with GET can be sent back.
     Raises ``InvalidLibraryPolicy`` naming the field, or ``PolicyError`` for a rule that does not
     parse.
     """
     if not isinstance(body, Mapping):
         raise errors.InvalidLibraryPolicy("body", "must be an object")
-    present = {k: v for k, v in body.items() if v is not None}
+    present = {k: v for k, v in body.items() if v is not None and k != "owner_id"}
     if "id" in present:
         if allow_id is None:
             raise errors.InvalidLibraryPolicy("id", "must not be provided")
@@ -212,6 +214,7 @@ def _answer(record: records.LibraryPolicy, *, include_rules: bool = True) -> dic
         "description": record.description,
         "kind": record.kind,
         "abbreviation": record.abbreviation,
+        "owner_id": record.owner,
     }
     if include_rules:
         out["rules"] = [_wire_rule(r) for r in record.rules or []]
