@@ -289,3 +289,22 @@ def test_the_open_routes_name_no_projects_policies(api: Client) -> None:
     status_code, metrics = api.raw("GET", "/metrics").status_int, api.raw("GET", "/metrics").text
     assert status_code == 200 and "congress_table_rows" in metrics
     assert A not in metrics and "big_ops" not in metrics
+
+
+def test_a_token_without_a_project_reads_only_the_operators_library(api: Client) -> None:
+    """An unscoped token is no project's member: no policies or datasources of its own, the
+    operator's library to read (every project's may), nothing to write."""
+    nobody = {"X-User-Id": "carol", "X-Roles": "member,reader"}
+    ok(
+        api.post(
+            "/v1/librarypolicies", {"name": "base", "rules": [{"rule": "p(1)"}]}, headers=ADMIN
+        ),
+        201,
+    )
+    assert ok(api.get("/v1/policies", headers=nobody))["results"] == []
+    listed = ok(api.get("/v1/librarypolicies?name=base", headers=nobody))["results"]
+    assert [p["name"] for p in listed] == ["base"]
+    assert ok(api.get("/v1/librarypolicies/base", headers=nobody))["name"] == "base"
+    status, body = api.get("/v1/data-sources/nosuch", headers=nobody)
+    assert (status, body["error"]["error_data"]["code"]) == (404, "datasource_not_found"), body
+    assert api.post("/v1/policies", {"name": "x"}, headers=nobody)[0] == 403

@@ -28,7 +28,7 @@ def list_policies(req: webob.Request, s: Services) -> dict[str, Any]:
     scope = tenancy.scope_of(req)
     name = wire.query(req, "name")
     found: list[dict[str, Any]] = []
-    for wanted in [name] if name is None or scope.operator else [scope.internal(name), name]:
+    for wanted in [name] if name is None or scope.operator else tenancy.candidates(scope, name):
         found.extend(_library(s).list(include_rules=_include_rules(req), name=wanted))
     return {"results": [p for p in found if tenancy.readable_library(scope, str(p["name"]))]}
 

@@ -204,6 +204,15 @@ def map_parameters(
     return out
 
 
+def candidates(scope: Scope, given: str) -> list[str]:
+    """What a member's datasource or library policy name may be, in order: an id as it is,
+    else the project's own (``name@project``, when the token has a project), then the
+    operator's of that name."""
+    if _ID.fullmatch(given) or scope.project is None:
+        return [given]
+    return [names.scoped(given, scope.project), given]
+
+
 def _datasource(scope: Scope, method: str, path: str, given: str, services: Any) -> str:
     """The datasource a member names: its project's own (``name@project``, or its id), or a
     global one shared with the project, which it may only read; otherwise the same 404 as a
@@ -211,8 +220,7 @@ def _datasource(scope: Scope, method: str, path: str, given: str, services: Any)
     missing = DatasourceNotFound(f"Datasource not found {given}")
     if services.datasources is None or names.SEPARATOR in given:
         raise missing
-    candidates = [given] if _ID.fullmatch(given) else [scope.internal(given), given]
-    for candidate in candidates:
+    for candidate in candidates(scope, given):
         try:
             found = services.datasources.get_datasource(candidate)
         except NotFound:
@@ -238,8 +246,7 @@ def _library_id(scope: Scope, method: str, given: str, library: Any) -> str:
     if names.SEPARATOR in given:
         raise missing
     found: dict[str, Any] | None = None
-    candidates = [given] if _ID.fullmatch(given) else [scope.internal(given), given]
-    for candidate in candidates:
+    for candidate in candidates(scope, given):
         try:
             found = library.get(candidate, include_rules=False)
             break
@@ -248,7 +255,7 @@ def _library_id(scope: Scope, method: str, given: str, library: Any) -> str:
     if found is None or not readable_library(scope, str(found["name"])):
         raise missing
     if method != "GET" and not scope.owns(str(found["name"])):
-        raise auth.Forbidden("delete_v1" if method == "DELETE" else "update_v1")
+        raise auth.Forbidden(RULE_OF.get(method, "delete_v1"))
     return str(found["id"])
 
 
